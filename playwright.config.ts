@@ -1,0 +1,39 @@
+import { defineConfig } from '@playwright/test';
+import { chromiumArgs, findChromium } from './scripts/chromium.mjs';
+
+const PORT = 4317;
+const executablePath = findChromium() ?? undefined;
+
+export default defineConfig({
+  testDir: 'tests/browser',
+  outputDir: 'test-output/playwright',
+  timeout: 180_000,
+  expect: { timeout: 60_000 },
+  fullyParallel: false,
+  workers: 1,
+  retries: 0,
+  reporter: [['list']],
+  use: {
+    baseURL: `http://127.0.0.1:${PORT}`,
+    headless: true,
+    launchOptions: { executablePath },
+  },
+  webServer: {
+    command: `npx vite preview --port ${PORT} --strictPort --host 127.0.0.1`,
+    url: `http://127.0.0.1:${PORT}`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+  },
+  projects: [
+    {
+      name: 'webgpu',
+      grepInvert: /@no-webgpu/,
+      use: { launchOptions: { executablePath, args: chromiumArgs({ webgpu: true }) } },
+    },
+    {
+      name: 'no-webgpu',
+      grep: /@no-webgpu/,
+      use: { launchOptions: { executablePath, args: chromiumArgs({ webgpu: false }) } },
+    },
+  ],
+});

@@ -1,0 +1,66 @@
+/**
+ * The one surface the UI uses to reach the engine. In the app it is served from a Web Worker
+ * (see src/worker.ts); in Node, tests and scripts call `createEngine()` directly.
+ */
+import type { BackendInfo, BackendRequest } from './backend';
+import type { ProgressListener } from './jobs';
+
+export type { BackendInfo, BackendRequest } from './backend';
+export type { JobProgress, ProgressListener } from './jobs';
+
+export interface Matrix {
+  rows: number;
+  cols: number;
+  /** Row-major values. */
+  values: Float32Array;
+}
+
+export interface MemoryInfo {
+  numTensors: number;
+  numBytes: number;
+  /** Bytes the WebGPU backend holds in GPU buffers (used and pooled), when WebGPU is active. */
+  gpuBytes: number | null;
+}
+
+export interface LogEntry {
+  time: number;
+  level: 'info' | 'warn' | 'error';
+  message: string;
+}
+
+export type EngineEvent = { type: 'log'; entry: LogEntry };
+export type EngineEventListener = (event: EngineEvent) => void;
+
+export interface MatmulBenchmarkOptions {
+  size: number;
+  iterations: number;
+}
+
+export interface MatmulBenchmarkResult {
+  size: number;
+  iterations: number;
+  msPerMatmul: number;
+  gflopsPerSecond: number;
+}
+
+export interface EngineApi {
+  /** Starts (or switches) the tfjs backend; safe to call again. */
+  init(request: BackendRequest): Promise<BackendInfo>;
+  backendInfo(): Promise<BackendInfo | null>;
+  memory(): Promise<MemoryInfo>;
+  /** Receives logs and other unsolicited events. */
+  subscribe(listener: EngineEventListener): void;
+  matmul(a: Matrix, b: Matrix): Promise<Matrix>;
+  /** Repeated square matmuls, timed; a long call that reports progress and can be cancelled. */
+  matmulBenchmark(
+    jobId: string,
+    options: MatmulBenchmarkOptions,
+    onProgress?: ProgressListener,
+  ): Promise<MatmulBenchmarkResult>;
+  /** Names of the benchmarks `runBenchmark` knows. */
+  listBenchmarks(): Promise<string[]>;
+  /** Runs one named benchmark on the active backend; metrics are snake_case with a unit suffix. */
+  runBenchmark(jobId: string, name: string): Promise<Record<string, number>>;
+  /** Asks the job to stop at its next checkpoint; resolves whether such a job was running. */
+  cancel(jobId: string): Promise<boolean>;
+}

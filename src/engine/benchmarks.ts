@@ -1,0 +1,104 @@
+/**
+ * Named benchmarks. They live in the engine so the very same code is timed in Node (wasm) and in
+ * the browser's Worker (webgpu, wasm); `npm run bench` drives both. Metric names are snake_case
+ * with their unit as a suffix.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Checkpoint } from './jobs';
+
+export type Metrics = Record<string, number>;
+
+export interface Benchmark {
+  description: string;
+  run(checkpoint: Checkpoint): Promise<Metrics>;
+}
+
+/** Median wall time of `repeats` runs of `step`, after `warmup` untimed ones. */
+export async function medianMs(
+  step: () => Promise<unknown>,
+  { warmup, repeats, checkpoint }: { warmup: number; repeats: number; checkpoint: Checkpoint },
+): Promise<number> {
+  for (let i = 0; i < warmup; i++) await step();
+  const times: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    await checkpoint();
+    const start = performance.now();
+    await step();
+    times.push(performance.now() - start);
+  }
+  times.sort((x, y) => x - y);
+  return times[Math.floor(times.length / 2)]!;
+}
+
+async function timeMatmul(size: number, checkpoint: Checkpoint): Promise<number> {
+  const [a, b] = [1, 2].map((seed) => tf.randomUniform([size, size], -1, 1, 'float32', seed));
+  try {
+    return await medianMs(
+      async () => {
+        const product = tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D);
+        await product.data();
+        product.dispose();
+      },
+      { warmup: 2, repeats: 7, checkpoint },
+    );
+  } finally {
+    tf.dispose([a!, b!]);
+  }
+}
+
+/** One Adam step of a 784→128→10 MLP on a batch of 256: the classic small training workload. */
+async function timeMlpStep(checkpoint: Checkpoint): Promise<number> {
+  const seeds = { w1: 1, w2: 2, x: 3 };
+  const w1 = tf.variable(tf.randomNormal([784, 128], 0, 0.05, 'float32', seeds.w1));
+  const b1 = tf.variable(tf.zeros([128]));
+  const w2 = tf.variable(tf.randomNormal([128, 10], 0, 0.05, 'float32', seeds.w2));
+  const b2 = tf.variable(tf.zeros([10]));
+  const x = tf.randomUniform([256, 784], 0, 1, 'float32', seeds.x);
+  const labels = tf.oneHot(
+    tf.range(0, 256, 1, 'int32').mod(tf.scalar(10, 'int32')) as tf.Tensor1D,
+    10,
+  );
+  const optimizer = tf.train.adam(1e-3);
+  try {
+    return await medianMs(
+      async () => {
+        const loss = optimizer.minimize(
+          () =>
+            tf.losses.softmaxCrossEntropy(
+              labels,
+              x.matMul(w1).add(b1).relu().matMul(w2).add(b2),
+            ) as tf.Scalar,
+          true,
+          [w1, b1, w2, b2],
+        );
+        await loss!.data();
+        loss!.dispose();
+      },
+      { warmup: 2, repeats: 7, checkpoint },
+    );
+  } finally {
+    optimizer.dispose();
+    tf.dispose([w1, b1, w2, b2, x, labels]);
+  }
+}
+
+export const BENCHMARKS: Record<string, Benchmark> = {
+  matmul: {
+    description: 'square float32 matrix products',
+    async run(checkpoint) {
+      const metrics: Metrics = {};
+      for (const size of [256, 512]) {
+        const ms = await timeMatmul(size, checkpoint);
+        metrics[`matmul_${size}_ms`] = ms;
+        metrics[`matmul_${size}_gflops_per_s`] = (2 * size ** 3) / (ms * 1e6);
+      }
+      return metrics;
+    },
+  },
+  'train-step': {
+    description: 'an Adam step of a small MLP (784→128→10, batch 256)',
+    async run(checkpoint) {
+      return { mlp_train_step_ms: await timeMlpStep(checkpoint) };
+    },
+  },
+};

@@ -1,0 +1,140 @@
+import * as tf from '@tensorflow/tfjs';
+import type {
+  EngineApi,
+  EngineEventListener,
+  LogEntry,
+  Matrix,
+  MatmulBenchmarkOptions,
+  MemoryInfo,
+} from './api';
+import { BENCHMARKS } from './benchmarks';
+import { selectBackend, type BackendInfo, type WasmPaths } from './backend';
+import { JobRegistry, type ProgressListener } from './jobs';
+
+export interface EngineOptions {
+  wasmPaths?: WasmPaths;
+}
+
+function toTensor(matrix: Matrix): tf.Tensor2D {
+  if (matrix.values.length !== matrix.rows * matrix.cols) {
+    throw new Error(
+      `matrix of ${matrix.rows}×${matrix.cols} needs ${matrix.rows * matrix.cols} values, got ${matrix.values.length}`,
+    );
+  }
+  return tf.tensor2d(matrix.values, [matrix.rows, matrix.cols], 'float32');
+}
+
+export function createEngine(options: EngineOptions = {}): EngineApi {
+  const jobs = new JobRegistry();
+  const listeners: EngineEventListener[] = [];
+  let backend: BackendInfo | null = null;
+  let pendingInit: Promise<unknown> = Promise.resolve();
+
+  const log = (level: LogEntry['level'], message: string) => {
+    for (const listener of listeners) {
+      listener({ type: 'log', entry: { time: Date.now(), level, message } });
+    }
+  };
+
+  return {
+    init(request) {
+      // Backend switches must not interleave: tfjs has one global active backend.
+      const switched = pendingInit.then(async () => {
+        if (backend && backend.requested === request) return backend;
+        backend = await selectBackend(request, { wasmPaths: options.wasmPaths });
+        for (const reason of backend.fallbackReasons) log('warn', `Skipped ${reason}`);
+        log('info', `Backend ${backend.active} is active`);
+        return backend;
+      });
+      pendingInit = switched.catch(() => undefined);
+      return switched;
+    },
+
+    async backendInfo() {
+      return backend;
+    },
+
+    async memory(): Promise<MemoryInfo> {
+      // The WebGPU backend adds its buffer pool's totals; allocated includes freed-but-pooled.
+      const memory = tf.memory() as tf.MemoryInfo & { numBytesAllocatedInGPU?: number };
+      return {
+        numTensors: memory.numTensors,
+        numBytes: memory.numBytes,
+        gpuBytes: memory.numBytesAllocatedInGPU ?? null,
+      };
+    },
+
+    subscribe(listener) {
+      listeners.push(listener);
+    },
+
+    async matmul(a, b) {
+      if (a.cols !== b.rows) {
+        throw new Error(`cannot multiply ${a.rows}×${a.cols} by ${b.rows}×${b.cols}`);
+      }
+      const product = tf.tidy(() => tf.matMul(toTensor(a), toTensor(b)));
+      try {
+        return { rows: a.rows, cols: b.cols, values: (await product.data()) as Float32Array };
+      } finally {
+        product.dispose();
+      }
+    },
+
+    async matmulBenchmark(jobId, { size, iterations }: MatmulBenchmarkOptions, onProgress) {
+      return jobs.run(jobId, async (checkpoint) => {
+        const a = tf.randomUniform([size, size], -1, 1, 'float32', 1) as tf.Tensor2D;
+        const b = tf.randomUniform([size, size], -1, 1, 'float32', 2) as tf.Tensor2D;
+        try {
+          // The first run compiles shaders; it is not timed.
+          await readScalarOfProduct(a, b);
+          const start = performance.now();
+          for (let i = 0; i < iterations; i++) {
+            await checkpoint();
+            await readScalarOfProduct(a, b);
+            reportProgress(onProgress, i + 1, iterations);
+          }
+          const msPerMatmul = (performance.now() - start) / iterations;
+          return {
+            size,
+            iterations,
+            msPerMatmul,
+            gflopsPerSecond: (2 * size ** 3) / (msPerMatmul * 1e6),
+          };
+        } finally {
+          a.dispose();
+          b.dispose();
+        }
+      });
+    },
+
+    async listBenchmarks() {
+      return Object.keys(BENCHMARKS);
+    },
+
+    async runBenchmark(jobId, name) {
+      const benchmark = BENCHMARKS[name];
+      if (!benchmark) {
+        throw new Error(
+          `unknown benchmark '${name}'; known: ${Object.keys(BENCHMARKS).join(', ')}`,
+        );
+      }
+      return jobs.run(jobId, (checkpoint) => benchmark.run(checkpoint));
+    },
+
+    async cancel(jobId) {
+      return jobs.cancel(jobId);
+    },
+  };
+}
+
+/** Reads back one element so the timing covers the whole computation, not just its dispatch. */
+async function readScalarOfProduct(a: tf.Tensor2D, b: tf.Tensor2D): Promise<number> {
+  const corner = tf.tidy(() => tf.matMul(a, b).slice([0, 0], [1, 1]));
+  const [value] = await corner.data();
+  corner.dispose();
+  return value ?? NaN;
+}
+
+function reportProgress(listener: ProgressListener | undefined, done: number, total: number) {
+  listener?.({ done, total });
+}

@@ -1,0 +1,78 @@
+/**
+ * Long engine calls run as jobs: each has an id chosen by the caller, so a cancel request can
+ * reach it across the Worker boundary (an AbortSignal cannot be posted to a Worker).
+ */
+
+export class CancelledError extends Error {
+  constructor(jobId: string) {
+    super(`Job ${jobId} was cancelled`);
+    this.name = 'CancelledError';
+  }
+}
+
+export function isCancelledError(error: unknown): boolean {
+  return error instanceof Error && error.name === 'CancelledError';
+}
+
+export interface JobProgress {
+  done: number;
+  total: number;
+  message?: string;
+}
+
+export type ProgressListener = (progress: JobProgress) => void;
+
+export type Checkpoint = () => Promise<void>;
+
+const YIELD_INTERVAL_MS = 15;
+
+/** A macrotask boundary without setTimeout's 4 ms clamp. */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => {
+      channel.port1.close();
+      resolve();
+    };
+    channel.port2.postMessage(null);
+  });
+}
+
+export class JobRegistry {
+  private readonly running = new Map<string, AbortController>();
+
+  /**
+   * Runs `work` as job `jobId`; after `cancel(jobId)` its next `checkpoint()` throws.
+   * A checkpoint also lets the event loop run now and then: backends whose reads resolve as
+   * microtasks (wasm, cpu) would otherwise never let the cancel message in.
+   */
+  async run<T>(jobId: string, work: (checkpoint: Checkpoint) => Promise<T>): Promise<T> {
+    if (this.running.has(jobId)) throw new Error(`Job ${jobId} is already running`);
+    const controller = new AbortController();
+    this.running.set(jobId, controller);
+    let lastYield = performance.now();
+    const checkpoint = async () => {
+      if (performance.now() - lastYield > YIELD_INTERVAL_MS) {
+        await yieldToEventLoop();
+        lastYield = performance.now();
+      }
+      if (controller.signal.aborted) throw new CancelledError(jobId);
+    };
+    try {
+      return await work(checkpoint);
+    } finally {
+      this.running.delete(jobId);
+    }
+  }
+
+  /** Returns whether a running job of that id was found. */
+  cancel(jobId: string): boolean {
+    const controller = this.running.get(jobId);
+    controller?.abort();
+    return controller !== undefined;
+  }
+
+  get activeJobIds(): string[] {
+    return [...this.running.keys()];
+  }
+}

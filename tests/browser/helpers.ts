@@ -1,0 +1,22 @@
+import { expect, type Page } from '@playwright/test';
+import type { EngineApi } from '../../src/engine/api';
+
+/** The engine proxy the app exposes on `window.seal` (the same one its panels use). */
+export type PageWithEngine = { seal: { engine: EngineApi } };
+
+export async function openApp(page: Page, query = ''): Promise<void> {
+  await page.goto(`/${query}`);
+  await expect(page.getByTestId('active-backend')).toBeVisible();
+}
+
+/** Fails the test on any request that leaves the app's own origin. */
+export function forbidForeignRequests(page: Page, origin: string): string[] {
+  const foreign: string[] = [];
+  page.on('request', (request) => {
+    const url = request.url();
+    if (!url.startsWith(origin) && !url.startsWith('data:') && !url.startsWith('blob:')) {
+      foreign.push(url);
+    }
+  });
+  return foreign;
+}
