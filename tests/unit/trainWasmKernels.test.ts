@@ -1,0 +1,52 @@
+import * as tf from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+import { selectBackend } from '../../src/engine/backend';
+import '../../src/engine/train/wasmSegmentSum';
+
+/** Gradient of a loss through an embedding lookup with repeated and unused ids. */
+async function embeddingGradient(backend: 'wasm' | 'cpu'): Promise<Float32Array> {
+  await selectBackend(backend);
+  const table = tf.variable(tf.randomNormal([7, 5], 0, 1, 'float32', 11));
+  const ids = tf.tensor2d(
+    [
+      [1, 3, 3, 0],
+      [6, 1, 1, 1],
+    ],
+    [2, 4],
+    'int32',
+  );
+  const weights = tf.randomNormal([2, 4, 5], 0, 1, 'float32', 12);
+  const { value, grads } = tf.variableGrads(
+    () => tf.gather(table, ids).mul(weights).sum() as tf.Scalar,
+    [table],
+  );
+  const gradient = (await grads[table.name]!.data()) as Float32Array;
+  tf.dispose([table, ids, weights, value, grads[table.name]!]);
+  return gradient;
+}
+
+describe('UnsortedSegmentSum on wasm', () => {
+  it('gives the embedding gradient that cpu gives', async () => {
+    const cpu = await embeddingGradient('cpu');
+    const wasm = await embeddingGradient('wasm');
+    expect(tf.getBackend()).toBe('wasm');
+    expect(wasm.length).toBe(35);
+    for (let i = 0; i < cpu.length; i++) expect(wasm[i]).toBeCloseTo(cpu[i]!, 5);
+    // Rows 2, 4 and 5 are never looked up: their gradient is exactly zero.
+    for (const row of [2, 4, 5]) {
+      expect([...wasm.slice(row * 5, row * 5 + 5)]).toEqual([0, 0, 0, 0, 0]);
+    }
+  });
+
+  it('drops out-of-range ids and keeps trailing dimensions', async () => {
+    await selectBackend('wasm');
+    const summed = tf.unsortedSegmentSum(
+      tf.tensor3d([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], [3, 2, 2]),
+      tf.tensor1d([2, 0, 2], 'int32'),
+      3,
+    );
+    expect(summed.shape).toEqual([3, 2, 2]);
+    expect([...(await summed.data())]).toEqual([5, 6, 7, 8, 0, 0, 0, 0, 10, 12, 14, 16]);
+    summed.dispose();
+  });
+});
