@@ -1,0 +1,118 @@
+/**
+ * AdamW with decoupled weight decay (as in PyTorch's torch.optim.AdamW), learning-rate schedules
+ * and global-norm gradient clipping. Clipping stays on the device: the scale is a tensor, so a
+ * training step never waits for the GPU to report the gradient norm.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+export interface AdamWOptions {
+  beta1?: number;
+  beta2?: number;
+  epsilon?: number;
+  /** Applied only to parameters of rank ≥ 2 (matrices), never to norms' gains or biases. */
+  weightDecay?: number;
+}
+
+export type ScheduleKind = 'constant' | 'cosine';
+
+export interface LearningRateSchedule {
+  kind: ScheduleKind;
+  peak: number;
+  /** Steps of linear warmup from 0 to `peak`. */
+  warmupSteps: number;
+  /** All optimizer steps of the run; the cosine schedule reaches 0 at the last one. */
+  totalSteps: number;
+}
+
+/**
+ * The learning rate of 0-based optimizer step `step`, exactly as transformers'
+ * get_constant_schedule_with_warmup / get_cosine_schedule_with_warmup give it.
+ */
+export function learningRateAt(step: number, schedule: LearningRateSchedule): number {
+  const { kind, peak, warmupSteps, totalSteps } = schedule;
+  if (step < warmupSteps) return (peak * step) / warmupSteps;
+  if (kind === 'constant') return peak;
+  const decaySteps = Math.max(1, totalSteps - warmupSteps);
+  const progress = Math.min(1, (step - warmupSteps) / decaySteps);
+  return peak * 0.5 * (1 + Math.cos(Math.PI * progress));
+}
+
+/**
+ * Scales `gradients` so that their joint L2 norm is at most `maxNorm`. Returns the scaled
+ * gradients and the norm before scaling (a scalar tensor the caller may read later or dispose).
+ */
+export function clipByGlobalNorm(
+  gradients: tf.Tensor[],
+  maxNorm: number,
+): { clipped: tf.Tensor[]; norm: tf.Scalar } {
+  return tf.tidy(() => {
+    const norm = tf.addN(gradients.map((g) => g.square().sum())).sqrt() as tf.Scalar;
+    const scale = tf.minimum(1, tf.div(maxNorm, norm.add(1e-6)));
+    return { clipped: gradients.map((g) => g.mul(scale)), norm };
+  });
+}
+
+function zerosVariableLike(param: tf.Variable): tf.Variable {
+  return tf.tidy(() => tf.variable(tf.zerosLike(param), false));
+}
+
+export class AdamW {
+  private readonly beta1: number;
+  private readonly beta2: number;
+  private readonly epsilon: number;
+  private readonly weightDecay: number;
+  private readonly firstMoments: tf.Variable[];
+  private readonly secondMoments: tf.Variable[];
+  private stepsTaken = 0;
+
+  constructor(
+    private readonly params: tf.Variable[],
+    options: AdamWOptions = {},
+  ) {
+    this.beta1 = options.beta1 ?? 0.9;
+    this.beta2 = options.beta2 ?? 0.999;
+    this.epsilon = options.epsilon ?? 1e-8;
+    this.weightDecay = options.weightDecay ?? 0;
+    this.firstMoments = params.map((p) => zerosVariableLike(p));
+    this.secondMoments = params.map((p) => zerosVariableLike(p));
+  }
+
+  get steps(): number {
+    return this.stepsTaken;
+  }
+
+  /** One update; `gradients[i]` belongs to the i-th parameter given to the constructor. */
+  step(gradients: tf.Tensor[], learningRate: number): void {
+    if (gradients.length !== this.params.length) {
+      throw new Error(`AdamW got ${gradients.length} gradients for ${this.params.length} params`);
+    }
+    this.stepsTaken++;
+    const t = this.stepsTaken;
+    const correction1 = 1 - this.beta1 ** t;
+    const correction2 = 1 - this.beta2 ** t;
+    tf.tidy(() => {
+      this.params.forEach((param, i) => {
+        const gradient = gradients[i]!;
+        const m = this.firstMoments[i]!;
+        const v = this.secondMoments[i]!;
+        const newM = m.mul(this.beta1).add(gradient.mul(1 - this.beta1));
+        const newV = v.mul(this.beta2).add(gradient.square().mul(1 - this.beta2));
+        m.assign(newM);
+        v.assign(newV);
+        const update = newM
+          .div(correction1)
+          .div(newV.div(correction2).sqrt().add(this.epsilon))
+          .mul(learningRate);
+        const decayed =
+          this.weightDecay > 0 && param.rank >= 2
+            ? param.mul(1 - learningRate * this.weightDecay)
+            : param;
+        param.assign(decayed.sub(update));
+      });
+    });
+  }
+
+  dispose(): void {
+    tf.dispose([...this.firstMoments, ...this.secondMoments]);
+  }
+}
