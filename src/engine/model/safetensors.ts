@@ -52,6 +52,8 @@ export interface NamedFloat32Tensor {
 export const MAX_HEADER_BYTES = 100_000_000;
 const METADATA_KEY = '__metadata__';
 
+type Fail = (message: string) => never;
+
 export function isSafetensorsDtype(value: unknown): value is SafetensorsDtype {
   return typeof value === 'string' && Object.hasOwn(DTYPE_BYTES, value);
 }
@@ -61,7 +63,7 @@ export function dtypeByteSize(dtype: SafetensorsDtype): number {
 }
 
 export function parseSafetensors(bytes: Uint8Array, fileName: string): SafetensorsFile {
-  const fail = (message: string): never => {
+  const fail: Fail = (message) => {
     throw new Error(`${fileName}: ${message}`);
   };
   if (bytes.byteLength < 8) {
@@ -101,16 +103,13 @@ export function parseSafetensors(bytes: Uint8Array, fileName: string): Safetenso
     entries,
     readFloat32(name) {
       const entry = entries.get(name);
-      if (!entry) fail(`has no tensor '${name}'`);
-      return widenToFloat32(data.subarray(entry!.begin, entry!.end), entry!, fail);
+      if (!entry) return fail(`has no tensor '${name}'`);
+      return widenToFloat32(data.subarray(entry.begin, entry.end), entry, fail);
     },
   };
 }
 
-function decodeHeaderJson(
-  headerBytes: Uint8Array,
-  fail: (message: string) => never,
-): Record<string, unknown> {
+function decodeHeaderJson(headerBytes: Uint8Array, fail: Fail): Record<string, unknown> {
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(headerBytes);
@@ -124,18 +123,18 @@ function decodeHeaderJson(
   } catch (error) {
     return fail(`header is not valid JSON: ${(error as Error).message}`);
   }
-  if (!isPlainObject(parsed)) fail('header JSON is not an object');
-  return parsed as Record<string, unknown>;
+  if (!isPlainObject(parsed)) return fail('header JSON is not an object');
+  return parsed;
 }
 
-function parseMetadata(value: unknown, fail: (message: string) => never): Record<string, string> {
+function parseMetadata(value: unknown, fail: Fail): Record<string, string> {
   if (!isPlainObject(value)) fail(`'${METADATA_KEY}' must be an object of strings`);
   const metadata: Record<string, string> = {};
-  for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
+  for (const [key, item] of Object.entries(value)) {
     if (typeof item !== 'string') {
       fail(`'${METADATA_KEY}' entry '${key}' must be a string, got ${JSON.stringify(item)}`);
     }
-    metadata[key] = item as string;
+    metadata[key] = item;
   }
   return metadata;
 }
@@ -144,31 +143,25 @@ function parseEntry(
   name: string,
   value: unknown,
   dataLength: number,
-  fail: (message: string) => never,
+  fail: Fail,
 ): SafetensorsEntry {
-  const bad = (message: string) => fail(`tensor '${name}': ${message}`);
+  const bad: Fail = (message) => fail(`tensor '${name}': ${message}`);
   if (!isPlainObject(value)) bad('entry must be an object with dtype, shape and data_offsets');
-  const { dtype, shape, data_offsets: offsets } = value as Record<string, unknown>;
+  const { dtype, shape, data_offsets: offsets } = value;
   if (!isSafetensorsDtype(dtype)) {
     bad(`unknown dtype ${JSON.stringify(dtype)} (known: ${Object.keys(DTYPE_BYTES).join(', ')})`);
   }
-  if (!Array.isArray(shape) || !shape.every(isNonNegativeInteger)) {
+  if (!isShape(shape)) {
     bad(`shape must be a list of non-negative integers, got ${JSON.stringify(shape)}`);
   }
-  if (
-    !Array.isArray(offsets) ||
-    offsets.length !== 2 ||
-    !offsets.every(isNonNegativeInteger) ||
-    offsets[0] > offsets[1]
-  ) {
+  if (!isSpan(offsets)) {
     bad(`data_offsets must be [begin, end] with 0 ≤ begin ≤ end, got ${JSON.stringify(offsets)}`);
   }
-  const [begin, end] = offsets as [number, number];
-  const elements = (shape as number[]).reduce((product, size) => product * size, 1);
-  const expectedBytes = elements * DTYPE_BYTES[dtype as SafetensorsDtype];
+  const [begin, end] = offsets;
+  const expectedBytes = elementCount(shape) * DTYPE_BYTES[dtype];
   if (expectedBytes !== end - begin) {
     bad(
-      `shape [${(shape as number[]).join(', ')}] of ${dtype} needs ${expectedBytes} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`,
+      `shape [${shape.join(', ')}] of ${dtype} needs ${expectedBytes} bytes but data_offsets [${begin}, ${end}] span ${end - begin}`,
     );
   }
   if (end > dataLength) {
@@ -176,22 +169,18 @@ function parseEntry(
       `data_offsets [${begin}, ${end}] run past the ${dataLength}-byte data section (file truncated?)`,
     );
   }
-  return { name, dtype: dtype as SafetensorsDtype, shape: [...(shape as number[])], begin, end };
+  return { name, dtype, shape: [...shape], begin, end };
 }
 
 /** Like the reference reader: spans must not overlap, leave no gaps, and cover all the data. */
-function checkSpansTileData(
-  entries: SafetensorsEntry[],
-  dataLength: number,
-  fail: (message: string) => never,
-): void {
+function checkSpansTileData(entries: SafetensorsEntry[], dataLength: number, fail: Fail): void {
   const sorted = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
   let covered = 0;
   let previous: SafetensorsEntry | null = null;
   for (const entry of sorted) {
-    if (entry.begin < covered) {
+    if (previous && entry.begin < covered) {
       fail(
-        `tensor '${entry.name}' [${entry.begin}, ${entry.end}] overlaps tensor '${previous!.name}' [${previous!.begin}, ${previous!.end}]`,
+        `tensor '${entry.name}' [${entry.begin}, ${entry.end}] overlaps tensor '${previous.name}' [${previous.begin}, ${previous.end}]`,
       );
     }
     if (entry.begin > covered) {
@@ -207,11 +196,7 @@ function checkSpansTileData(
   }
 }
 
-function widenToFloat32(
-  raw: Uint8Array,
-  entry: SafetensorsEntry,
-  fail: (message: string) => never,
-): Float32Array {
+function widenToFloat32(raw: Uint8Array, entry: SafetensorsEntry, fail: Fail): Float32Array {
   // slice() copies into a fresh, aligned buffer; typed arrays then read it in the host's byte
   // order, which is little-endian on every platform that runs tfjs.
   const aligned = raw.slice().buffer;
@@ -278,8 +263,7 @@ export function serializeSafetensors(
     if (Object.hasOwn(header, tensor.name)) {
       throw new Error(`tensor '${tensor.name}' appears twice`);
     }
-    const elements = tensor.shape.reduce((product, size) => product * size, 1);
-    if (!tensor.shape.every(isNonNegativeInteger) || elements !== tensor.data.length) {
+    if (!isShape(tensor.shape) || elementCount(tensor.shape) !== tensor.data.length) {
       throw new Error(
         `tensor '${tensor.name}': shape [${tensor.shape.join(', ')}] does not fit ${tensor.data.length} values`,
       );
@@ -309,10 +293,24 @@ export function serializeSafetensors(
   return out;
 }
 
+function isShape(value: unknown): value is number[] {
+  return Array.isArray(value) && value.every(isNonNegativeInteger);
+}
+
+function isSpan(value: unknown): value is [number, number] {
+  if (!Array.isArray(value) || value.length !== 2) return false;
+  const [begin, end] = value as unknown[];
+  return isNonNegativeInteger(begin) && isNonNegativeInteger(end) && begin <= end;
+}
+
+function elementCount(shape: number[]): number {
+  return shape.reduce((product, size) => product * size, 1);
+}
+
 function isNonNegativeInteger(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
 
-function isPlainObject(value: unknown): boolean {
+function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
