@@ -1,0 +1,10 @@
+import type { ChangeFeed, WriterLocks } from './coordination';
+import type { Database } from './db';
+
+/** What every part of the store shares. */
+export interface StoreContext {
+  db: Database;
+  changes: ChangeFeed;
+  locks: WriterLocks;
+  now: () => number;
+}

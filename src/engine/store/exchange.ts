@@ -1,0 +1,317 @@
+/**
+ * A run as one zip file: `run.json`, `episodes.jsonl`, the datasets it used, and its checkpoints
+ * as safetensors (adapters in PEFT's layout, so PEFT's `PeftModel.from_pretrained` loads them).
+ * Import checks every file against the record schemas and every tensor against its manifest
+ * before it writes anything, then writes it all in one transaction.
+ */
+import { strFromU8, strToU8, unzipSync, zipSync, type Unzipped, type Zippable } from 'fflate';
+import * as v from 'valibot';
+import { parseSafetensors, serializeSafetensors } from '../model/safetensors';
+import { checkTensors, putCheckpoint, type CheckpointStore, type TensorData } from './checkpoints';
+import type { StoreContext } from './context';
+import type { DatasetStore } from './datasets';
+import { request, SCHEMA_VERSION } from './db';
+import {
+  CheckpointSchema,
+  DatasetSchema,
+  EpisodeSchema,
+  IdSchema,
+  JsonSchema,
+  RunSchema,
+  validate,
+  type CheckpointRecord,
+  type DatasetRecord,
+  type EpisodeRecord,
+  type RunRecord,
+} from './records';
+import { comparePositions, episodeKey, type RunStore } from './runs';
+
+export const EXPORT_FORMAT = 'seal-playground-run';
+/** Largest archive accepted, and largest single file inside it, uncompressed. */
+export const MAX_IMPORT_BYTES = 2 * 1024 ** 3;
+export const MAX_JSON_FILE_BYTES = 512 * 1024 ** 2;
+
+const ExportedCheckpointSchema = v.omit(CheckpointSchema, ['config', 'sizeBytes']);
+
+const RunFileSchema = v.strictObject({
+  format: v.literal(EXPORT_FORMAT),
+  schemaVersion: v.literal(SCHEMA_VERSION),
+  run: RunSchema,
+  checkpoints: v.pipe(v.array(ExportedCheckpointSchema), v.maxLength(100_000)),
+});
+type RunFile = v.InferOutput<typeof RunFileSchema>;
+
+const CHECKPOINT_FILES = {
+  adapter: { config: 'adapter_config.json', weights: 'adapter_model.safetensors' },
+  full: { config: 'config.json', weights: 'model.safetensors' },
+} as const;
+
+const ID = '[A-Za-z0-9][A-Za-z0-9._-]{0,127}';
+const ENTRY_PATTERNS = [
+  /^run\.json$/,
+  /^episodes\.jsonl$/,
+  new RegExp(`^datasets/${ID}\\.json$`),
+  new RegExp(
+    `^checkpoints/${ID}/(adapter_config\\.json|adapter_model\\.safetensors|config\\.json|model\\.safetensors)$`,
+  ),
+];
+
+function isAllowedEntry(name: string): boolean {
+  return !name.includes('..') && ENTRY_PATTERNS.some((pattern) => pattern.test(name));
+}
+
+interface ImportPlan {
+  run: RunRecord;
+  episodes: EpisodeRecord[];
+  datasets: DatasetRecord[];
+  checkpoints: { checkpoint: CheckpointRecord; tensors: TensorData[] }[];
+}
+
+function readJson(files: Unzipped, name: string): unknown {
+  const bytes = files[name];
+  if (!bytes) throw new Error(`The archive has no ${name}.`);
+  if (bytes.byteLength > MAX_JSON_FILE_BYTES) {
+    throw new Error(`${name}: larger than ${MAX_JSON_FILE_BYTES} bytes`);
+  }
+  try {
+    return JSON.parse(strFromU8(bytes));
+  } catch (error) {
+    throw new Error(`${name}: not valid JSON (${(error as Error).message})`);
+  }
+}
+
+function unzipChecked(archive: Uint8Array): Unzipped {
+  if (!(archive instanceof Uint8Array))
+    throw new Error('The import must be the bytes of a zip file.');
+  let total = 0;
+  try {
+    return unzipSync(archive, {
+      filter(file) {
+        if (file.name.endsWith('/')) return false;
+        if (!isAllowedEntry(file.name)) {
+          throw new Error(
+            `The archive holds an unexpected file: ${JSON.stringify(file.name.slice(0, 200))}.`,
+          );
+        }
+        total += file.originalSize;
+        if (file.originalSize > MAX_IMPORT_BYTES || total > MAX_IMPORT_BYTES) {
+          throw new Error(`The archive unpacks to more than ${MAX_IMPORT_BYTES} bytes.`);
+        }
+        return true;
+      },
+    });
+  } catch (error) {
+    const message = (error as Error).message;
+    if (message.startsWith('The archive')) throw error;
+    throw new Error(`Not a readable zip file: ${message}`);
+  }
+}
+
+/** Reads and checks a whole export; throws naming the first problem. Writes nothing. */
+export function planImport(archive: Uint8Array): ImportPlan {
+  const files = unzipChecked(archive);
+  const runFile: RunFile = validate(RunFileSchema, readJson(files, 'run.json'), 'run.json');
+  const { run } = runFile;
+
+  const episodes: EpisodeRecord[] = [];
+  const episodesBytes = files['episodes.jsonl'];
+  if (!episodesBytes) throw new Error('The archive has no episodes.jsonl.');
+  if (episodesBytes.byteLength > MAX_JSON_FILE_BYTES) {
+    throw new Error(`episodes.jsonl: larger than ${MAX_JSON_FILE_BYTES} bytes`);
+  }
+  strFromU8(episodesBytes)
+    .split('\n')
+    .forEach((line, i) => {
+      if (line.trim() === '') return;
+      const where = `episodes.jsonl: line ${i + 1}`;
+      let value: unknown;
+      try {
+        value = JSON.parse(line);
+      } catch (error) {
+        throw new Error(`${where}: not valid JSON (${(error as Error).message})`);
+      }
+      const episode = validate(EpisodeSchema, value, where);
+      if (episode.runId !== run.id) {
+        throw new Error(`${where}: runId is ${episode.runId}, but run.json is run ${run.id}`);
+      }
+      const previous = episodes.at(-1);
+      if (previous && comparePositions(previous, episode) >= 0) {
+        throw new Error(`${where}: episodes must be in run order without repeats`);
+      }
+      if (comparePositions(episode, run.progress) >= 0) {
+        throw new Error(`${where}: episode lies at or after the run's progress in run.json`);
+      }
+      episodes.push(episode);
+    });
+  if (episodes.length !== run.episodeCount) {
+    throw new Error(
+      `episodes.jsonl has ${episodes.length} episodes but run.json says ${run.episodeCount}`,
+    );
+  }
+
+  const datasets = Object.keys(files)
+    .filter((name) => name.startsWith('datasets/'))
+    .map((name) => {
+      const dataset = validate(DatasetSchema, readJson(files, name), name);
+      if (`datasets/${dataset.id}.json` !== name) {
+        throw new Error(`${name}: holds dataset ${dataset.id}; the file name must match its id`);
+      }
+      return dataset;
+    });
+
+  const manifests = new Map<string, (typeof runFile.checkpoints)[number]>();
+  for (const [i, manifest] of runFile.checkpoints.entries()) {
+    const where = `run.json: checkpoints.${i}`;
+    if (manifest.runId !== run.id) {
+      throw new Error(`${where}: runId must be ${run.id}, got ${manifest.runId}`);
+    }
+    if (manifests.has(manifest.id)) throw new Error(`${where}: id ${manifest.id} appears twice`);
+    manifests.set(manifest.id, manifest);
+  }
+  for (const name of Object.keys(files)) {
+    const folder = name.match(/^checkpoints\/([^/]+)\//)?.[1];
+    if (folder !== undefined && !manifests.has(folder)) {
+      throw new Error(`${name}: no checkpoint ${folder} is listed in run.json`);
+    }
+  }
+  const checkpoints = [...manifests.values()].map((manifest) => {
+    const layout = CHECKPOINT_FILES[manifest.kind];
+    const folder = `checkpoints/${manifest.id}/`;
+    const config = validate(
+      JsonSchema,
+      readJson(files, folder + layout.config),
+      folder + layout.config,
+    );
+    const weightsName = folder + layout.weights;
+    const weights = files[weightsName];
+    if (!weights) throw new Error(`The archive has no ${weightsName}.`);
+    const file = parseSafetensors(weights, weightsName);
+    const listed = new Set(manifest.tensors.map((t) => t.name));
+    for (const name of file.entries.keys()) {
+      if (!listed.has(name)) {
+        throw new Error(
+          `${weightsName}: tensor ${name} is not in checkpoint ${manifest.id}'s manifest`,
+        );
+      }
+    }
+    const tensors = manifest.tensors.map((info) => {
+      const entry = file.entries.get(info.name);
+      if (!entry) throw new Error(`${weightsName}: missing tensor ${info.name}`);
+      if (entry.shape.join(',') !== info.shape.join(',')) {
+        throw new Error(
+          `${weightsName}: tensor ${info.name} has shape [${entry.shape.join(', ')}] but the ` +
+            `manifest says [${info.shape.join(', ')}]`,
+        );
+      }
+      return { name: info.name, shape: info.shape, data: file.readFloat32(info.name) };
+    });
+    checkTensors(tensors, weightsName);
+    const checkpoint: CheckpointRecord = {
+      ...manifest,
+      config,
+      sizeBytes: tensors.reduce((sum, t) => sum + t.data.byteLength, 0),
+    };
+    return { checkpoint, tensors };
+  });
+  return { run, episodes, datasets, checkpoints };
+}
+
+/** A checkpoint's record without what the export keeps in its own files (config, size). */
+function manifestOf(checkpoint: CheckpointRecord): v.InferOutput<typeof ExportedCheckpointSchema> {
+  const { schemaVersion, id, name, kind, runId, round, parentId, tensors, createdAt } = checkpoint;
+  return { schemaVersion, id, name, kind, runId, round, parentId, tensors, createdAt };
+}
+
+export function createExchange(
+  ctx: StoreContext,
+  parts: { runs: RunStore; checkpoints: CheckpointStore; datasets: DatasetStore },
+) {
+  return {
+    /** The run, its episodes, datasets and checkpoints as the bytes of one zip file. */
+    async exportRun(runId: string): Promise<Uint8Array> {
+      validate(IdSchema, runId, 'run id');
+      const run = await parts.runs.getRun(runId);
+      if (!run) throw new Error(`There is no run ${runId} in this browser's store.`);
+      const episodes = await parts.runs.listEpisodes(runId);
+      const entries: Zippable = {};
+      const checkpoints = await parts.checkpoints.listCheckpoints(runId);
+      const manifests = [];
+      for (const { id } of checkpoints) {
+        const { checkpoint, tensors } = await parts.checkpoints.loadCheckpoint(id);
+        const { config } = checkpoint;
+        manifests.push(manifestOf(checkpoint));
+        const layout = CHECKPOINT_FILES[checkpoint.kind];
+        // Stored, not deflated: float weights barely compress and deflating them is slow.
+        entries[`checkpoints/${id}/${layout.weights}`] = [
+          serializeSafetensors(tensors, { format: 'pt' }),
+          { level: 0 },
+        ];
+        entries[`checkpoints/${id}/${layout.config}`] = strToU8(JSON.stringify(config, null, 2));
+      }
+      for (const datasetId of run.datasetIds) {
+        const dataset = await parts.datasets.getDataset(datasetId);
+        if (dataset) entries[`datasets/${datasetId}.json`] = strToU8(JSON.stringify(dataset));
+      }
+      const runFile: RunFile = {
+        format: EXPORT_FORMAT,
+        schemaVersion: SCHEMA_VERSION,
+        run,
+        checkpoints: manifests.sort((a, b) => a.createdAt - b.createdAt),
+      };
+      entries['run.json'] = strToU8(JSON.stringify(runFile, null, 2));
+      entries['episodes.jsonl'] = strToU8(
+        episodes.map((episode) => JSON.stringify(episode) + '\n').join(''),
+      );
+      return zipSync(entries, { level: 6 });
+    },
+
+    /**
+     * Checks a whole export, then stores its run (paused, if it was running), episodes,
+     * datasets not stored yet, and checkpoints in one transaction. Any problem: an error naming
+     * the file and field, and nothing stored changes.
+     */
+    async importRun(archive: Uint8Array): Promise<RunRecord> {
+      const plan = planImport(archive);
+      const run: RunRecord =
+        plan.run.status === 'running'
+          ? { ...plan.run, status: 'paused', statusMessage: 'Imported while it was running.' }
+          : plan.run;
+      await ctx.db.transact(
+        ['runs', 'episodes', 'datasets', 'checkpoints', 'tensors'],
+        'readwrite',
+        `importing run ${run.id}`,
+        async (tx) => {
+          if ((await request(tx.objectStore('runs').getKey(run.id))) !== undefined) {
+            throw new Error(
+              `Run ${run.id} is already stored; delete it before importing it again.`,
+            );
+          }
+          const bundled = new Set(plan.datasets.map((d) => d.id));
+          for (const dataset of plan.datasets) {
+            const stored = await request(tx.objectStore('datasets').getKey(dataset.id));
+            if (stored === undefined) tx.objectStore('datasets').add(dataset, dataset.id);
+          }
+          for (const datasetId of run.datasetIds) {
+            if (
+              !bundled.has(datasetId) &&
+              (await request(tx.objectStore('datasets').getKey(datasetId))) === undefined
+            ) {
+              throw new Error(
+                `run.json: run uses dataset ${datasetId}, which is neither in the archive nor stored`,
+              );
+            }
+          }
+          tx.objectStore('runs').add(run, run.id);
+          for (const episode of plan.episodes) {
+            tx.objectStore('episodes').add(episode, episodeKey(run.id, episode));
+          }
+          for (const { checkpoint, tensors } of plan.checkpoints) {
+            await putCheckpoint(tx, checkpoint, tensors);
+          }
+        },
+      );
+      ctx.changes.publish({ kind: 'run', id: run.id });
+      return run;
+    },
+  };
+}

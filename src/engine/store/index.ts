@@ -1,0 +1,98 @@
+/**
+ * The playground's persistent store in IndexedDB: runs and their episodes, checkpoints, imported
+ * datasets and cached model files. docs/formats.md documents the records and the export format.
+ */
+import { createCheckpointStore } from './checkpoints';
+import { ChangeFeed, defaultWriterLocks, type StoreChange, type WriterLocks } from './coordination';
+import type { StoreContext } from './context';
+import { createDatasetStore } from './datasets';
+import { DEFAULT_DATABASE_NAME, openDatabase } from './db';
+import { createExchange } from './exchange';
+import { createModelCache } from './models';
+import { createRunStore } from './runs';
+
+export { SCHEMA_VERSION, StorageFullError, isQuotaError } from './db';
+export { RunBusyError, comparePositions } from './runs';
+export type { RunSummary, EpisodePage } from './runs';
+export type { NewCheckpoint, TensorData, CheckpointWithTensors } from './checkpoints';
+export type { DatasetSummary, ParsedDataset } from './datasets';
+export { parseDataset } from './datasets';
+export type { ModelFileRecord } from './models';
+export type { StoreChange } from './coordination';
+export type {
+  CheckpointRecord,
+  DatasetRecord,
+  EpisodeRecord,
+  Json,
+  NewEpisode,
+  NewRun,
+  Passage,
+  RunPosition,
+  RunRecord,
+  RunStatus,
+  TensorInfo,
+} from './records';
+
+export interface StoreOptions {
+  /** IndexedDB database name; tests use their own. */
+  databaseName?: string;
+  /** BroadcastChannel for change notices between tabs; null for none. */
+  channelName?: string | null;
+  locks?: WriterLocks;
+  now?: () => number;
+}
+
+export interface StorageEstimate {
+  usageBytes: number | null;
+  quotaBytes: number | null;
+  /** Whether the browser promised not to evict this site's data; null where unknown. */
+  persisted: boolean | null;
+}
+
+/** How much this origin stores and may store, as far as the browser tells. */
+export async function estimateStorage(): Promise<StorageEstimate> {
+  const storage = (globalThis.navigator as { storage?: StorageManager } | undefined)?.storage;
+  if (!storage?.estimate) return { usageBytes: null, quotaBytes: null, persisted: null };
+  const [estimate, persisted] = await Promise.all([
+    storage.estimate(),
+    storage.persisted ? storage.persisted() : Promise.resolve(null),
+  ]);
+  return {
+    usageBytes: estimate.usage ?? null,
+    quotaBytes: estimate.quota ?? null,
+    persisted,
+  };
+}
+
+export function openStore(options: StoreOptions = {}) {
+  const ctx: StoreContext = {
+    db: openDatabase(options.databaseName ?? DEFAULT_DATABASE_NAME),
+    changes: new ChangeFeed(options.channelName === undefined ? undefined : options.channelName),
+    locks: options.locks ?? defaultWriterLocks(),
+    now: options.now ?? Date.now,
+  };
+  const runs = createRunStore(ctx);
+  const checkpoints = createCheckpointStore(ctx);
+  const datasets = createDatasetStore(ctx);
+  const models = createModelCache(ctx);
+  const exchange = createExchange(ctx, { checkpoints, datasets, runs });
+  return {
+    ...runs,
+    ...checkpoints,
+    ...datasets,
+    ...models,
+    ...exchange,
+    estimateStorage,
+    /** Calls `listener` after every change committed by this or another tab. */
+    onChange(listener: (change: StoreChange) => void): () => void {
+      return ctx.changes.subscribe(listener);
+    },
+    async close(): Promise<void> {
+      runs.releaseAll();
+      ctx.changes.close();
+      await ctx.db.close();
+    },
+  };
+}
+
+export type SealStore = ReturnType<typeof openStore>;

@@ -1,0 +1,217 @@
+/**
+ * The record formats the store keeps and exchanges, as valibot schemas: every record written
+ * through the store API or read from an imported file is checked against them first, so a bad
+ * value is reported with the field that is wrong and nothing is stored. Types derive from them.
+ * docs/formats.md describes the same formats for people.
+ */
+import * as v from 'valibot';
+
+/** Longest text field kept (a passage, a prompt, a self-edit), in characters. */
+export const MAX_TEXT_LENGTH = 1_000_000;
+/** Longest list kept in one field (loss curve points, examples, questions). */
+export const MAX_LIST_LENGTH = 100_000;
+/** Largest serialized `config` kept, in characters of JSON. */
+export const MAX_CONFIG_LENGTH = 1_000_000;
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+function isJson(value: unknown, depth = 0): value is Json {
+  if (depth > 64) return false;
+  if (value === null || typeof value === 'boolean' || typeof value === 'string') return true;
+  if (typeof value === 'number') return Number.isFinite(value);
+  if (Array.isArray(value)) return value.every((item) => isJson(item, depth + 1));
+  if (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    return Object.values(value).every((item) => isJson(item, depth + 1));
+  }
+  return false;
+}
+
+export const JsonSchema = v.pipe(
+  v.custom<Json>(
+    (value) => isJson(value),
+    'must be plain JSON data (finite numbers, strings, booleans, null, arrays, objects)',
+  ),
+  v.check(
+    (value) => JSON.stringify(value).length <= MAX_CONFIG_LENGTH,
+    `must be at most ${MAX_CONFIG_LENGTH} characters as JSON`,
+  ),
+);
+
+/**
+ * Ids name records and, in an export, folders: letters, digits, '.', '_' and '-', starting with a
+ * letter or digit, so that no id can be read as a path ('../x', 'a/b', '') or be unreasonably long.
+ */
+export const IdSchema = v.pipe(
+  v.string(),
+  v.regex(
+    /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/,
+    'must be 1–128 letters, digits, ".", "_" or "-", starting with a letter or digit',
+  ),
+  v.check((id) => !id.includes('..'), 'must not contain ".."'),
+);
+
+/** Tensor names as safetensors files use them, e.g. `model.layers.0.self_attn.q_proj.weight`. */
+export const TensorNameSchema = v.pipe(
+  v.string(),
+  v.regex(
+    /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,299}$/,
+    'must be 1–300 letters, digits, ".", "_" or "-" (no slashes or spaces)',
+  ),
+);
+
+const TextSchema = v.pipe(
+  v.string(),
+  v.maxLength(MAX_TEXT_LENGTH, `must be at most ${MAX_TEXT_LENGTH} characters`),
+);
+const ShortTextSchema = v.pipe(v.string(), v.maxLength(1000, 'must be at most 1000 characters'));
+export const CountSchema = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(2 ** 31));
+const TimeSchema = v.pipe(v.number(), v.integer(), v.minValue(0));
+const FiniteSchema = v.pipe(v.number(), v.finite());
+const NumberMapSchema = v.pipe(
+  v.record(v.pipe(v.string(), v.maxLength(100)), FiniteSchema),
+  v.check((map) => Object.keys(map).length <= 1000, 'must have at most 1000 entries'),
+);
+const listOf = <T extends v.GenericSchema>(item: T) =>
+  v.pipe(v.array(item), v.maxLength(MAX_LIST_LENGTH, `must have at most ${MAX_LIST_LENGTH} items`));
+
+export const RUN_STATUSES = ['running', 'paused', 'done', 'failed', 'cancelled'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+/** Where a run stands: the position of the next episode it will run. */
+export const RunPositionSchema = v.strictObject({
+  round: CountSchema,
+  contextIndex: CountSchema,
+  sampleIndex: CountSchema,
+});
+export type RunPosition = v.InferOutput<typeof RunPositionSchema>;
+
+export const RunSchema = v.strictObject({
+  schemaVersion: v.literal(2),
+  id: IdSchema,
+  /** 'seal', 'finetune' or the name of an experiment. */
+  kind: v.pipe(IdSchema),
+  name: ShortTextSchema,
+  config: JsonSchema,
+  seeds: NumberMapSchema,
+  datasetIds: listOf(IdSchema),
+  status: v.picklist(RUN_STATUSES),
+  /** Why the run stopped, when it did not finish (a full disk, an error). */
+  statusMessage: v.nullable(ShortTextSchema),
+  progress: RunPositionSchema,
+  episodeCount: CountSchema,
+  /** Approximate bytes of the run's episodes (JSON characters). */
+  storedBytes: CountSchema,
+  createdAt: TimeSchema,
+  updatedAt: TimeSchema,
+});
+export type RunRecord = v.InferOutput<typeof RunSchema>;
+
+export const NewRunSchema = v.strictObject({
+  id: v.optional(IdSchema),
+  kind: IdSchema,
+  name: v.optional(ShortTextSchema),
+  config: JsonSchema,
+  seeds: NumberMapSchema,
+  datasetIds: listOf(IdSchema),
+});
+export type NewRun = v.InferInput<typeof NewRunSchema>;
+
+export const EpisodeSchema = v.strictObject({
+  schemaVersion: v.literal(2),
+  runId: IdSchema,
+  round: CountSchema,
+  contextIndex: CountSchema,
+  /** The passage's id in its dataset. */
+  contextId: ShortTextSchema,
+  sampleIndex: CountSchema,
+  prompt: TextSchema,
+  selfEdit: TextSchema,
+  /** The training examples the self-edit was split into. */
+  parsedExamples: listOf(TextSchema),
+  /** Training loss after each inner-loop step. */
+  lossCurve: listOf(FiniteSchema),
+  /** The adapted model's answer to each of the passage's questions, in order. */
+  answers: listOf(TextSchema),
+  /** Grade of each answer, 0 (wrong) to 1 (right). */
+  grades: listOf(v.pipe(v.number(), v.minValue(0), v.maxValue(1))),
+  reward: FiniteSchema,
+  seeds: NumberMapSchema,
+  /** Milliseconds spent per phase, e.g. generate, train, grade. */
+  timings: NumberMapSchema,
+  /** The checkpoint holding this episode's adapter, when it was kept. */
+  adapterId: v.nullable(IdSchema),
+  createdAt: TimeSchema,
+});
+export type EpisodeRecord = v.InferOutput<typeof EpisodeSchema>;
+
+export const NewEpisodeSchema = v.omit(EpisodeSchema, ['schemaVersion', 'createdAt']);
+export type NewEpisode = v.InferInput<typeof NewEpisodeSchema>;
+
+export const DTYPES = ['float32'] as const;
+export type TensorDtype = (typeof DTYPES)[number];
+
+export const TensorInfoSchema = v.strictObject({
+  name: TensorNameSchema,
+  dtype: v.picklist(DTYPES),
+  shape: v.pipe(v.array(CountSchema), v.maxLength(8, 'must have at most 8 dimensions')),
+});
+export type TensorInfo = v.InferOutput<typeof TensorInfoSchema>;
+
+export const CHECKPOINT_KINDS = ['adapter', 'full'] as const;
+export type CheckpointKind = (typeof CHECKPOINT_KINDS)[number];
+
+export const CheckpointSchema = v.strictObject({
+  schemaVersion: v.literal(2),
+  id: IdSchema,
+  name: ShortTextSchema,
+  /** 'adapter': LoRA weights whose config is a PEFT adapter_config.json; 'full': all weights. */
+  kind: v.picklist(CHECKPOINT_KINDS),
+  runId: v.nullable(IdSchema),
+  round: v.nullable(CountSchema),
+  /** The checkpoint this one was trained from. */
+  parentId: v.nullable(IdSchema),
+  config: JsonSchema,
+  tensors: v.pipe(v.array(TensorInfoSchema), v.maxLength(100_000)),
+  sizeBytes: CountSchema,
+  createdAt: TimeSchema,
+});
+export type CheckpointRecord = v.InferOutput<typeof CheckpointSchema>;
+
+export const PassageSchema = v.strictObject({
+  id: ShortTextSchema,
+  title: ShortTextSchema,
+  context: TextSchema,
+  questions: listOf(v.strictObject({ question: TextSchema, answer: TextSchema })),
+});
+export type Passage = v.InferOutput<typeof PassageSchema>;
+
+export const DATASET_SOURCES = ['seal-json', 'squad-v1', 'jsonl'] as const;
+
+export const DatasetSchema = v.strictObject({
+  schemaVersion: v.literal(2),
+  id: IdSchema,
+  name: ShortTextSchema,
+  /** The file layout it was imported from. */
+  source: v.picklist(DATASET_SOURCES),
+  passages: listOf(PassageSchema),
+  sizeBytes: CountSchema,
+  createdAt: TimeSchema,
+});
+export type DatasetRecord = v.InferOutput<typeof DatasetSchema>;
+
+/** Parses `value` as `schema` or throws an error naming `where` and the offending field. */
+export function validate<T extends v.GenericSchema>(
+  schema: T,
+  value: unknown,
+  where: string,
+): v.InferOutput<T> {
+  const result = v.safeParse(schema, value, { abortEarly: true });
+  if (result.success) return result.output;
+  const issue = result.issues[0];
+  const path = v.getDotPath(issue);
+  const problem =
+    issue.kind === 'schema' && issue.expected
+      ? `expected ${issue.expected}, got ${issue.received}`
+      : issue.message.replace(/^Invalid \w+: /, '');
+  throw new Error(`${where}${path ? `: ${path}` : ''}: ${problem}`);
+}
