@@ -210,8 +210,10 @@ export function validate<T extends v.GenericSchema>(
   const issue = result.issues[0];
   const path = v.getDotPath(issue);
   const problem =
-    issue.kind === 'schema' && issue.expected
-      ? `expected ${issue.expected}, got ${issue.received}`
-      : issue.message.replace(/^Invalid \w+: /, '');
+    issue.kind === 'schema' && issue.received === 'undefined'
+      ? 'missing'
+      : issue.kind === 'schema' && issue.expected
+        ? `expected ${issue.expected}, got ${issue.received}`
+        : issue.message.replace(/^Invalid \w+: /, '');
   throw new Error(`${where}${path ? `: ${path}` : ''}: ${problem}`);
 }
