@@ -1,0 +1,192 @@
+/**
+ * The parameters a config implies (names and shapes in Hugging Face's layout), and building them
+ * as tfjs variables from safetensors files, checking every one before anything is kept.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Checkpoint } from '../jobs';
+import type { ModelConfig } from './config';
+import type { SafetensorsFile } from './safetensors';
+
+/**
+ * HF parameter name (e.g. 'model.layers.0.self_attn.q_proj.weight') → float32 variable in the HF
+ * layout (Linear weights are [out, in]). Created non-trainable: full fine-tuning flips
+ * `.trainable`, merging an adapter assigns in place. Tied models have no 'lm_head.weight'.
+ */
+export type ModelWeights = Map<string, tf.Variable>;
+
+const BYTES_PER_FLOAT32 = 4;
+
+/** Every parameter of `config`'s model, in checkpoint order, with its shape. */
+export function parameterShapes(config: ModelConfig): [string, number[]][] {
+  const { hiddenSize: hidden, intermediateSize: inner, headDim, vocabSize } = config;
+  const qSize = config.numHeads * headDim;
+  const kvSize = config.numKvHeads * headDim;
+  // Llama's o_proj follows attention_bias; Qwen2's o_proj never has a bias.
+  const outputBias = config.attentionBias && config.architecture === 'LlamaForCausalLM';
+  const shapes: [string, number[]][] = [['model.embed_tokens.weight', [vocabSize, hidden]]];
+  for (let layer = 0; layer < config.numLayers; layer++) {
+    const prefix = `model.layers.${layer}`;
+    const linear = (path: string, out: number, inFeatures: number, bias: boolean) => {
+      shapes.push([`${prefix}.${path}.weight`, [out, inFeatures]]);
+      if (bias) shapes.push([`${prefix}.${path}.bias`, [out]]);
+    };
+    shapes.push([`${prefix}.input_layernorm.weight`, [hidden]]);
+    linear('self_attn.q_proj', qSize, hidden, config.attentionBias);
+    linear('self_attn.k_proj', kvSize, hidden, config.attentionBias);
+    linear('self_attn.v_proj', kvSize, hidden, config.attentionBias);
+    linear('self_attn.o_proj', hidden, qSize, outputBias);
+    shapes.push([`${prefix}.post_attention_layernorm.weight`, [hidden]]);
+    linear('mlp.gate_proj', inner, hidden, config.mlpBias);
+    linear('mlp.up_proj', inner, hidden, config.mlpBias);
+    linear('mlp.down_proj', hidden, inner, config.mlpBias);
+  }
+  shapes.push(['model.norm.weight', [hidden]]);
+  if (!config.tieWordEmbeddings) shapes.push(['lm_head.weight', [vocabSize, hidden]]);
+  return shapes;
+}
+
+export function countParameters(config: ModelConfig): number {
+  return parameterShapes(config).reduce((total, [, shape]) => total + elementCount(shape), 0);
+}
+
+export interface ModelMemoryEstimate {
+  parameters: number;
+  /** All parameters as float32. */
+  parameterBytes: number;
+  /** Keys and values of every layer for `contextLength` tokens × `batchSize`, float32. */
+  kvCacheBytes: number;
+  /** The biggest single parameter: it must fit one GPU buffer and one storage binding. */
+  largestTensorBytes: number;
+  largestTensorName: string;
+  totalBytes: number;
+}
+
+export function estimateModelMemory(
+  config: ModelConfig,
+  contextLength = config.maxPositionEmbeddings,
+  batchSize = 1,
+): ModelMemoryEstimate {
+  let largestTensorName = '';
+  let largestElements = -1;
+  for (const [name, shape] of parameterShapes(config)) {
+    if (elementCount(shape) > largestElements) {
+      largestElements = elementCount(shape);
+      largestTensorName = name;
+    }
+  }
+  const parameters = countParameters(config);
+  const parameterBytes = parameters * BYTES_PER_FLOAT32;
+  const kvCacheBytes =
+    2 *
+    config.numLayers *
+    batchSize *
+    config.numKvHeads *
+    config.headDim *
+    contextLength *
+    BYTES_PER_FLOAT32;
+  return {
+    parameters,
+    parameterBytes,
+    kvCacheBytes,
+    largestTensorBytes: largestElements * BYTES_PER_FLOAT32,
+    largestTensorName,
+    totalBytes: parameterBytes + kvCacheBytes,
+  };
+}
+
+export interface LoadedWeights {
+  weights: ModelWeights;
+  /** Tensors in the files that the model does not use (ignored, not an error). */
+  warnings: string[];
+}
+
+/**
+ * Builds the model's variables from one or more safetensors files (the shards of a checkpoint).
+ * Every expected tensor must be present exactly once with the expected shape; on any error or a
+ * cancel at a checkpoint, the variables made so far are disposed.
+ */
+export async function loadModelWeights(
+  config: ModelConfig,
+  files: SafetensorsFile[],
+  checkpoint: Checkpoint = async () => {},
+): Promise<LoadedWeights> {
+  const owners = tensorOwners(files);
+  const expected = parameterShapes(config);
+  for (const [name, shape] of expected) {
+    const file = owners.get(name);
+    if (!file) {
+      throw new Error(
+        `the checkpoint has no tensor '${name}' (expected shape [${shape.join(', ')}]; looked in ${files.map((f) => f.fileName).join(', ')})`,
+      );
+    }
+    const found = file.entries.get(name)!.shape;
+    if (!sameShape(found, shape)) {
+      throw new Error(
+        `${file.fileName}: tensor '${name}' has shape [${found.join(', ')}] but config.json implies [${shape.join(', ')}]`,
+      );
+    }
+  }
+
+  const weights: ModelWeights = new Map();
+  try {
+    for (const [name, shape] of expected) {
+      await checkpoint();
+      const values = owners.get(name)!.readFloat32(name);
+      weights.set(
+        name,
+        tf.tidy(() => tf.variable(tf.tensor(values, shape, 'float32'), false)),
+      );
+    }
+  } catch (error) {
+    disposeModelWeights(weights);
+    throw error;
+  }
+  return { weights, warnings: unusedTensorWarnings(config, owners, expected) };
+}
+
+export function disposeModelWeights(weights: ModelWeights): void {
+  for (const variable of weights.values()) variable.dispose();
+  weights.clear();
+}
+
+function tensorOwners(files: SafetensorsFile[]): Map<string, SafetensorsFile> {
+  const owners = new Map<string, SafetensorsFile>();
+  for (const file of files) {
+    for (const name of file.entries.keys()) {
+      const other = owners.get(name);
+      if (other) {
+        throw new Error(`tensor '${name}' appears in both ${other.fileName} and ${file.fileName}`);
+      }
+      owners.set(name, file);
+    }
+  }
+  return owners;
+}
+
+function unusedTensorWarnings(
+  config: ModelConfig,
+  owners: Map<string, SafetensorsFile>,
+  expected: [string, number[]][],
+): string[] {
+  const used = new Set(expected.map(([name]) => name));
+  const warnings: string[] = [];
+  for (const [name, file] of owners) {
+    if (used.has(name)) continue;
+    const reason =
+      name === 'lm_head.weight' && config.tieWordEmbeddings
+        ? ' (tie_word_embeddings is true, so the embedding matrix is used instead)'
+        : '';
+    warnings.push(
+      `${file.fileName}: ignored tensor '${name}', which the model does not use${reason}`,
+    );
+  }
+  return warnings;
+}
+
+function sameShape(a: number[], b: number[]): boolean {
+  return a.length === b.length && a.every((size, i) => size === b[i]);
+}
+
+function elementCount(shape: number[]): number {
+  return shape.reduce((product, size) => product * size, 1);
+}
