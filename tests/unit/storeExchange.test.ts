@@ -220,9 +220,11 @@ describe('run import refuses hostile files and changes nothing', () => {
         const name = 'checkpoints/adapter-1/adapter_model.safetensors';
         const file = parseSafetensors(files[name]!, name);
         const [first] = [...file.entries.values()];
-        files[name] = serializeSafetensors([
-          { name: first!.name, shape: first!.shape, data: file.readFloat32(first!.name) },
-        ]);
+        files[name] = new Uint8Array(
+          serializeSafetensors([
+            { name: first!.name, shape: first!.shape, data: file.readFloat32(first!.name) },
+          ]),
+        );
         return rezip(files);
       },
       error:
