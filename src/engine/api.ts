@@ -4,6 +4,7 @@
  */
 import type { BackendInfo, BackendRequest } from './backend';
 import type { ProgressListener } from './jobs';
+import type { StoreApi, StoreChange } from './store';
 
 export type { BackendInfo, BackendRequest } from './backend';
 export type { JobProgress, ProgressListener } from './jobs';
@@ -28,7 +29,10 @@ export interface LogEntry {
   message: string;
 }
 
-export type EngineEvent = { type: 'log'; entry: LogEntry };
+export type EngineEvent =
+  | { type: 'log'; entry: LogEntry }
+  /** Something in the store changed, in this tab or another. */
+  | { type: 'store'; change: StoreChange };
 export type EngineEventListener = (event: EngineEvent) => void;
 
 export interface MatmulBenchmarkOptions {
@@ -63,4 +67,9 @@ export interface EngineApi {
   runBenchmark(jobId: string, name: string): Promise<Record<string, number>>;
   /** Asks the job to stop at its next checkpoint; resolves whether such a job was running. */
   cancel(jobId: string): Promise<boolean>;
+  /**
+   * Runs, episodes, checkpoints, datasets and cached model files kept in this browser, with
+   * export and import (see src/engine/store and docs/formats.md).
+   */
+  store: StoreApi;
 }

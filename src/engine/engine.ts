@@ -10,6 +10,7 @@ import type {
 import { BENCHMARKS } from './benchmarks';
 import { selectBackend, type BackendInfo, type WasmPaths } from './backend';
 import { JobRegistry, type ProgressListener } from './jobs';
+import { openStore } from './store';
 
 export interface EngineOptions {
   wasmPaths?: WasmPaths;
@@ -35,6 +36,10 @@ export function createEngine(options: EngineOptions = {}): EngineApi {
       listener({ type: 'log', entry: { time: Date.now(), level, message } });
     }
   };
+  const store = openStore();
+  store.onChange((change) => {
+    for (const listener of listeners) listener({ type: 'store', change });
+  });
 
   return {
     init(request) {
@@ -124,6 +129,8 @@ export function createEngine(options: EngineOptions = {}): EngineApi {
     async cancel(jobId) {
       return jobs.cancel(jobId);
     },
+
+    store,
   };
 }
 

@@ -96,3 +96,6 @@ export function openStore(options: StoreOptions = {}) {
 }
 
 export type SealStore = ReturnType<typeof openStore>;
+
+/** What the engine serves of the store over its RPC (changes arrive as engine events). */
+export type StoreApi = Omit<SealStore, 'onChange' | 'close' | 'releaseAll'>;
