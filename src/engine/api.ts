@@ -5,6 +5,7 @@
 import type { BackendInfo, BackendRequest } from './backend';
 import type { ProgressListener } from './jobs';
 import type { StoreApi, StoreChange } from './store';
+import type { ProxyMarked } from 'comlink';
 
 export type { BackendInfo, BackendRequest } from './backend';
 export type { JobProgress, ProgressListener } from './jobs';
@@ -69,7 +70,8 @@ export interface EngineApi {
   cancel(jobId: string): Promise<boolean>;
   /**
    * Runs, episodes, checkpoints, datasets and cached model files kept in this browser, with
-   * export and import (see src/engine/store and docs/formats.md).
+   * export and import (see src/engine/store and docs/formats.md). Proxy-marked so that over the
+   * RPC `engine.store.listRuns()` is one call into the Worker.
    */
-  store: StoreApi;
+  store: StoreApi & ProxyMarked;
 }

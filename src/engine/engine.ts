@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { proxy } from 'comlink';
 import type {
   EngineApi,
   EngineEventListener,
@@ -130,7 +131,7 @@ export function createEngine(options: EngineOptions = {}): EngineApi {
       return jobs.cancel(jobId);
     },
 
-    store,
+    store: proxy(store),
   };
 }
 
