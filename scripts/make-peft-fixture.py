@@ -21,7 +21,12 @@ Check that an adapter exported by this project loads in PEFT and gives the logit
 
     /path/to/venv/bin/python scripts/make-peft-fixture.py --check ADAPTER_DIR LOGITS.safetensors
 
-where LOGITS.safetensors holds the `logits` this project computed for expected.json's input ids.
+where LOGITS.safetensors holds the `logits` this project computed for expected.json's input ids,
+and that a merged model it exported (config.json + model.safetensors) loads in transformers:
+
+    /path/to/venv/bin/python scripts/make-peft-fixture.py --check-merged MODEL_DIR LOGITS.safetensors
+
+`npx tsx scripts/export-peft-check.ts OUT_DIR` writes both.
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ INPUT_IDS = [[5, 17, 42, 99, 7, 250, 13], [300, 3, 8, 64, 128, 1, 77]]
 
 
 def load_base() -> torch.nn.Module:
-    return AutoModelForCausalLM.from_pretrained(BASE, torch_dtype=torch.float32).eval()
+    return AutoModelForCausalLM.from_pretrained(BASE, dtype=torch.float32).eval()
 
 
 def logits_of(model: torch.nn.Module, ids: torch.Tensor) -> torch.Tensor:
@@ -97,8 +102,19 @@ def check(adapter_dir: str, logits_path: str) -> None:
     sys.exit(0 if difference < 1e-4 else 1)
 
 
+def check_merged(model_dir: str, logits_path: str) -> None:
+    ids = torch.tensor(INPUT_IDS, dtype=torch.int64)
+    ours = load_file(logits_path)["logits"]
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+    difference = (logits_of(model, ids) - ours).abs().max().item()
+    print(f"transformers loaded {model_dir}: max |its logits - ours| = {difference:.3g}")
+    sys.exit(0 if difference < 1e-4 else 1)
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "--check":
         check(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) == 4 and sys.argv[1] == "--check-merged":
+        check_merged(sys.argv[2], sys.argv[3])
     else:
         make()

@@ -1,0 +1,224 @@
+/**
+ * LoRA adapters (Hu et al., 2021) in PEFT's layout: for a linear with weight W [out, in], an
+ * adapter adds `scale · dropout(x) · Aᵀ · Bᵀ` to `x · Wᵀ`, with A [r, in], B [out, r] and
+ * scale = alpha / r. The sum W + scale·B·A is never formed during training: it plugs into the
+ * forward pass through the `LinearAdapter` hook, so one base model serves any number of adapters.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { LinearAdapter } from '../model/llama';
+import type { ModelWeights } from '../model/weights';
+import { streamSeed } from '../random';
+
+export const LORA_TARGETS = [
+  'q_proj',
+  'k_proj',
+  'v_proj',
+  'o_proj',
+  'gate_proj',
+  'up_proj',
+  'down_proj',
+] as const;
+export type LoraTarget = (typeof LORA_TARGETS)[number];
+
+export interface LoraSettings {
+  /** Projection names, as in PEFT's `target_modules`. */
+  targets: string[];
+  rank: number;
+  alpha: number;
+  dropout: number;
+}
+
+export const DEFAULT_LORA_SETTINGS: LoraSettings = {
+  targets: ['q_proj', 'v_proj'],
+  rank: 8,
+  alpha: 16,
+  dropout: 0,
+};
+
+export interface LoraModule {
+  /** HF module path, e.g. 'model.layers.3.self_attn.q_proj'. */
+  path: string;
+  /** [rank, in] */
+  a: tf.Variable;
+  /** [out, rank] */
+  b: tf.Variable;
+}
+
+const LINEAR_WEIGHT = /^(model\.layers\.\d+\.(?:self_attn|mlp)\.(\w+))\.weight$/;
+
+/** Module paths of the model's linears named `target`, in layer order. */
+function linearPaths(weights: ModelWeights, target: string): string[] {
+  const paths: string[] = [];
+  for (const name of weights.keys()) {
+    const match = LINEAR_WEIGHT.exec(name);
+    if (match && match[2] === target) paths.push(match[1]!);
+  }
+  return paths;
+}
+
+export function validateLoraSettings(settings: LoraSettings): void {
+  const { targets, rank, alpha, dropout } = settings;
+  if (!Number.isInteger(rank) || rank < 1) {
+    throw new Error(`LoRA rank must be a positive integer, got ${rank}`);
+  }
+  if (!(alpha > 0)) throw new Error(`LoRA alpha must be positive, got ${alpha}`);
+  if (!(dropout >= 0 && dropout < 1)) {
+    throw new Error(`LoRA dropout must be in [0, 1), got ${dropout}`);
+  }
+  if (targets.length === 0) throw new Error('LoRA needs at least one target module');
+}
+
+export class LoraAdapter implements LinearAdapter {
+  readonly scale: number;
+  /** Set while training: each forward pass then draws its dropout masks from this seed. */
+  private dropoutSeed: number | null = null;
+  private dropoutCalls = 0;
+
+  private constructor(
+    readonly settings: LoraSettings,
+    readonly modules: Map<string, LoraModule>,
+  ) {
+    this.scale = settings.alpha / settings.rank;
+  }
+
+  /**
+   * A fresh adapter on `weights`' linears named in `settings.targets`: A drawn like PEFT
+   * (kaiming-uniform with a = √5, i.e. U(±1/√in)), B zero, so it starts as the identity.
+   */
+  static create(weights: ModelWeights, settings: LoraSettings, seed: number): LoraAdapter {
+    validateLoraSettings(settings);
+    const paths: string[] = [];
+    for (const target of settings.targets) {
+      const found = linearPaths(weights, target);
+      if (found.length === 0) {
+        const known = LORA_TARGETS.filter((t) => linearPaths(weights, t).length > 0);
+        throw new Error(
+          `LoRA target '${target}' is not a linear of this model; it has: ${known.join(', ')}`,
+        );
+      }
+      paths.push(...found);
+    }
+    const modules = new Map<string, LoraModule>();
+    for (const path of paths) {
+      const [outFeatures, inFeatures] = weights.get(`${path}.weight`)!.shape as [number, number];
+      modules.set(path, {
+        path,
+        a: tf.tidy(() => tf.variable(tf.zeros([settings.rank, inFeatures]), true)),
+        b: tf.tidy(() => tf.variable(tf.zeros([outFeatures, settings.rank]), true)),
+      });
+    }
+    const adapter = new LoraAdapter({ ...settings, targets: [...settings.targets] }, modules);
+    adapter.reset(seed);
+    return adapter;
+  }
+
+  /** Wraps given tensors (e.g. read from a file) as an adapter; it takes ownership of them. */
+  static fromTensors(
+    settings: LoraSettings,
+    tensors: { path: string; a: tf.Tensor2D; b: tf.Tensor2D }[],
+  ): LoraAdapter {
+    validateLoraSettings(settings);
+    const modules = new Map<string, LoraModule>();
+    for (const { path, a, b } of tensors) {
+      modules.set(path, { path, a: tf.variable(a, true), b: tf.variable(b, true) });
+      // The variables hold their own reference to the data.
+      tf.dispose([a, b]);
+    }
+    return new LoraAdapter({ ...settings, targets: [...settings.targets] }, modules);
+  }
+
+  /** Checks that every module fits `weights` (same linears, matching shapes). */
+  checkFits(weights: ModelWeights): void {
+    for (const { path, a, b } of this.modules.values()) {
+      const base = weights.get(`${path}.weight`);
+      if (!base) throw new Error(`the model has no linear '${path}' for this adapter`);
+      const [outFeatures, inFeatures] = base.shape;
+      if (a.shape[1] !== inFeatures || b.shape[0] !== outFeatures) {
+        throw new Error(
+          `adapter for '${path}' is [${b.shape[0]}×${a.shape[1]}], the model's linear is [${outFeatures}×${inFeatures}]`,
+        );
+      }
+    }
+  }
+
+  /** Re-initialises every A from `seed` and zeroes every B, in place. */
+  reset(seed: number): void {
+    let index = 0;
+    for (const { a, b } of this.modules.values()) {
+      const bound = 1 / Math.sqrt(a.shape[1]!);
+      const moduleSeed = streamSeed(seed, index++);
+      tf.tidy(() => {
+        a.assign(tf.randomUniform(a.shape, -bound, bound, 'float32', moduleSeed));
+        b.assign(tf.zerosLike(b));
+      });
+    }
+  }
+
+  clone(): LoraAdapter {
+    const modules = new Map<string, LoraModule>();
+    for (const { path, a, b } of this.modules.values()) {
+      modules.set(path, {
+        path,
+        a: tf.tidy(() => tf.variable(a.clone(), true)),
+        b: tf.tidy(() => tf.variable(b.clone(), true)),
+      });
+    }
+    return new LoraAdapter({ ...this.settings, targets: [...this.settings.targets] }, modules);
+  }
+
+  /** The trainable tensors, in a stable order (module order, A before B). */
+  variables(): tf.Variable[] {
+    return [...this.modules.values()].flatMap(({ a, b }) => [a, b]);
+  }
+
+  /** Turns dropout on with masks drawn from `seed` (one per training step), or off with null. */
+  setDropoutSeed(seed: number | null): void {
+    this.dropoutSeed = seed;
+    this.dropoutCalls = 0;
+  }
+
+  adapt(path: string, input: tf.Tensor, output: tf.Tensor): tf.Tensor {
+    const module = this.modules.get(path);
+    if (!module) return output;
+    const inFeatures = input.shape[input.rank - 1]!;
+    let rows = input.reshape([-1, inFeatures]) as tf.Tensor2D;
+    if (this.dropoutSeed !== null && this.settings.dropout > 0) {
+      const seed = streamSeed(this.dropoutSeed, this.dropoutCalls++);
+      rows = tf.dropout(rows, this.settings.dropout, undefined, seed) as tf.Tensor2D;
+    }
+    const delta = rows
+      .matMul(module.a, false, true)
+      .mul(this.scale)
+      .matMul(module.b, false, true)
+      .reshape(output.shape);
+    return output.add(delta);
+  }
+
+  /** W + scale·B·A for the module at `path`, or null when this adapter does not touch it. */
+  mergedWeight(path: string, base: tf.Tensor): tf.Tensor | null {
+    const module = this.modules.get(path);
+    if (!module) return null;
+    return tf.tidy(() => base.add(module.b.matMul(module.a).mul(this.scale)));
+  }
+
+  /** Adds scale·B·A into the base weights in place; the model then behaves as base + adapter. */
+  mergeInto(weights: ModelWeights): void {
+    this.checkFits(weights);
+    for (const path of this.modules.keys()) {
+      const base = weights.get(`${path}.weight`)!;
+      const merged = this.mergedWeight(path, base)!;
+      base.assign(merged);
+      merged.dispose();
+    }
+  }
+
+  dispose(): void {
+    tf.dispose(this.variables());
+  }
+}
+
+/** Makes every base weight trainable (full fine-tuning) or frozen again; returns them. */
+export function setBaseTrainable(weights: ModelWeights, trainable: boolean): tf.Variable[] {
+  for (const variable of weights.values()) variable.trainable = trainable;
+  return [...weights.values()];
+}

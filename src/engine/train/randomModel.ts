@@ -1,0 +1,47 @@
+/**
+ * A model with seeded random weights for any config, under Hugging Face's names and layouts:
+ * benchmarks and tests train on it without any files.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { ModelConfig } from '../model/config';
+import { parameterShapes, type ModelWeights } from '../model/weights';
+import { streamSeed } from '../random';
+
+/** Llama-shaped, small enough for a training step to take milliseconds on wasm. */
+export const SMALL_LLAMA_CONFIG: ModelConfig = {
+  architecture: 'LlamaForCausalLM',
+  vocabSize: 256,
+  hiddenSize: 64,
+  intermediateSize: 128,
+  numLayers: 2,
+  numHeads: 4,
+  numKvHeads: 2,
+  headDim: 16,
+  rmsNormEps: 1e-5,
+  ropeTheta: 10000,
+  ropeScaling: null,
+  maxPositionEmbeddings: 256,
+  tieWordEmbeddings: false,
+  attentionBias: false,
+  mlpBias: false,
+  bosTokenId: null,
+  eosTokenIds: [],
+};
+
+/**
+ * Norm gains start at 1, biases at 0, everything else ~ N(0, std²); transformers uses 0.02, whose
+ * near-uniform output a LoRA cannot sharpen much, so tests that must learn use a larger `std`.
+ */
+export function randomModelWeights(config: ModelConfig, seed: number, std = 0.02): ModelWeights {
+  const weights: ModelWeights = new Map();
+  parameterShapes(config).forEach(([name, shape], index) => {
+    const value = tf.tidy(() => {
+      if (name.endsWith('norm.weight')) return tf.variable(tf.ones(shape), false);
+      if (name.endsWith('.bias')) return tf.variable(tf.zeros(shape), false);
+      const init = tf.randomNormal(shape, 0, std, 'float32', streamSeed(seed, index));
+      return tf.variable(init, false);
+    });
+    weights.set(name, value);
+  });
+  return weights;
+}
