@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Checkpoint } from './jobs';
+import { runTrainBenchmark } from './train/benchmark';
 
 export type Metrics = Record<string, number>;
 
@@ -94,6 +95,10 @@ export const BENCHMARKS: Record<string, Benchmark> = {
       }
       return metrics;
     },
+  },
+  train: {
+    description: 'LoRA (r=8, r=32) and full fine-tuning steps of a 5M-parameter Llama, 4×64 tokens',
+    run: runTrainBenchmark,
   },
   'train-step': {
     description: 'an Adam step of a small MLP (784→128→10, batch 256)',
