@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Checkpoint } from './jobs';
+import { runGenerateBenchmark } from './model/generateBenchmark';
 import { runTrainBenchmark } from './train/benchmark';
 
 export type Metrics = Record<string, number>;
@@ -95,6 +96,11 @@ export const BENCHMARKS: Record<string, Benchmark> = {
       }
       return metrics;
     },
+  },
+  generate: {
+    description:
+      'prefill and decode tokens/s of a 5M-parameter Llama, 1 and 5 sequences, 64-token prompt + 32 new; memory growth over 20 generations',
+    run: runGenerateBenchmark,
   },
   train: {
     description: 'LoRA (r=8, r=32) and full fine-tuning steps of a 5M-parameter Llama, 4×64 tokens',
