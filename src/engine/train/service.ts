@@ -1,0 +1,256 @@
+/**
+ * Fine-tuning as the engine serves it: named LoRA adapters on the loaded model (create, reset,
+ * clone, switch, merge, delete), SFT jobs on text or JSONL, and PEFT / Hub files in and out.
+ * Adapters belong to the model they were made for and are dropped when another model is loaded.
+ */
+import { isCancelledError, type JobRegistry } from '../jobs';
+import type { ModelConfig } from '../model/config';
+import type { Tokenizer } from '../model/tokenizer';
+import type { ModelWeights } from '../model/weights';
+import {
+  parseDataset,
+  tokenizeExamples,
+  type DatasetFormat,
+  type LossOn,
+  type TokenizeOptions,
+} from './dataset';
+import { LoraAdapter, type LoraSettings } from './lora';
+import {
+  exportMergedModel,
+  exportPeftAdapter,
+  importPeftAdapter,
+  type AdapterFiles,
+  type HubModelFiles,
+} from './peft';
+import {
+  DEFAULT_SFT_OPTIONS,
+  trainSft,
+  type SftOptions,
+  type SftResult,
+  type TrainingProgress,
+} from './sft';
+
+/** What fine-tuning needs of a loaded model. */
+export interface TrainableLoadedModel {
+  id: string;
+  config: ModelConfig;
+  weights: ModelWeights;
+  tokenizer: Tokenizer;
+}
+
+export interface AdapterInfo {
+  name: string;
+  settings: LoraSettings;
+  /** Adapted linears. */
+  modules: number;
+  /** Trainable numbers (all A and B entries). */
+  parameters: number;
+  /** Whether generation applies this adapter. */
+  active: boolean;
+}
+
+export interface FinetuneRequest {
+  dataset: { source: string; format: DatasetFormat; fileName?: string };
+  /** LoRA on a named adapter (created with `settings` and `seed` if it does not exist yet), or
+   *  every weight of the model. */
+  method:
+    { kind: 'lora'; adapter: string; settings?: LoraSettings; seed?: number } | { kind: 'full' };
+  lossOn: LossOn;
+  /** Longest sequence in tokens; default and upper bound: the model's context. */
+  maxLength?: number;
+  overflow?: TokenizeOptions['overflow'];
+  options?: Partial<SftOptions>;
+}
+
+export interface FinetuneResult extends SftResult {
+  /** Examples truncated or skipped while preparing the data. */
+  warnings: string[];
+  examples: number;
+}
+
+export interface TrainApi {
+  createAdapter(name: string, settings: LoraSettings, seed: number): Promise<AdapterInfo>;
+  listAdapters(): Promise<AdapterInfo[]>;
+  /** Fresh A (from `seed`) and zero B, keeping the adapter's name and settings. */
+  resetAdapter(name: string, seed: number): Promise<AdapterInfo>;
+  cloneAdapter(name: string, cloneName: string): Promise<AdapterInfo>;
+  deleteAdapter(name: string): Promise<void>;
+  /** The adapter generation applies from now on; null for the base model alone. */
+  activateAdapter(name: string | null): Promise<void>;
+  /** Folds the adapter into the base weights for good, then deletes it. */
+  mergeAdapter(name: string): Promise<void>;
+  finetune(
+    jobId: string,
+    request: FinetuneRequest,
+    onProgress?: (progress: TrainingProgress) => void,
+  ): Promise<FinetuneResult>;
+  /** adapter_config.json + adapter_model.safetensors, as PEFT writes them. */
+  exportAdapter(name: string): Promise<AdapterFiles>;
+  importAdapter(name: string, files: AdapterFiles): Promise<AdapterInfo>;
+  /** config.json + model.safetensors of the model with `adapter` merged in (or as it is). */
+  exportMergedModel(adapter: string | null): Promise<HubModelFiles>;
+}
+
+export class FinetuneService implements TrainApi {
+  private readonly adapters = new Map<string, LoraAdapter>();
+  /** The weights the adapters were made for: a new model (even of the same id) drops them. */
+  private adaptersWeights: ModelWeights | null = null;
+  private activeName: string | null = null;
+
+  constructor(
+    private readonly currentModel: () => TrainableLoadedModel | null,
+    private readonly jobs: JobRegistry,
+  ) {}
+
+  /** The adapter generation should pass to the forward pass, if any. */
+  activeAdapter(): LoraAdapter | null {
+    this.model();
+    return this.activeName === null ? null : (this.adapters.get(this.activeName) ?? null);
+  }
+
+  private model(): TrainableLoadedModel {
+    const model = this.currentModel();
+    if ((model?.weights ?? null) !== this.adaptersWeights) {
+      for (const adapter of this.adapters.values()) adapter.dispose();
+      this.adapters.clear();
+      this.activeName = null;
+      this.adaptersWeights = model?.weights ?? null;
+    }
+    if (!model) throw new Error('no model is loaded: load one before fine-tuning');
+    return model;
+  }
+
+  private adapter(name: string): LoraAdapter {
+    this.model();
+    const adapter = this.adapters.get(name);
+    if (!adapter) {
+      const known = [...this.adapters.keys()].join(', ') || 'none';
+      throw new Error(`no adapter named '${name}' (adapters: ${known})`);
+    }
+    return adapter;
+  }
+
+  private add(name: string, adapter: LoraAdapter): AdapterInfo {
+    if (name.trim() === '') {
+      adapter.dispose();
+      throw new Error('an adapter needs a name');
+    }
+    if (this.adapters.has(name)) {
+      adapter.dispose();
+      throw new Error(`an adapter named '${name}' already exists`);
+    }
+    this.adapters.set(name, adapter);
+    return this.info(name);
+  }
+
+  private info(name: string): AdapterInfo {
+    const adapter = this.adapter(name);
+    return {
+      name,
+      settings: adapter.settings,
+      modules: adapter.modules.size,
+      parameters: adapter.variables().reduce((n, v) => n + v.size, 0),
+      active: this.activeName === name,
+    };
+  }
+
+  async createAdapter(name: string, settings: LoraSettings, seed: number) {
+    return this.add(name, LoraAdapter.create(this.model().weights, settings, seed));
+  }
+
+  async listAdapters() {
+    this.model();
+    return [...this.adapters.keys()].map((name) => this.info(name));
+  }
+
+  async resetAdapter(name: string, seed: number) {
+    this.adapter(name).reset(seed);
+    return this.info(name);
+  }
+
+  async cloneAdapter(name: string, cloneName: string) {
+    return this.add(cloneName, this.adapter(name).clone());
+  }
+
+  async deleteAdapter(name: string) {
+    this.adapter(name).dispose();
+    this.adapters.delete(name);
+    if (this.activeName === name) this.activeName = null;
+  }
+
+  async activateAdapter(name: string | null) {
+    if (name !== null) this.adapter(name);
+    this.activeName = name;
+  }
+
+  async mergeAdapter(name: string) {
+    this.adapter(name).mergeInto(this.model().weights);
+    await this.deleteAdapter(name);
+  }
+
+  async finetune(
+    jobId: string,
+    request: FinetuneRequest,
+    onProgress?: (progress: TrainingProgress) => void,
+  ): Promise<FinetuneResult> {
+    const model = this.model();
+    const context = model.config.maxPositionEmbeddings;
+    const maxLength = Math.min(request.maxLength ?? context, context);
+    const examples = parseDataset(
+      request.dataset.source,
+      request.dataset.format,
+      request.dataset.fileName,
+    );
+    const { sequences, warnings } = tokenizeExamples(examples, model.tokenizer, {
+      lossOn: request.lossOn,
+      maxLength,
+      overflow: request.overflow ?? 'truncate',
+    });
+    const { method } = request;
+    let created: string | null = null;
+    if (method.kind === 'lora' && !this.adapters.has(method.adapter)) {
+      if (!method.settings) {
+        throw new Error(`no adapter named '${method.adapter}', and no LoRA settings to create it`);
+      }
+      await this.createAdapter(method.adapter, method.settings, method.seed ?? 0);
+      created = method.adapter;
+    }
+    const target =
+      method.kind === 'lora'
+        ? { kind: 'lora' as const, adapter: this.adapter(method.adapter) }
+        : { kind: 'full' as const };
+    try {
+      const result = await this.jobs.run(jobId, (checkpoint) =>
+        trainSft(
+          model,
+          sequences,
+          target,
+          { ...DEFAULT_SFT_OPTIONS, ...request.options },
+          { checkpoint, onProgress },
+        ),
+      );
+      return { ...result, warnings, examples: sequences.length };
+    } catch (error) {
+      // A cancelled run keeps what it trained; a failed one leaves no adapter it made behind.
+      if (created !== null && !isCancelledError(error)) await this.deleteAdapter(created);
+      throw error;
+    }
+  }
+
+  async exportAdapter(name: string) {
+    return exportPeftAdapter(this.adapter(name), this.model().id);
+  }
+
+  async importAdapter(name: string, files: AdapterFiles) {
+    return this.add(name, importPeftAdapter(files, this.model().weights));
+  }
+
+  async exportMergedModel(adapter: string | null) {
+    const model = this.model();
+    return exportMergedModel(
+      model.config,
+      model.weights,
+      adapter === null ? null : this.adapter(adapter),
+    );
+  }
+}
