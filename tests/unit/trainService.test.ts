@@ -118,6 +118,13 @@ describe('fine-tuning service', () => {
     expect(result.losses.at(-1)).toBeLessThan(1.4);
     await service.activateAdapter('memory');
     expect(await greedy()).toBe(text);
+    const answers = await service.compareAnswers('compare', {
+      prompt: 'Rivers',
+      adapter: 'memory',
+      maxNewTokens: 30,
+    });
+    expect('Rivers' + answers.adapted).toBe(text);
+    expect('Rivers' + answers.base).not.toBe(text);
     await service.deleteAdapter('memory');
   });
 

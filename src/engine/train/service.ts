@@ -5,6 +5,8 @@
  */
 import { isCancelledError, type JobRegistry } from '../jobs';
 import type { ModelConfig } from '../model/config';
+import { generate } from '../model/generate';
+import { GREEDY } from '../model/sampling';
 import type { Tokenizer } from '../model/tokenizer';
 import type { ModelWeights } from '../model/weights';
 import {
@@ -68,6 +70,13 @@ export interface FinetuneResult extends SftResult {
   examples: number;
 }
 
+export interface AnswerComparison {
+  /** Greedy continuation of the prompt by the base model alone. */
+  base: string;
+  /** The same with the adapter applied. */
+  adapted: string;
+}
+
 export interface TrainApi {
   createAdapter(name: string, settings: LoraSettings, seed: number): Promise<AdapterInfo>;
   listAdapters(): Promise<AdapterInfo[]>;
@@ -89,6 +98,11 @@ export interface TrainApi {
   importAdapter(name: string, files: AdapterFiles): Promise<AdapterInfo>;
   /** config.json + model.safetensors of the model with `adapter` merged in (or as it is). */
   exportMergedModel(adapter: string | null): Promise<HubModelFiles>;
+  /** How the model continues `prompt` (greedily) without and with the adapter. */
+  compareAnswers(
+    jobId: string,
+    request: { prompt: string; adapter: string; maxNewTokens: number },
+  ): Promise<AnswerComparison>;
 }
 
 export class FinetuneService implements TrainApi {
@@ -235,6 +249,29 @@ export class FinetuneService implements TrainApi {
       if (created !== null && !isCancelledError(error)) await this.deleteAdapter(created);
       throw error;
     }
+  }
+
+  async compareAnswers(
+    jobId: string,
+    { prompt, adapter, maxNewTokens }: { prompt: string; adapter: string; maxNewTokens: number },
+  ): Promise<AnswerComparison> {
+    const model = this.model();
+    const lora = this.adapter(adapter);
+    const ids = model.tokenizer.encode(prompt);
+    return this.jobs.run(jobId, async (checkpoint) => {
+      const answer = async (applied: LoraAdapter | undefined) => {
+        const result = await generate(model, [ids], {
+          maxNewTokens,
+          sampling: GREEDY,
+          stopTokenIds: model.config.eosTokenIds,
+          decode: (tokens) => model.tokenizer.decode(tokens),
+          adapter: applied,
+          checkpoint,
+        });
+        return result.sequences[0]!.text;
+      };
+      return { base: await answer(undefined), adapted: await answer(lora) };
+    });
   }
 
   async exportAdapter(name: string) {
