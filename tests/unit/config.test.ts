@@ -168,6 +168,11 @@ describe('parseModelConfig refuses what it cannot run, naming file and field', (
       { ...base, eos_token_id: [1, -2] },
       /eos_token_id must be a token id or a list of token ids, got \[1,-2\]/,
     ],
+    [
+      'an EOS id outside the vocabulary',
+      { ...base, eos_token_id: [1, 400] },
+      /eos_token_id 400 is outside the vocabulary \(vocab_size 400\)/,
+    ],
     ['a zero norm epsilon', { ...base, rms_norm_eps: 0 }, /rms_norm_eps must be a positive number/],
   ];
   it.each(cases)('%s', (_label, json, message) => {

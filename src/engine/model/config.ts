@@ -86,9 +86,20 @@ export function parseModelConfig(json: unknown, fileName = 'config.json'): Model
   if (pretrainingTp !== 1) fail(`pretraining_tp ${JSON.stringify(pretrainingTp)} must be 1`);
 
   const { ropeTheta, ropeScaling } = readRope(config, fields, fail);
+  const vocabSize = fields.positiveInteger('vocab_size');
+  const bosTokenId = fields.optionalTokenId('bos_token_id');
+  const eosTokenIds = fields.tokenIds('eos_token_id');
+  for (const [field, id] of [
+    ['bos_token_id', bosTokenId],
+    ...eosTokenIds.map((id) => ['eos_token_id', id] as const),
+  ] as const) {
+    if (id !== null && id >= vocabSize) {
+      fail(`${field} ${id} is outside the vocabulary (vocab_size ${vocabSize})`);
+    }
+  }
   return {
     architecture,
-    vocabSize: fields.positiveInteger('vocab_size'),
+    vocabSize,
     hiddenSize,
     intermediateSize: fields.positiveInteger('intermediate_size'),
     numLayers: fields.positiveInteger('num_hidden_layers'),
@@ -102,8 +113,8 @@ export function parseModelConfig(json: unknown, fileName = 'config.json'): Model
     tieWordEmbeddings: fields.boolean('tie_word_embeddings', false),
     attentionBias: isQwen2 ? true : fields.boolean('attention_bias', false),
     mlpBias: isQwen2 ? false : fields.boolean('mlp_bias', false),
-    bosTokenId: fields.optionalTokenId('bos_token_id'),
-    eosTokenIds: fields.tokenIds('eos_token_id'),
+    bosTokenId,
+    eosTokenIds,
   };
 }
 
