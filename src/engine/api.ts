@@ -5,6 +5,7 @@
 import type { BackendInfo, BackendRequest } from './backend';
 import type { ProgressListener } from './jobs';
 import type { StoreApi, StoreChange } from './store';
+import type { TrainApi } from './train/service';
 import type { ProxyMarked } from 'comlink';
 
 export type { BackendInfo, BackendRequest } from './backend';
@@ -74,4 +75,9 @@ export interface EngineApi {
    * RPC `engine.store.listRuns()` is one call into the Worker.
    */
   store: StoreApi & ProxyMarked;
+  /**
+   * LoRA adapters on the loaded model and fine-tuning jobs (see src/engine/train), e.g.
+   * `engine.train.finetune(jobId, request, onProgress)`; cancel with `engine.cancel(jobId)`.
+   */
+  train: TrainApi & ProxyMarked;
 }

@@ -11,7 +11,9 @@ import type {
 import { BENCHMARKS } from './benchmarks';
 import { selectBackend, type BackendInfo, type WasmPaths } from './backend';
 import { JobRegistry, type ProgressListener } from './jobs';
+import { getLoadedModel } from './model/session';
 import { openStore } from './store';
+import { FinetuneService } from './train/service';
 
 export interface EngineOptions {
   wasmPaths?: WasmPaths;
@@ -38,6 +40,7 @@ export function createEngine(options: EngineOptions = {}): EngineApi {
     }
   };
   const store = openStore();
+  const training = new FinetuneService(getLoadedModel, jobs);
   store.onChange((change) => {
     for (const listener of listeners) listener({ type: 'store', change });
   });
@@ -132,6 +135,7 @@ export function createEngine(options: EngineOptions = {}): EngineApi {
     },
 
     store: proxy(store),
+    train: proxy(training),
   };
 }
 
