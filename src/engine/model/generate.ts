@@ -42,6 +42,8 @@ export interface GenerationStep {
   tokens: (number | null)[];
   /** Each sequence's text so far (cut at a stop string). */
   texts: string[];
+  /** Whether each sequence has ended (this step or before). */
+  finished: boolean[];
 }
 
 export type FinishReason = 'eos' | 'stop-string' | 'length';
@@ -174,7 +176,12 @@ export async function generate(
         return next[row]!;
       });
       if (step > 0) decodedTokens += tokens.filter((token) => token !== null).length;
-      onStep?.({ step, tokens, texts: sequences.map((sequence) => sequence.text) });
+      onStep?.({
+        step,
+        tokens,
+        texts: sequences.map((sequence) => sequence.text),
+        finished: sequences.map((sequence) => sequence.finishReason !== null),
+      });
       if (sequences.every((sequence) => sequence.finishReason)) break;
 
       await checkpoint?.();

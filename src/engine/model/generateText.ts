@@ -1,0 +1,98 @@
+/**
+ * Generation as the UI and scripts ask for it: prompts as text or chat messages, several samples
+ * of each, answers as text. Turns them into one batch for `generate` and back.
+ */
+import type { Checkpoint } from '../jobs';
+import { encodePrompt, type PromptInput } from './chat';
+import {
+  generate,
+  type FinishReason,
+  type GenerationModel,
+  type GenerationStats,
+  type GenerationStep,
+} from './generate';
+import type { LinearAdapter } from './llama';
+import type { SamplingOptions } from './sampling';
+import type { Tokenizer } from './tokenizer';
+
+export interface TextGenerationModel extends GenerationModel {
+  tokenizer: Tokenizer;
+  generationConfig: Record<string, unknown> | null;
+  chatTemplate: string | null;
+}
+
+export interface GenerateRequest {
+  /** Each prompt is plain text for completion, or chat messages rendered by the chat template. */
+  prompts: PromptInput[];
+  /** Sequences sampled per prompt (SEAL samples several self-edits of one passage). */
+  samplesPerPrompt: number;
+  maxNewTokens: number;
+  sampling: SamplingOptions;
+  stopStrings?: string[];
+}
+
+export interface GeneratedText {
+  promptIndex: number;
+  text: string;
+  tokens: number[];
+  finishReason: FinishReason;
+}
+
+export interface GenerateResponse {
+  /** Prompt by prompt, samples of one prompt together. */
+  sequences: GeneratedText[];
+  /** Prompt lengths in tokens, in prompt order. */
+  promptTokenCounts: number[];
+  stats: GenerationStats;
+}
+
+/**
+ * Ids that end a sequence: the model's, generation_config.json's, and the tokenizer's EOS (a chat
+ * model's end-of-turn token is often only there).
+ */
+export function stopTokenIds(model: TextGenerationModel): number[] {
+  const ids = new Set(model.config.eosTokenIds);
+  const fromGenerationConfig = model.generationConfig?.eos_token_id;
+  for (const id of [fromGenerationConfig].flat()) {
+    if (typeof id === 'number') ids.add(id);
+  }
+  if (model.tokenizer.eosTokenId !== null) ids.add(model.tokenizer.eosTokenId);
+  return [...ids];
+}
+
+export async function generateText(
+  model: TextGenerationModel,
+  request: GenerateRequest,
+  hooks: {
+    checkpoint?: Checkpoint;
+    onStep?: (step: GenerationStep) => void;
+    adapter?: LinearAdapter;
+  } = {},
+): Promise<GenerateResponse> {
+  const { prompts, samplesPerPrompt } = request;
+  if (!(Number.isInteger(samplesPerPrompt) && samplesPerPrompt > 0)) {
+    throw new Error(`samples per prompt must be a positive whole number, got ${samplesPerPrompt}`);
+  }
+  const encoded = prompts.map((prompt) =>
+    encodePrompt(prompt, model.tokenizer, model.chatTemplate),
+  );
+  const batch = encoded.flatMap((ids) => Array.from({ length: samplesPerPrompt }, () => ids));
+  const result = await generate(model, batch, {
+    maxNewTokens: request.maxNewTokens,
+    sampling: request.sampling,
+    stopTokenIds: stopTokenIds(model),
+    stopStrings: request.stopStrings,
+    decode: (ids) => model.tokenizer.decode(ids),
+    adapter: hooks.adapter,
+    checkpoint: hooks.checkpoint,
+    onStep: hooks.onStep,
+  });
+  return {
+    sequences: result.sequences.map((sequence, index) => ({
+      promptIndex: Math.floor(index / samplesPerPrompt),
+      ...sequence,
+    })),
+    promptTokenCounts: encoded.map((ids) => ids.length),
+    stats: result.stats,
+  };
+}
