@@ -87,6 +87,7 @@ interface FactIndex {
   values: Set<string>;
   longestName: number;
   longestValue: number;
+  cities: Set<string>;
 }
 
 const indexCache = new WeakMap<World, FactIndex>();
@@ -165,6 +166,7 @@ function buildIndex(world: World): FactIndex {
     values,
     longestName: Math.max(...[...names.keys()].map(words)),
     longestValue: Math.max(...[...values].map(words)),
+    cities: new Set(world.entities.filter((e) => e.kind === 'city').map((e) => e.id)),
   };
 }
 
@@ -230,15 +232,32 @@ function sentenceVerdict(index: FactIndex, passageEntity: string, text: string):
     if ('entity' in atom) return f.links.some((l) => l.other === atom.entity && ok(l.relation));
     return f.values.some((v) => v.value === atom.value && ok(v.relation));
   };
+  // A town is tied to everyone born or based there, so it never serves as the middle of a chain
+  // (otherwise any year or name would find some support), and a person, organisation or invention
+  // must belong to the passage's own circle: the passage entity or one step away from it.
+  const circle = new Set([passageEntity]);
+  const passageIsTown = index.cities.has(passageEntity);
+  for (const near of index.facts.get(passageEntity)?.links ?? []) {
+    if (index.cities.has(near.other)) continue;
+    circle.add(near.other);
+    if (passageIsTown) continue;
+    for (const far of index.facts.get(near.other)?.links ?? []) circle.add(far.other);
+  }
   const supported = (atom: Atom): boolean => {
     const self = 'entity' in atom ? atom.entity : null;
+    if (self !== null && !index.cities.has(self) && !circle.has(self)) return false;
     for (const r of relevant) {
       if (r === self) continue;
+      const rootIsTown = index.cities.has(r);
       if (holds(r, atom, valid)) return true;
+      if (rootIsTown) continue;
       for (const hop of index.facts.get(r)?.links ?? []) {
-        if (hop.other === self) continue;
+        if (hop.other === self || index.cities.has(hop.other)) continue;
+        // The far fact must fit the sentence's relation words; only an organisation's town may be
+        // reached through a fitting near one ("the loom is used in Kelmar").
         const firstValid = valid(hop.relation);
-        if (holds(hop.other, atom, (second) => firstValid || valid(second))) return true;
+        const fits = (second: Relation) => valid(second) || (second === 'city' && firstValid);
+        if (holds(hop.other, atom, fits)) return true;
       }
     }
     return false;
@@ -259,8 +278,9 @@ function sentenceVerdict(index: FactIndex, passageEntity: string, text: string):
 export function checkSelfEditLine(world: World, entityId: string, line: string): LineVerdict {
   entityOf(world, entityId);
   const index = indexOf(world);
+  // A question stays joined to its answer ("Question 2: When was A born?\nAnswer: 1841").
   const sentences = line
-    .split(/(?<=[.!?])\s+/)
+    .split(/(?<=[.!])\s+/)
     .map((s) => s.trim())
     .filter((s) => s.length > 0);
   let verdict: LineVerdict = 'unverifiable';

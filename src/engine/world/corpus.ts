@@ -116,9 +116,10 @@ export function generateCorpus(
   const nextPretrain = roundRobin(world.splits.pretrain, rng.fork('pretrain'));
   const nextQa = roundRobin(qaIds, rng.fork('qa'));
   const nextScratch = scratchIds.length > 0 ? roundRobin(scratchIds, rng.fork('scratch')) : nextQa;
+  // Wrong lines borrow names from QA entities only, so probe entities appear in passages alone.
   const pool = wrongValuePool(
     world,
-    world.splits.pretrain.map((id) => entityOf(world, id)),
+    qaIds.map((id) => entityOf(world, id)),
   );
   const subject = (r: Rng): Entity =>
     entityOf(world, r.chance(params.novelShare) ? nextScratch() : nextQa());

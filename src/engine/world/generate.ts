@@ -101,6 +101,7 @@ export function generateWorld(seed: number, overrides: Partial<WorldParams> = {}
       profession: r.pick(PROFESSIONS),
     };
   };
+  const pretrainClusters: string[][] = [];
   for (let c = 0; c < clusterCount; c++) {
     const r = rng.fork(`cluster-${c}`);
     const split = splitOfCluster[c] as Split;
@@ -149,14 +150,21 @@ export function generateWorld(seed: number, overrides: Partial<WorldParams> = {}
     add(organisation);
     add(inventor);
     add(invention);
+    if (split === 'pretrain') {
+      pretrainClusters.push([founder.id, organisation.id, inventor.id, invention.id]);
+    }
   }
 
   const ofSplit = (split: Split) => entities.filter((e) => e.split === split).map((e) => e.id);
   const pretrain = ofSplit('pretrain');
-  const qaRng = rng.fork('pretrain-qa');
-  const shuffled = qaRng.shuffle(pretrain);
-  const qaCount = Math.round(shuffled.length * params.pretrainQaFraction);
-  const qaSet = new Set(shuffled.slice(0, qaCount));
+  // Whole clusters go to the QA side or the probe side, so a probe entity's name never turns up in
+  // a question or answer about a QA entity (their relations stay inside the cluster). Cities are
+  // shared by everyone and stay on the QA side.
+  const shuffled = rng.fork('pretrain-qa').shuffle(pretrainClusters);
+  const qaSet = new Set([
+    ...cities.map((c) => c.id),
+    ...shuffled.slice(0, Math.round(shuffled.length * params.pretrainQaFraction)).flat(),
+  ]);
   return {
     seed,
     params,

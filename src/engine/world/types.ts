@@ -75,7 +75,7 @@ export interface WorldParams {
   rlClusters: number;
   evalClusters: number;
   scratchClusters: number;
-  /** Share of pretraining entities whose closed-book question-answer pairs are in the corpus. */
+  /** Share of pretraining clusters whose closed-book question-answer pairs are in the corpus. */
   pretrainQaFraction: number;
 }
 
@@ -99,7 +99,7 @@ export interface World {
   splits: {
     /** Pretraining entities (cities included). */
     pretrain: string[];
-    /** Pretraining entities whose closed-book QA is trained (the rest only appear as text). */
+    /** Pretraining entities whose closed-book QA is trained (all cities, and whole clusters). */
     pretrainQa: string[];
     /** Pretraining entities never asked about in the corpus: a probe of fact extraction. */
     pretrainProbe: string[];
