@@ -4,12 +4,18 @@
  */
 import type { BackendInfo, BackendRequest } from './backend';
 import type { ProgressListener } from './jobs';
+import type { ModelApi } from './model/service';
+import type { GenerationStep } from './model/generate';
+import type { GenerateRequest, GenerateResponse } from './model/generateText';
 import type { StoreApi, StoreChange } from './store';
 import type { TrainApi } from './train/service';
 import type { ProxyMarked } from 'comlink';
 
 export type { BackendInfo, BackendRequest } from './backend';
 export type { JobProgress, ProgressListener } from './jobs';
+export type { ModelApi, ModelSource, ModelSummary, ShippedModel } from './model/service';
+export type { GenerationStep } from './model/generate';
+export type { GenerateRequest, GenerateResponse } from './model/generateText';
 
 export interface Matrix {
   rows: number;
@@ -70,11 +76,25 @@ export interface EngineApi {
   /** Asks the job to stop at its next checkpoint; resolves whether such a job was running. */
   cancel(jobId: string): Promise<boolean>;
   /**
+   * Generates from the loaded model, with the active adapter if there is one: completion or chat
+   * prompts, several samples each. `onStep` gets every sequence's text after each step.
+   */
+  generate(
+    jobId: string,
+    request: GenerateRequest,
+    onStep?: (step: GenerationStep) => void,
+  ): Promise<GenerateResponse>;
+  /**
    * Runs, episodes, checkpoints, datasets and cached model files kept in this browser, with
    * export and import (see src/engine/store and docs/formats.md). Proxy-marked so that over the
    * RPC `engine.store.listRuns()` is one call into the Worker.
    */
   store: StoreApi & ProxyMarked;
+  /**
+   * The model: shipped with the app, from the Hugging Face Hub, a URL or picked files, e.g.
+   * `engine.model.load(jobId, { kind: 'hub', repo: 'Qwen/Qwen2.5-0.5B' }, onProgress)`.
+   */
+  model: ModelApi & ProxyMarked;
   /**
    * LoRA adapters on the loaded model and fine-tuning jobs (see src/engine/train), e.g.
    * `engine.train.finetune(jobId, request, onProgress)`; cancel with `engine.cancel(jobId)`.
