@@ -372,7 +372,7 @@ test('a full disk pauses the run with a clear message and damages nothing @no-we
   expect(after.count).toBe(4);
 });
 
-test('runs export to a zip, delete with confirmation and import back from the History panel @no-webgpu', async ({
+test('the History panel exports, deletes (after confirming) and imports runs, imports passages and shows storage @no-webgpu', async ({
   baseURL,
 }) => {
   const browser = await launch(baseURL!);
@@ -424,4 +424,33 @@ test('runs export to a zip, delete with confirmation and import back from the Hi
   });
   await expect(page.getByTestId('history-message')).toContainText('with 5 episodes');
   await expect(row.getByTestId('run-episodes')).toHaveText('5');
+
+  await page.getByLabel('Import passages (SEAL / SQuAD JSON or JSONL)').setInputFiles({
+    name: 'passages.jsonl',
+    mimeType: 'application/jsonl',
+    buffer: Buffer.from(
+      [
+        {
+          title: 'Nile',
+          context: 'The Nile flows north.',
+          questions: [{ question: 'Which way?', answer: 'north' }],
+        },
+        {
+          title: 'Alps',
+          context: 'The Alps are in Europe.',
+          questions: [{ question: 'Where?', answer: 'Europe' }],
+        },
+      ]
+        .map((item) => JSON.stringify(item))
+        .join('\n'),
+    ),
+  });
+  await expect(page.getByTestId('history-message')).toHaveText(
+    'Imported passages: 2 passages, 2 questions.',
+  );
+  await expect(page.getByTestId('datasets')).toContainText('jsonl');
+
+  await expect(page.getByTestId('storage-meter')).toContainText('used of');
+  await page.getByRole('button', { name: 'Persist storage' }).click();
+  await expect(page.getByTestId('history-message')).toContainText('The browser');
 });

@@ -114,8 +114,15 @@ export function openDatabase(name = DEFAULT_DATABASE_NAME): Database {
           MIGRATIONS[version]!(request.result, tx);
         }
       };
-      request.onblocked = () =>
-        reject(new Error('The store is being upgraded: close other tabs of this app and reload.'));
+      request.onblocked = () => {
+        connection = undefined;
+        reject(
+          new Error(
+            'The store needs an upgrade that another tab of this app is holding up: close the ' +
+              'other tabs of this app, then reload.',
+          ),
+        );
+      };
       request.onsuccess = () => {
         const db = request.result;
         // A newer version of the app opened in another tab: step aside so it can upgrade.
