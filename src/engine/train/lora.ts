@@ -8,17 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { LinearAdapter } from '../model/llama';
 import type { ModelWeights } from '../model/weights';
 import { streamSeed } from '../random';
-
-export const LORA_TARGETS = [
-  'q_proj',
-  'k_proj',
-  'v_proj',
-  'o_proj',
-  'gate_proj',
-  'up_proj',
-  'down_proj',
-] as const;
-export type LoraTarget = (typeof LORA_TARGETS)[number];
+import { LORA_TARGETS } from './targets';
 
 export interface LoraSettings {
   /** Projection names, as in PEFT's `target_modules`. */
