@@ -1,6 +1,7 @@
 /// <reference types="vitest/config" />
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { defineConfig, type Plugin } from 'vite';
+import { shippedModels } from './scripts/shippedModels';
 
 /**
  * The app talks to its own origin only. The one exception is a model the user asks for from the
@@ -34,7 +35,7 @@ function contentSecurityPolicyMeta(): Plugin {
 }
 
 export default defineConfig({
-  plugins: [svelte(), contentSecurityPolicyMeta()],
+  plugins: [svelte(), contentSecurityPolicyMeta(), shippedModels()],
   worker: { format: 'es' },
   build: { target: 'es2022', chunkSizeWarningLimit: 3000 },
   preview: {

@@ -8,6 +8,7 @@ import { createEngine } from './engine/engine';
 
 Comlink.expose(
   createEngine({
+    appBaseUrl: new URL(import.meta.env.BASE_URL, self.location.origin).href,
     wasmPaths: {
       'tfjs-backend-wasm.wasm': wasmPlainUrl,
       'tfjs-backend-wasm-simd.wasm': wasmSimdUrl,

@@ -4,6 +4,7 @@
  */
 import type { BackendInfo, BackendRequest } from './backend';
 import type { ProgressListener } from './jobs';
+import type { ModelApi } from './model/service';
 import type { GenerationStep } from './model/generate';
 import type { GenerateRequest, GenerateResponse } from './model/generateText';
 import type { StoreApi, StoreChange } from './store';
@@ -12,6 +13,7 @@ import type { ProxyMarked } from 'comlink';
 
 export type { BackendInfo, BackendRequest } from './backend';
 export type { JobProgress, ProgressListener } from './jobs';
+export type { ModelApi, ModelSource, ModelSummary, ShippedModel } from './model/service';
 export type { GenerationStep } from './model/generate';
 export type { GenerateRequest, GenerateResponse } from './model/generateText';
 
@@ -88,6 +90,11 @@ export interface EngineApi {
    * RPC `engine.store.listRuns()` is one call into the Worker.
    */
   store: StoreApi & ProxyMarked;
+  /**
+   * The model: shipped with the app, from the Hugging Face Hub, a URL or picked files, e.g.
+   * `engine.model.load(jobId, { kind: 'hub', repo: 'Qwen/Qwen2.5-0.5B' }, onProgress)`.
+   */
+  model: ModelApi & ProxyMarked;
   /**
    * LoRA adapters on the loaded model and fine-tuning jobs (see src/engine/train), e.g.
    * `engine.train.finetune(jobId, request, onProgress)`; cancel with `engine.cancel(jobId)`.

@@ -11,6 +11,7 @@ import type {
 import { BENCHMARKS } from './benchmarks';
 import { selectBackend, type BackendInfo, type WasmPaths } from './backend';
 import { JobRegistry, type ProgressListener } from './jobs';
+import { createModelService } from './model/service';
 import { generateText } from './model/generateText';
 import { getLoadedModel, requireLoadedModel } from './model/session';
 import { openStore } from './store';
@@ -18,6 +19,10 @@ import { FinetuneService } from './train/service';
 
 export interface EngineOptions {
   wasmPaths?: WasmPaths;
+  /** The app's base URL, under which the shipped models are served. */
+  appBaseUrl?: string;
+  /** The Hugging Face Hub (tests point it at a local server). */
+  hubEndpoint?: string;
 }
 
 function toTensor(matrix: Matrix): tf.Tensor2D {
@@ -41,6 +46,14 @@ export function createEngine(options: EngineOptions = {}): EngineApi {
     }
   };
   const store = openStore();
+  const models = createModelService({
+    jobs,
+    cache: store,
+    backend: () => backend,
+    log,
+    appBaseUrl: options.appBaseUrl ?? null,
+    hubEndpoint: options.hubEndpoint,
+  });
   const training = new FinetuneService(getLoadedModel, jobs);
   store.onChange((change) => {
     for (const listener of listeners) listener({ type: 'store', change });
@@ -146,6 +159,7 @@ export function createEngine(options: EngineOptions = {}): EngineApi {
     },
 
     store: proxy(store),
+    model: proxy(models),
     train: proxy(training),
   };
 }

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/engine/backend';
+import { createEngine } from '../../src/engine/engine';
 import { CancelledError, type JobProgress } from '../../src/engine/jobs';
 import { loadModel } from '../../src/engine/model/loader';
 import { getLoadedModel, setLoadedModel } from '../../src/engine/model/session';
@@ -349,5 +350,22 @@ describe('loadModel', () => {
     ).rejects.toThrow("tokenizer.json: expected a tokenizer object with a 'model' section");
     expect(getLoadedModel()!.id).toBe('test/tiny-llama@main');
     setLoadedModel(null);
+  });
+});
+
+describe('the engine model calls', () => {
+  it('load, describe, refuse a second load at once, and unload', async () => {
+    const engine = createEngine({ hubEndpoint: hub.url });
+    const first = engine.model.load('load-a', fromHub('tiny-llama3'));
+    await expect(engine.model.load('load-b', fromHub('tiny-llama'))).rejects.toThrow(
+      'a model is already loading',
+    );
+    const summary = await first;
+    expect(summary.id).toBe('test/tiny-llama3@main');
+    expect(await engine.model.current()).toEqual(summary);
+    expect(await engine.model.listShipped()).toEqual([]);
+    await engine.model.unload();
+    expect(await engine.model.current()).toBeNull();
+    expect(getLoadedModel()).toBeNull();
   });
 });

@@ -1,0 +1,99 @@
+/**
+ * The engine's model calls: list the shipped models, load one as a cancellable job (refusing a
+ * model that cannot fit the active GPU), describe the loaded one, unload it.
+ */
+import type { BackendInfo } from '../backend';
+import type { JobRegistry, ProgressListener } from '../jobs';
+import { loadModel, type ModelSummary } from './loader';
+import { getLoadedModel, setLoadedModel } from './session';
+import {
+  listShippedModels,
+  type DeviceLimits,
+  type ModelFileCache,
+  type ModelSource,
+  type ShippedModel,
+} from './sources';
+
+export type { ModelSummary } from './loader';
+export type { ModelSource, ShippedModel } from './sources';
+
+export interface ModelApi {
+  /** Models that ship with the app (the build's `models/` folder); empty when none do. */
+  listShipped(): Promise<ShippedModel[]>;
+  /**
+   * Loads a model's files (from the cache when they are there), tokenizer and weights, then
+   * makes it the loaded model; the previous one stays loaded until this one is ready. Progress
+   * is in bytes; cancel with the engine's `cancel(jobId)`.
+   */
+  load(jobId: string, source: ModelSource, onProgress?: ProgressListener): Promise<ModelSummary>;
+  /** The loaded model, or null. */
+  current(): Promise<ModelSummary | null>;
+  /** Frees the loaded model. */
+  unload(): Promise<void>;
+}
+
+export interface ModelServiceOptions {
+  jobs: JobRegistry;
+  cache: ModelFileCache | null;
+  backend: () => BackendInfo | null;
+  log: (level: 'info' | 'warn', message: string) => void;
+  /** Where the app is served from (shipped models live under it); null outside the app. */
+  appBaseUrl: string | null;
+  hubEndpoint?: string;
+}
+
+export function createModelService(options: ModelServiceOptions): ModelApi {
+  let loading = false;
+  let summary: ModelSummary | null = null;
+
+  return {
+    async listShipped() {
+      if (!options.appBaseUrl) return [];
+      return listShippedModels(options.appBaseUrl);
+    },
+
+    async load(jobId, source, onProgress) {
+      if (loading) throw new Error('a model is already loading: wait for it or cancel it first');
+      loading = true;
+      try {
+        return await options.jobs.run(jobId, async (checkpoint) => {
+          const started = performance.now();
+          const loaded = await loadModel(source, {
+            cache: options.cache,
+            appBaseUrl: options.appBaseUrl,
+            hubEndpoint: options.hubEndpoint,
+            limits: deviceLimits(options.backend()),
+            checkpoint,
+            onProgress,
+          });
+          summary = loaded;
+          const seconds = ((performance.now() - started) / 1000).toFixed(1);
+          const where = loaded.fromCache ? 'from the cache' : 'downloaded';
+          options.log('info', `Loaded ${loaded.id} (${where}) in ${seconds} s`);
+          for (const warning of loaded.warnings) options.log('warn', warning);
+          return loaded;
+        });
+      } finally {
+        loading = false;
+      }
+    },
+
+    async current() {
+      return summary !== null && getLoadedModel()?.id === summary.id ? summary : null;
+    },
+
+    async unload() {
+      setLoadedModel(null);
+      summary = null;
+    },
+  };
+}
+
+/** Only WebGPU has per-buffer limits; wasm and cpu hold tensors in ordinary memory. */
+function deviceLimits(backend: BackendInfo | null): DeviceLimits | null {
+  if (backend?.active !== 'webgpu' || !backend.adapter) return null;
+  return {
+    maxBufferSize: backend.adapter.maxBufferSize,
+    maxStorageBufferBindingSize: backend.adapter.maxStorageBufferBindingSize,
+  };
+}
