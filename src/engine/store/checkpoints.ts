@@ -11,13 +11,13 @@ import {
   IdSchema,
   JsonSchema,
   TensorNameSchema,
+  newId,
   validate,
   type CheckpointRecord,
   type Json,
   type TensorInfo,
 } from './records';
 import * as v from 'valibot';
-import { newId } from './runs';
 
 /** A tensor as the engine hands it over and gets it back. */
 export interface TensorData {

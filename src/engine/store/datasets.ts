@@ -10,12 +10,12 @@ import {
   IdSchema,
   MAX_LIST_LENGTH,
   MAX_TEXT_LENGTH,
+  newId,
   validate,
   type DatasetRecord,
   type Passage,
   type RunRecord,
 } from './records';
-import { newId } from './runs';
 
 /** Largest dataset file accepted, in characters. */
 export const MAX_DATASET_FILE_LENGTH = 256 * 1024 * 1024;

@@ -37,6 +37,11 @@ export const JsonSchema = v.pipe(
   ),
 );
 
+/** A fresh id: when it was made, then random characters so that two tabs never collide. */
+export function newId(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${crypto.randomUUID().slice(0, 8)}`;
+}
+
 /**
  * Ids name records and, in an export, folders: letters, digits, '.', '_' and '-', starting with a
  * letter or digit, so that no id can be read as a path ('../x', 'a/b', '') or be unreasonably long.

@@ -19,6 +19,7 @@ import {
   type RunPosition,
   type RunRecord,
   type RunStatus,
+  newId,
 } from './records';
 import { deleteCheckpointsOfRun } from './checkpoints';
 
@@ -56,10 +57,6 @@ function formatPosition(p: RunPosition): string {
 
 export function episodeKey(runId: string, p: RunPosition): IDBValidKey {
   return [runId, p.round, p.contextIndex, p.sampleIndex];
-}
-
-export function newId(prefix: string): string {
-  return `${prefix}-${Date.now().toString(36)}-${crypto.randomUUID().slice(0, 8)}`;
 }
 
 export function createRunStore(ctx: StoreContext) {
