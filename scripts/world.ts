@@ -1,8 +1,8 @@
 /**
  * `npm run world -- --seed N --out DIR [--documents N] [--vocab N]`: generates the synthetic
  * knowledge world and writes it to DIR: world.json (every entity and the splits), squad/*.json
- * (pretrain, rl and eval contexts in the SQuAD-style shape the SEAL code reads), corpus.jsonl (the
- * pretraining documents), tokenizer.json + tokenizer_config.json, and stats.json.
+ * (pretrain_qa, pretrain_probe, rl and eval contexts in the SQuAD-style shape the SEAL code reads),
+ * corpus.jsonl (the pretraining documents), tokenizer.json + tokenizer_config.json, stats.json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -63,12 +63,11 @@ function main(): void {
     entities: world.entities.length,
     entityCounts,
     squad: {
-      pretrain: questionStats(squad.pretrain),
+      pretrainQa: questionStats(squad.pretrainQa),
+      pretrainProbe: questionStats(squad.pretrainProbe),
       rl: questionStats(squad.rl),
       eval: questionStats(squad.eval),
     },
-    pretrainQaEntities: world.splits.pretrainQa.length,
-    pretrainProbeEntities: world.splits.pretrainProbe.length,
     vocabSize: Object.keys(tokenizer.model.vocab).length,
     corpus: { ...build.corpusStats, tokens, tokensByKind },
     seconds: (Date.now() - started) / 1000,
@@ -83,7 +82,8 @@ function main(): void {
     splits: world.splits,
     entities: world.entities,
   });
-  json('squad/pretrain.json', squad.pretrain);
+  json('squad/pretrain_qa.json', squad.pretrainQa);
+  json('squad/pretrain_probe.json', squad.pretrainProbe);
   json('squad/rl.json', squad.rl);
   json('squad/eval.json', squad.eval);
   writeFileSync(join(out, 'corpus.jsonl'), corpus.map((d) => JSON.stringify(d)).join('\n') + '\n');

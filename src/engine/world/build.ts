@@ -16,7 +16,16 @@ import type { SquadContext, World, WorldParams } from './types';
  */
 export interface WorldBuild {
   world: World;
-  squad: { pretrain: SquadContext[]; rl: SquadContext[]; eval: SquadContext[] };
+  /**
+   * Contexts with questions: the pretraining entities whose QA the corpus trains (`pretrainQa`),
+   * those it only shows as passages (`pretrainProbe`), and the SEAL contexts (`rl`, `eval`).
+   */
+  squad: {
+    pretrainQa: SquadContext[];
+    pretrainProbe: SquadContext[];
+    rl: SquadContext[];
+    eval: SquadContext[];
+  };
   corpus: CorpusDocument[];
   corpusStats: CorpusStats;
   tokenizer: TokenizerJson;
@@ -34,7 +43,8 @@ export function buildWorld(seed: number, options: WorldBuildOptions = {}): World
   return {
     world,
     squad: {
-      pretrain: squadExport(world, world.splits.pretrain),
+      pretrainQa: squadExport(world, world.splits.pretrainQa),
+      pretrainProbe: squadExport(world, world.splits.pretrainProbe),
       rl: squadExport(world, world.splits.rl),
       eval: squadExport(world, world.splits.eval),
     },
