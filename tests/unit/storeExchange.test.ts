@@ -1,4 +1,5 @@
 import { strFromU8, strToU8, unzipSync, zipSync, type Unzipped } from 'fflate';
+import { readFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseSafetensors, serializeSafetensors } from '../../src/engine/model/safetensors';
 import { parseDataset, type SealStore } from '../../src/engine/store';
@@ -131,6 +132,34 @@ describe('run export', () => {
     expect(reloaded.checkpoint).toEqual(checkpoint);
     expect(reloaded.tensors).toEqual(tensorsBefore);
     await expect(store.importRun(archive)).rejects.toThrow(/already stored; delete it/);
+  });
+});
+
+describe('PEFT layout', () => {
+  it('exports an adapter saved by PEFT as the same adapter_config.json and safetensors bytes', async () => {
+    const folder = 'tests/fixtures/peft/tiny-qwen2-lora';
+    const config = JSON.parse(await readFile(`${folder}/adapter_config.json`, 'utf8'));
+    const weightBytes = new Uint8Array(await readFile(`${folder}/adapter_model.safetensors`));
+    const weights = parseSafetensors(weightBytes, 'adapter_model.safetensors');
+    const store = freshStore();
+    opened.push(store);
+    const run = await store.createRun({ kind: 'finetune', config: {}, seeds: {}, datasetIds: [] });
+    await store.saveCheckpoint({
+      id: 'peft-adapter',
+      kind: 'adapter',
+      runId: run.id,
+      config,
+      tensors: [...weights.entries.values()].map((entry) => ({
+        name: entry.name,
+        shape: entry.shape,
+        data: weights.readFloat32(entry.name),
+      })),
+    });
+    const files = unzipSync(await store.exportRun(run.id));
+    expect(JSON.parse(strFromU8(files['checkpoints/peft-adapter/adapter_config.json']!))).toEqual(
+      config,
+    );
+    expect(files['checkpoints/peft-adapter/adapter_model.safetensors']).toEqual(weightBytes);
   });
 });
 
