@@ -68,7 +68,10 @@ const TextSchema = v.pipe(
   v.string(),
   v.maxLength(MAX_TEXT_LENGTH, `must be at most ${MAX_TEXT_LENGTH} characters`),
 );
-const ShortTextSchema = v.pipe(v.string(), v.maxLength(1000, 'must be at most 1000 characters'));
+export const ShortTextSchema = v.pipe(
+  v.string(),
+  v.maxLength(1000, 'must be at most 1000 characters'),
+);
 export const CountSchema = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(2 ** 31));
 const TimeSchema = v.pipe(v.number(), v.integer(), v.minValue(0));
 const FiniteSchema = v.pipe(v.number(), v.finite());
@@ -94,7 +97,7 @@ export const RunSchema = v.strictObject({
   schemaVersion: v.literal(2),
   id: IdSchema,
   /** 'seal', 'finetune' or the name of an experiment. */
-  kind: v.pipe(IdSchema),
+  kind: IdSchema,
   name: ShortTextSchema,
   config: JsonSchema,
   seeds: NumberMapSchema,

@@ -4,6 +4,7 @@
  * crash the run's progress says exactly which episodes exist: resuming continues at `progress`
  * with nothing lost and nothing run twice.
  */
+import * as v from 'valibot';
 import { request, prefixRange, SCHEMA_VERSION, StorageFullError } from './db';
 import type { StoreContext } from './context';
 import {
@@ -12,6 +13,8 @@ import {
   NewEpisodeSchema,
   NewRunSchema,
   RunPositionSchema,
+  RUN_STATUSES,
+  ShortTextSchema,
   validate,
   type EpisodeRecord,
   type NewEpisode,
@@ -188,6 +191,12 @@ export function createRunStore(ctx: StoreContext) {
       message: string | null = null,
     ): Promise<RunRecord> {
       requireLease(runId);
+      validate(
+        v.picklist(RUN_STATUSES.filter((s) => s !== 'running')),
+        status,
+        'a stopped run status',
+      );
+      validate(v.nullable(ShortTextSchema), message, 'status message');
       try {
         return await setStatus(runId, status, message);
       } finally {
