@@ -81,7 +81,7 @@ export interface WorldParams {
 
 export const DEFAULT_WORLD_PARAMS: WorldParams = {
   cities: 40,
-  countries: 6,
+  countries: 8,
   rivers: 14,
   pretrainClusters: 300,
   rlClusters: 60,
