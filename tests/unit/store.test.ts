@@ -111,6 +111,29 @@ describe('runs and episodes', () => {
     expect((await store.getRun(run.id))!.episodeCount).toBe(1);
   });
 
+  it('moves a run forward without an episode, never back, and stops it only to a stopped status', async () => {
+    const store = track(freshStore());
+    const run = await store.createRun(newRun);
+    const nextRound = { round: 1, contextIndex: 0, sampleIndex: 0 };
+    expect((await store.advanceRun(run.id, nextRound)).progress).toEqual(nextRound);
+    await expect(
+      store.advanceRun(run.id, { round: 0, contextIndex: 5, sampleIndex: 0 }),
+    ).rejects.toThrow(/cannot move back/);
+    await expect(store.stopRun(run.id, 'running' as 'paused')).rejects.toThrow(
+      /^a stopped run status: /,
+    );
+    await expect(store.stopRun(run.id, 'failed', 'x'.repeat(1001))).rejects.toThrow(
+      /^status message: must be at most 1000 characters/,
+    );
+    expect(await store.stopRun(run.id, 'failed', 'Out of memory.')).toMatchObject({
+      status: 'failed',
+      statusMessage: 'Out of memory.',
+    });
+    await expect(
+      store.advanceRun(run.id, { round: 2, contextIndex: 0, sampleIndex: 0 }),
+    ).rejects.toThrow(/not open for writing in this tab/);
+  });
+
   it('resumes exactly where a crash left it: nothing lost, nothing twice, same seeds', async () => {
     const databaseName = uniqueDatabaseName();
     const positions = planPositions(2, 2, 3);
