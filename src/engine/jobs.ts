@@ -44,9 +44,13 @@ export class JobRegistry {
   /**
    * Runs `work` as job `jobId`; after `cancel(jobId)` its next `checkpoint()` throws.
    * A checkpoint also lets the event loop run now and then: backends whose reads resolve as
-   * microtasks (wasm, cpu) would otherwise never let the cancel message in.
+   * microtasks (wasm, cpu) would otherwise never let the cancel message in. `signal` aborts on
+   * cancel too, for work that waits on something else than itself (a download).
    */
-  async run<T>(jobId: string, work: (checkpoint: Checkpoint) => Promise<T>): Promise<T> {
+  async run<T>(
+    jobId: string,
+    work: (checkpoint: Checkpoint, signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
     if (this.running.has(jobId)) throw new Error(`Job ${jobId} is already running`);
     const controller = new AbortController();
     this.running.set(jobId, controller);
@@ -59,7 +63,7 @@ export class JobRegistry {
       if (controller.signal.aborted) throw new CancelledError(jobId);
     };
     try {
-      return await work(checkpoint);
+      return await work(checkpoint, controller.signal);
     } finally {
       this.running.delete(jobId);
     }

@@ -1,4 +1,4 @@
-import type { BackendInfo, LogEntry, MemoryInfo } from '../engine/api';
+import type { BackendInfo, LogEntry, MemoryInfo, ModelSummary } from '../engine/api';
 import { Comlink, connectEngine, type EngineClient } from './engineClient';
 import type { BackendRequest } from '../engine/backendChoice';
 
@@ -10,6 +10,8 @@ export const app = $state({
   switchingBackend: false,
   memory: null as MemoryInfo | null,
   logs: [] as LogEntry[],
+  /** The engine's loaded model, as the Model panel last saw it. */
+  loadedModel: null as ModelSummary | null,
 });
 
 export const engine: EngineClient = connectEngine();

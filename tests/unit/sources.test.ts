@@ -368,4 +368,16 @@ describe('the engine model calls', () => {
     expect(await engine.model.current()).toBeNull();
     expect(getLoadedModel()).toBeNull();
   });
+
+  it('a cancel stops a download that is waiting on a silent server', async () => {
+    const engine = createEngine({ hubEndpoint: hub.url });
+    hub.overrides.set('tiny-llama/model.safetensors', { kind: 'stall' });
+    const loading = engine.model.load('load-stalled', fromHub('tiny-llama'));
+    await expect
+      .poll(() => hub.requests.some((url) => url.endsWith('model.safetensors')))
+      .toBe(true);
+    expect(await engine.cancel('load-stalled')).toBe(true);
+    await expect(loading).rejects.toThrow('Job load-stalled was cancelled');
+    expect(await engine.model.current()).toBeNull();
+  });
 });

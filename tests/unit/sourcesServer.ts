@@ -17,7 +17,9 @@ export type FileOverride =
   | { kind: 'missing' }
   | { kind: 'bytes'; bytes: Uint8Array }
   /** Announces the full length, sends `sentBytes`, then drops the connection. */
-  | { kind: 'cut'; sentBytes: number };
+  | { kind: 'cut'; sentBytes: number }
+  /** Never answers. */
+  | { kind: 'stall' };
 
 export interface FakeHub {
   url: string;
@@ -106,6 +108,7 @@ function route(hub: FakeHub, request: IncomingMessage, response: ServerResponse)
 
 function sendFile(hub: FakeHub, response: ServerResponse, model: string, file: string) {
   const override = hub.overrides.get(`${model}/${file}`);
+  if (override?.kind === 'stall') return;
   if (override?.kind === 'missing') {
     response.writeHead(404).end('Entry not found');
     return;

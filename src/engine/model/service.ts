@@ -56,7 +56,7 @@ export function createModelService(options: ModelServiceOptions): ModelApi {
       if (loading) throw new Error('a model is already loading: wait for it or cancel it first');
       loading = true;
       try {
-        return await options.jobs.run(jobId, async (checkpoint) => {
+        return await options.jobs.run(jobId, async (checkpoint, signal) => {
           const started = performance.now();
           const loaded = await loadModel(source, {
             cache: options.cache,
@@ -64,6 +64,7 @@ export function createModelService(options: ModelServiceOptions): ModelApi {
             hubEndpoint: options.hubEndpoint,
             limits: deviceLimits(options.backend()),
             checkpoint,
+            signal,
             onProgress,
           });
           summary = loaded;

@@ -45,6 +45,8 @@ export interface LoadFilesOptions {
   /** When given, a model whose largest tensor exceeds them is refused before its weights load. */
   limits?: DeviceLimits | null;
   checkpoint?: Checkpoint;
+  /** Aborts downloads at once (a checkpoint only stops the job between reads). */
+  signal?: AbortSignal;
   /** Bytes read so far of all the model's files; `message` names the current file. */
   onProgress?: ProgressListener;
 }
@@ -111,10 +113,17 @@ export async function loadModelFiles(
     if (cached) return cached;
   }
   const abort = new AbortController();
+  const stop = () => abort.abort();
+  options.signal?.addEventListener('abort', stop);
   try {
     const location = await resolveLocation(source, options, abort.signal);
     return await download(location, cache, options, abort.signal);
+  } catch (error) {
+    // A download aborted by the job's cancel surfaces as the job's own cancellation.
+    if (options.signal?.aborted) await options.checkpoint?.();
+    throw error;
   } finally {
+    options.signal?.removeEventListener('abort', stop);
     abort.abort(); // closes the bodies of files opened but not read when something failed
   }
 }
