@@ -6,7 +6,7 @@ import type { BackendInfo, BackendRequest } from './backend';
 import type { ProgressListener } from './jobs';
 import type { ModelApi } from './model/service';
 import type { GenerationStep } from './model/generate';
-import type { GenerateRequest, GenerateResponse } from './model/generateText';
+import type { GenerateRequest, GenerateResponse, Logits } from './model/generateText';
 import type { StoreApi, StoreChange } from './store';
 import type { TrainApi } from './train/service';
 import type { ProxyMarked } from 'comlink';
@@ -15,7 +15,7 @@ export type { BackendInfo, BackendRequest } from './backend';
 export type { JobProgress, ProgressListener } from './jobs';
 export type { ModelApi, ModelSource, ModelSummary, ShippedModel } from './model/service';
 export type { GenerationStep } from './model/generate';
-export type { GenerateRequest, GenerateResponse } from './model/generateText';
+export type { GenerateRequest, GenerateResponse, Logits } from './model/generateText';
 
 export interface Matrix {
   rows: number;
@@ -84,6 +84,8 @@ export interface EngineApi {
     request: GenerateRequest,
     onStep?: (step: GenerationStep) => void,
   ): Promise<GenerateResponse>;
+  /** The loaded model's logits (active adapter included) at every position of equal-length rows. */
+  logits(tokenIds: number[][]): Promise<Logits>;
   /**
    * Runs, episodes, checkpoints, datasets and cached model files kept in this browser, with
    * export and import (see src/engine/store and docs/formats.md). Proxy-marked so that over the

@@ -12,7 +12,7 @@ import { BENCHMARKS } from './benchmarks';
 import { selectBackend, type BackendInfo, type WasmPaths } from './backend';
 import { JobRegistry, type ProgressListener } from './jobs';
 import { createModelService } from './model/service';
-import { generateText } from './model/generateText';
+import { generateText, logitsOf } from './model/generateText';
 import { getLoadedModel, requireLoadedModel } from './model/session';
 import { openStore } from './store';
 import { FinetuneService } from './train/service';
@@ -156,6 +156,10 @@ export function createEngine(options: EngineOptions = {}): EngineApi {
           adapter: training.activeAdapter() ?? undefined,
         }),
       );
+    },
+
+    async logits(tokenIds) {
+      return logitsOf(requireLoadedModel(), tokenIds, training.activeAdapter() ?? undefined);
     },
 
     store: proxy(store),

@@ -4,7 +4,7 @@ import { createEngine } from '../../src/engine/engine';
 import { isCancelledError } from '../../src/engine/jobs';
 import type { GenerateRequest } from '../../src/engine/model/generateText';
 import { setLoadedModel } from '../../src/engine/model/session';
-import { loadFixtureModel } from './llamaFixtures';
+import { loadFixtureModel, maxAbsDifference } from './llamaFixtures';
 
 const request: GenerateRequest = {
   prompts: [{ kind: 'completion', text: 'The fox jumps' }],
@@ -35,5 +35,20 @@ describe('engine.generate', () => {
     });
     expect(isCancelledError(await long.catch((error: unknown) => error))).toBe(true);
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('returns the logits transformers computes', async () => {
+    const engine = createEngine();
+    await engine.init('wasm');
+    const fixture = await loadFixtureModel('tiny-qwen2');
+    setLoadedModel({ id: 'tiny-qwen2', ...fixture, generationConfig: null, chatTemplate: null });
+    const { input_ids: ids, logits: expected } = fixture.goldens;
+    const logits = await engine.logits(ids);
+    expect(logits.shape).toEqual([ids.length, ids[0]!.length, fixture.config.vocabSize]);
+    expect(maxAbsDifference(logits.values, expected)).toBeLessThan(1e-4);
+    await expect(engine.logits([[1, 2], [3]])).rejects.toThrow('all of the same non-zero length');
+    await expect(engine.logits([[1, 4000]])).rejects.toThrow(
+      'token id 4000 is outside the vocabulary of 448',
+    );
   });
 });

@@ -2,6 +2,7 @@
  * Generation as the UI and scripts ask for it: prompts as text or chat messages, several samples
  * of each, answers as text. Turns them into one batch for `generate` and back.
  */
+import * as tf from '@tensorflow/tfjs';
 import type { Checkpoint } from '../jobs';
 import { encodePrompt, type PromptInput } from './chat';
 import {
@@ -11,7 +12,7 @@ import {
   type GenerationStats,
   type GenerationStep,
 } from './generate';
-import type { LinearAdapter } from './llama';
+import { forward, type LinearAdapter } from './llama';
 import type { SamplingOptions } from './sampling';
 import type { Tokenizer } from './tokenizer';
 
@@ -95,4 +96,37 @@ export async function generateText(
     promptTokenCounts: encoded.map((ids) => ids.length),
     stats: result.stats,
   };
+}
+
+export interface Logits {
+  /** [batch, length, vocab] */
+  shape: [number, number, number];
+  values: Float32Array;
+}
+
+/** The model's logits at every position of equal-length rows of token ids (for scripts and checks). */
+export async function logitsOf(
+  model: GenerationModel,
+  tokenIds: number[][],
+  adapter?: LinearAdapter,
+): Promise<Logits> {
+  const length = tokenIds[0]?.length ?? 0;
+  if (length === 0 || tokenIds.some((row) => row.length !== length)) {
+    throw new Error('logits need one or more rows of token ids, all of the same non-zero length');
+  }
+  const { vocabSize } = model.config;
+  const bad = tokenIds.flat().find((id) => !(Number.isInteger(id) && id >= 0 && id < vocabSize));
+  if (bad !== undefined)
+    throw new Error(`token id ${bad} is outside the vocabulary of ${vocabSize}`);
+  const logits = tf.tidy(() =>
+    forward(model.config, model.weights, tf.tensor2d(tokenIds, undefined, 'int32'), { adapter }),
+  );
+  try {
+    return {
+      shape: [tokenIds.length, length, vocabSize],
+      values: (await logits.data()) as Float32Array,
+    };
+  } finally {
+    logits.dispose();
+  }
 }
