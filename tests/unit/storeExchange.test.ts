@@ -135,6 +135,35 @@ describe('run export', () => {
   });
 });
 
+describe('run export while the run is being written', () => {
+  it('is a consistent snapshot that imports cleanly', async () => {
+    const store = freshStore();
+    const other = freshStore();
+    opened.push(store, other);
+    const run = await store.createRun({ kind: 'seal', config: {}, seeds: {}, datasetIds: [] });
+    const positions = planPositions(1, 4, 4);
+    const writing = (async () => {
+      for (const [i, position] of positions.entries()) {
+        await store.appendEpisode(episodeAt(run.id, position), nextOf(positions, i));
+      }
+    })();
+    const archives: Uint8Array[] = [];
+    for (let i = 0; i < 4; i++) archives.push(await store.exportRun(run.id));
+    await writing;
+    archives.push(await store.exportRun(run.id));
+    // Run ids are locked per origin; the other database shares this process's locks.
+    await store.stopRun(run.id, 'paused');
+    const counts = [];
+    for (const archive of archives) {
+      const imported = await other.importRun(archive);
+      expect(await other.listEpisodes(run.id)).toHaveLength(imported.episodeCount);
+      counts.push(imported.episodeCount);
+      await other.deleteRun(run.id);
+    }
+    expect(counts.at(-1)).toBe(positions.length);
+  });
+});
+
 describe('PEFT layout', () => {
   it('exports an adapter saved by PEFT as the same adapter_config.json and safetensors bytes', async () => {
     const folder = 'tests/fixtures/peft/tiny-qwen2-lora';

@@ -96,6 +96,22 @@ export async function deleteCheckpointsOfRun(tx: IDBTransaction, runId: string):
   }
 }
 
+/** Reads, inside `tx`, the tensors of a checkpoint, in the order its record lists them. */
+export async function readTensors(
+  tx: IDBTransaction,
+  checkpoint: CheckpointRecord,
+): Promise<TensorData[]> {
+  const range = prefixRange([checkpoint.id]);
+  const stored = (await request(tx.objectStore('tensors').getAll(range))) as StoredTensor[];
+  const keys = (await request(tx.objectStore('tensors').getAllKeys(range))) as [string, string][];
+  const byName = new Map(keys.map(([, name], i) => [name, stored[i]!]));
+  return checkpoint.tensors.map((info) => {
+    const tensor = byName.get(info.name);
+    if (!tensor) throw new Error(`Checkpoint ${checkpoint.id} is missing tensor ${info.name}.`);
+    return { name: info.name, shape: tensor.shape, data: new Float32Array(tensor.data) };
+  });
+}
+
 /** Adds a checkpoint record and its tensors inside `tx`; the id must be new. */
 export async function putCheckpoint(
   tx: IDBTransaction,
@@ -195,19 +211,7 @@ export function createCheckpointStore(ctx: StoreContext) {
           const checkpoint = (await request(tx.objectStore('checkpoints').get(id))) as
             CheckpointRecord | undefined;
           if (!checkpoint) throw new Error(`There is no checkpoint ${id} in this browser's store.`);
-          const stored = (await request(
-            tx.objectStore('tensors').getAll(prefixRange([id])),
-          )) as StoredTensor[];
-          const storedKeys = (await request(
-            tx.objectStore('tensors').getAllKeys(prefixRange([id])),
-          )) as [string, string][];
-          const byName = new Map(storedKeys.map(([, name], i) => [name, stored[i]!]));
-          const tensors = checkpoint.tensors.map((info) => {
-            const tensor = byName.get(info.name);
-            if (!tensor) throw new Error(`Checkpoint ${id} is missing tensor ${info.name}.`);
-            return { name: info.name, shape: tensor.shape, data: new Float32Array(tensor.data) };
-          });
-          return { checkpoint, tensors };
+          return { checkpoint, tensors: await readTensors(tx, checkpoint) };
         },
       );
     },

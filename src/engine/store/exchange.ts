@@ -7,10 +7,9 @@
 import { strFromU8, strToU8, unzipSync, zipSync, type Unzipped, type Zippable } from 'fflate';
 import * as v from 'valibot';
 import { parseSafetensors, serializeSafetensors } from '../model/safetensors';
-import { checkTensors, putCheckpoint, type CheckpointStore, type TensorData } from './checkpoints';
+import { checkTensors, putCheckpoint, readTensors, type TensorData } from './checkpoints';
 import type { StoreContext } from './context';
-import type { DatasetStore } from './datasets';
-import { request, SCHEMA_VERSION } from './db';
+import { prefixRange, request, SCHEMA_VERSION } from './db';
 import {
   CheckpointSchema,
   DatasetSchema,
@@ -24,7 +23,7 @@ import {
   type EpisodeRecord,
   type RunRecord,
 } from './records';
-import { comparePositions, episodeKey, type RunStore } from './runs';
+import { comparePositions, episodeKey } from './runs';
 
 export const EXPORT_FORMAT = 'seal-playground-run';
 /** Largest archive accepted, and largest single file inside it, uncompressed. */
@@ -222,41 +221,60 @@ function manifestOf(checkpoint: CheckpointRecord): v.InferOutput<typeof Exported
   return { schemaVersion, id, name, kind, runId, round, parentId, tensors, createdAt };
 }
 
-export function createExchange(
-  ctx: StoreContext,
-  parts: { runs: RunStore; checkpoints: CheckpointStore; datasets: DatasetStore },
-) {
+export function createExchange(ctx: StoreContext) {
   return {
     /** The run, its episodes, datasets and checkpoints as the bytes of one zip file. */
     async exportRun(runId: string): Promise<Uint8Array> {
       validate(IdSchema, runId, 'run id');
-      const run = await parts.runs.getRun(runId);
-      if (!run) throw new Error(`There is no run ${runId} in this browser's store.`);
-      const episodes = await parts.runs.listEpisodes(runId);
+      // One read transaction: a consistent snapshot even while the run is being written.
+      const snapshot = await ctx.db.transact(
+        ['runs', 'episodes', 'checkpoints', 'tensors', 'datasets'],
+        'readonly',
+        `exporting run ${runId}`,
+        async (tx) => {
+          const run = (await request(tx.objectStore('runs').get(runId))) as RunRecord | undefined;
+          if (!run) throw new Error(`There is no run ${runId} in this browser's store.`);
+          const episodes = (await request(
+            tx.objectStore('episodes').getAll(prefixRange([runId])),
+          )) as EpisodeRecord[];
+          const checkpointRecords = (await request(
+            tx.objectStore('checkpoints').index('runId').getAll(runId),
+          )) as CheckpointRecord[];
+          const checkpoints = [];
+          for (const checkpoint of checkpointRecords) {
+            checkpoints.push({ checkpoint, tensors: await readTensors(tx, checkpoint) });
+          }
+          const datasets = [];
+          for (const datasetId of run.datasetIds) {
+            const dataset = (await request(tx.objectStore('datasets').get(datasetId))) as
+              DatasetRecord | undefined;
+            if (dataset) datasets.push(dataset);
+          }
+          return { run, episodes, checkpoints, datasets };
+        },
+      );
+      const { run, episodes, checkpoints, datasets } = snapshot;
       const entries: Zippable = {};
-      const checkpoints = await parts.checkpoints.listCheckpoints(runId);
-      const manifests = [];
-      for (const { id } of checkpoints) {
-        const { checkpoint, tensors } = await parts.checkpoints.loadCheckpoint(id);
-        const { config } = checkpoint;
-        manifests.push(manifestOf(checkpoint));
+      for (const { checkpoint, tensors } of checkpoints) {
         const layout = CHECKPOINT_FILES[checkpoint.kind];
+        const folder = `checkpoints/${checkpoint.id}/`;
         // Stored, not deflated: float weights barely compress and deflating them is slow.
-        entries[`checkpoints/${id}/${layout.weights}`] = [
+        entries[folder + layout.weights] = [
           serializeSafetensors(tensors, { format: 'pt' }),
           { level: 0 },
         ];
-        entries[`checkpoints/${id}/${layout.config}`] = strToU8(JSON.stringify(config, null, 2));
+        entries[folder + layout.config] = strToU8(JSON.stringify(checkpoint.config, null, 2));
       }
-      for (const datasetId of run.datasetIds) {
-        const dataset = await parts.datasets.getDataset(datasetId);
-        if (dataset) entries[`datasets/${datasetId}.json`] = strToU8(JSON.stringify(dataset));
+      for (const dataset of datasets) {
+        entries[`datasets/${dataset.id}.json`] = strToU8(JSON.stringify(dataset));
       }
       const runFile: RunFile = {
         format: EXPORT_FORMAT,
         schemaVersion: SCHEMA_VERSION,
         run,
-        checkpoints: manifests.sort((a, b) => a.createdAt - b.createdAt),
+        checkpoints: checkpoints
+          .map(({ checkpoint }) => manifestOf(checkpoint))
+          .sort((a, b) => a.createdAt - b.createdAt),
       };
       entries['run.json'] = strToU8(JSON.stringify(runFile, null, 2));
       entries['episodes.jsonl'] = strToU8(

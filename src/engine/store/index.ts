@@ -75,7 +75,7 @@ export function openStore(options: StoreOptions = {}) {
   const checkpoints = createCheckpointStore(ctx);
   const datasets = createDatasetStore(ctx);
   const models = createModelCache(ctx);
-  const exchange = createExchange(ctx, { checkpoints, datasets, runs });
+  const exchange = createExchange(ctx);
   return {
     ...runs,
     ...checkpoints,
