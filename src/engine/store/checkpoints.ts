@@ -221,7 +221,7 @@ export function createCheckpointStore(ctx: StoreContext) {
       await ctx.db.transact(
         ['checkpoints', 'tensors'],
         'readwrite',
-        `deleting checkpoint ${id}`,
+        `the deletion of checkpoint ${id}`,
         async (tx) => {
           if ((await request(tx.objectStore('checkpoints').getKey(id))) === undefined) {
             throw new Error(`There is no checkpoint ${id} in this browser's store.`);

@@ -206,7 +206,7 @@ export function createDatasetStore(ctx: StoreContext) {
       await ctx.db.transact(
         ['datasets', 'runs'],
         'readwrite',
-        `deleting dataset ${id}`,
+        `the deletion of dataset ${id}`,
         async (tx) => {
           const runs = (await request(tx.objectStore('runs').getAll())) as RunRecord[];
           const user = runs.find((run) => run.datasetIds.includes(id));

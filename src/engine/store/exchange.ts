@@ -230,7 +230,7 @@ export function createExchange(ctx: StoreContext) {
       const snapshot = await ctx.db.transact(
         ['runs', 'episodes', 'checkpoints', 'tensors', 'datasets'],
         'readonly',
-        `exporting run ${runId}`,
+        `the export of run ${runId}`,
         async (tx) => {
           const run = (await request(tx.objectStore('runs').get(runId))) as RunRecord | undefined;
           if (!run) throw new Error(`There is no run ${runId} in this browser's store.`);
@@ -297,7 +297,7 @@ export function createExchange(ctx: StoreContext) {
       await ctx.db.transact(
         ['runs', 'episodes', 'datasets', 'checkpoints', 'tensors'],
         'readwrite',
-        `importing run ${run.id}`,
+        `the import of run ${run.id}`,
         async (tx) => {
           if ((await request(tx.objectStore('runs').getKey(run.id))) !== undefined) {
             throw new Error(

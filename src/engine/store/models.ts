@@ -83,10 +83,15 @@ export function createModelCache(ctx: StoreContext) {
     /** Drops every cached file of a repo (all revisions unless one is named). */
     async deleteModel(repo: string, revision?: string): Promise<void> {
       const range = prefixRange(revision === undefined ? [repo] : [repo, revision]);
-      await ctx.db.transact(['models', 'modelBytes'], 'readwrite', `deleting ${repo}`, (tx) => {
-        tx.objectStore('models').delete(range);
-        tx.objectStore('modelBytes').delete(range);
-      });
+      await ctx.db.transact(
+        ['models', 'modelBytes'],
+        'readwrite',
+        `the deletion of ${repo}`,
+        (tx) => {
+          tx.objectStore('models').delete(range);
+          tx.objectStore('modelBytes').delete(range);
+        },
+      );
       ctx.changes.publish({ kind: 'model', id: repo });
     },
   };

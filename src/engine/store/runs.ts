@@ -102,7 +102,7 @@ export function createRunStore(ctx: StoreContext) {
     const run = await ctx.db.transact(
       ['runs'],
       'readwrite',
-      `status of run ${runId}`,
+      `the status of run ${runId}`,
       async (tx) => {
         const run = await requireRun(tx, runId);
         const updated: RunRecord = {
@@ -344,7 +344,7 @@ export function createRunStore(ctx: StoreContext) {
         await ctx.db.transact(
           ['runs', 'episodes', 'checkpoints', 'tensors'],
           'readwrite',
-          `deleting run ${runId}`,
+          `the deletion of run ${runId}`,
           async (tx) => {
             await requireRun(tx, runId);
             tx.objectStore('runs').delete(runId);
