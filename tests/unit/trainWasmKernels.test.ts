@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/engine/backend';
-import '../../src/engine/train/wasmSegmentSum';
+import '../../src/engine/train/wasmKernels';
 
 /** Gradient of a loss through an embedding lookup with repeated and unused ids. */
 async function embeddingGradient(backend: 'wasm' | 'cpu'): Promise<Float32Array> {
@@ -48,5 +48,44 @@ describe('UnsortedSegmentSum on wasm', () => {
     expect(summed.shape).toEqual([3, 2, 2]);
     expect([...(await summed.data())]).toEqual([5, 6, 7, 8, 0, 0, 0, 0, 10, 12, 14, 16]);
     summed.dispose();
+  });
+});
+
+describe('BatchMatMul on wasm with transposed operands', () => {
+  it('equals cpu for every transpose combination, batched and broadcast', async () => {
+    const shapes: [number[], number[], boolean, boolean][] = [
+      [[5, 3], [3, 4], false, false],
+      [[3, 5], [3, 4], true, false],
+      [[5, 3], [4, 3], false, true],
+      [[3, 5], [4, 3], true, true],
+      [[2, 6, 3, 5], [2, 6, 4, 3], true, true],
+      [[2, 5, 3], [4, 3], false, true],
+      // Large enough on the other side for the operand to be copied untransposed first.
+      [[40, 3], [33, 3], false, true],
+      [[3, 40], [3, 33], true, false],
+      [[2, 3, 40], [2, 33, 3], true, true],
+      [[40, 3], [3, 2], false, false],
+    ];
+    for (const [aShape, bShape, transposeA, transposeB] of shapes) {
+      const results: Float32Array[] = [];
+      for (const backend of ['cpu', 'wasm'] as const) {
+        await selectBackend(backend);
+        const before = tf.memory().numTensors;
+        const product = tf.tidy(() =>
+          tf.matMul(
+            tf.randomNormal(aShape, 0, 1, 'float32', 1),
+            tf.randomNormal(bShape, 0, 1, 'float32', 2),
+            transposeA,
+            transposeB,
+          ),
+        );
+        results.push((await product.data()) as Float32Array);
+        product.dispose();
+        expect(tf.memory().numTensors).toBe(before);
+      }
+      const [cpu, wasm] = results as [Float32Array, Float32Array];
+      expect(wasm.length).toBe(cpu.length);
+      cpu.forEach((value, i) => expect(wasm[i]).toBeCloseTo(value, 4));
+    }
   });
 });

@@ -12,7 +12,7 @@ import { createRandom, streamSeed, type Random } from '../random';
 import type { TokenizedSequence } from './dataset';
 import { LoraAdapter, setBaseTrainable } from './lora';
 import { AdamW, clipByGlobalNorm, learningRateAt, type ScheduleKind } from './optimizer';
-import './wasmSegmentSum';
+import './wasmKernels';
 
 /** Data order draws from streams 0, 1, … (one per epoch); dropout from this one. */
 const DROPOUT_STREAM = 0x7fffffff;
