@@ -1,7 +1,7 @@
 /// <reference types="vitest/config" />
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { defineConfig, type Plugin } from 'vite';
-import { shippedModels } from './scripts/shippedModels';
+import { shippedModels } from './scripts/shippedModels.mjs';
 
 /**
  * The app talks to its own origin only. The one exception is a model the user asks for from the

@@ -2,8 +2,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createServer } from 'vite';
 import { describe, expect, it } from 'vitest';
-import { listModelFolders, shippedModels } from '../../scripts/shippedModels';
+import { listModelFolders, shippedModels } from '../../scripts/shippedModels.mjs';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/models/', import.meta.url));
 
@@ -46,6 +47,29 @@ describe('the build step that ships models/', () => {
       expect(existsSync(join(outDir, 'models', 'README.md'))).toBe(false);
     } finally {
       rmSync(outDir, { recursive: true, force: true });
+    }
+  });
+
+  it('serves the models and their index from the dev server', async () => {
+    const server = await createServer({
+      configFile: false,
+      logLevel: 'silent',
+      plugins: [shippedModels(FIXTURES)],
+      server: { port: 0, host: '127.0.0.1' },
+    });
+    await server.listen();
+    try {
+      const base = server.resolvedUrls!.local[0]!;
+      const index = await (await fetch(new URL('models/index.json', base))).json();
+      expect(index).toEqual(listModelFolders(FIXTURES));
+      const config = await fetch(new URL('models/tiny-llama/config.json', base));
+      expect(await config.text()).toBe(
+        readFileSync(join(FIXTURES, 'tiny-llama', 'config.json'), 'utf8'),
+      );
+      const escape = await fetch(new URL('models/tiny-llama/..%2F..%2Fpackage.json', base));
+      expect(await escape.text()).not.toContain('"name": "seal-playground"');
+    } finally {
+      await server.close();
     }
   });
 });

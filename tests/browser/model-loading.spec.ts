@@ -1,0 +1,150 @@
+import { expect, test, type BrowserContext, type Page, type Route } from '@playwright/test';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { openApp } from './helpers';
+
+/**
+ * The Hugging Face Hub, played by the fixture models: every request to huggingface.co is
+ * answered here, so no test touches the network and each request is counted.
+ */
+const FIXTURES = new URL('../fixtures/models/', import.meta.url);
+
+function fixtureFile(model: string, file: string): Buffer {
+  return readFileSync(new URL(`${model}/${file}`, FIXTURES));
+}
+
+function modelFiles(model: string): string[] {
+  return readdirSync(new URL(`${model}/`, FIXTURES)).filter(
+    (file) => !file.startsWith('goldens') && !file.startsWith('tokenizer-goldens'),
+  );
+}
+
+interface FakeHub {
+  requests: string[];
+  /** Bytes served instead of a fixture file, keyed `${model}/${file}`. */
+  replaced: Map<string, Buffer>;
+  /** Answers kept waiting until the function stored here is called, keyed like `replaced`. */
+  held: Map<string, () => void>;
+}
+
+const CORS = { 'access-control-allow-origin': '*' };
+
+async function serveHub(context: BrowserContext): Promise<FakeHub> {
+  const hub: FakeHub = { requests: [], replaced: new Map(), held: new Map() };
+  await context.route('https://huggingface.co/**', async (route: Route) => {
+    const url = new URL(route.request().url());
+    hub.requests.push(url.pathname);
+    const api = url.pathname.match(/^\/api\/models\/test\/([\w.-]+)\/revision\/[\w.-]+$/);
+    if (api) {
+      const model = api[1]!;
+      const siblings = modelFiles(model).map((file) => {
+        const bytes = hub.replaced.get(`${model}/${file}`) ?? fixtureFile(model, file);
+        const sha256 = createHash('sha256').update(bytes).digest('hex');
+        const lfs = file.endsWith('.safetensors') ? { lfs: { sha256, size: bytes.length } } : {};
+        return { rfilename: file, size: bytes.length, ...lfs };
+      });
+      await route.fulfill({ headers: CORS, json: { sha: 'f'.repeat(40), siblings } });
+      return;
+    }
+    const file = url.pathname.match(/^\/test\/([\w.-]+)\/resolve\/[\w.-]+\/([\w.-]+)$/);
+    if (!file) {
+      await route.fulfill({ status: 404, headers: CORS, body: 'Entry not found' });
+      return;
+    }
+    const key = `${file[1]}/${file[2]}`;
+    const body = hub.replaced.get(key) ?? fixtureFile(file[1]!, file[2]!);
+    const headers = { ...CORS, 'content-type': 'application/octet-stream' };
+    if (hub.held.has(key)) {
+      await new Promise<void>((release) => hub.held.set(key, release));
+      // The page may have given up on the request meanwhile.
+      await route.fulfill({ headers, body }).catch(() => {});
+      return;
+    }
+    await route.fulfill({ headers, body });
+  });
+  return hub;
+}
+
+async function loadFromHub(page: Page, repo: string) {
+  await page.getByRole('tab', { name: 'Model' }).click();
+  await page.getByLabel('Hugging Face Hub').check();
+  await page.getByLabel('Repository').fill(repo);
+  await page.getByTestId('model-load').click();
+}
+
+test('loads a sharded Qwen2 from the Hub, then again from the cache with no network', async ({
+  page,
+  context,
+}) => {
+  const hub = await serveHub(context);
+  await openApp(page);
+  await loadFromHub(page, 'test/tiny-qwen2-sharded');
+
+  await expect(page.getByTestId('model-id')).toHaveText('test/tiny-qwen2-sharded@main');
+  await expect(page.getByTestId('model-architecture')).toHaveText('Qwen2ForCausalLM');
+  await expect(page.getByTestId('model-parameters')).toContainText('47,392');
+  await expect(page.getByTestId('model-file-size')).toContainText('(downloaded)');
+  await expect(page.getByTestId('model-memory')).toContainText('KV cache');
+  expect(hub.requests.filter((path) => path.endsWith('.safetensors'))).toHaveLength(4);
+  await page.screenshot({ path: 'test-output/model-loaded.png', fullPage: true });
+
+  await page.reload();
+  await expect(page.getByTestId('active-backend')).toBeVisible();
+  hub.requests.length = 0;
+  await loadFromHub(page, 'test/tiny-qwen2-sharded');
+  await expect(page.getByTestId('model-file-size')).toContainText('from this browser’s cache');
+  await expect(page.getByTestId('model-architecture')).toHaveText('Qwen2ForCausalLM');
+  expect(hub.requests).toEqual([]);
+});
+
+test('a corrupt checkpoint is a clear error and the app stays usable @no-webgpu', async ({
+  page,
+  context,
+}) => {
+  const hub = await serveHub(context);
+  const lying = Buffer.from(fixtureFile('tiny-llama', 'model.safetensors'));
+  lying.writeBigUInt64LE(BigInt(lying.length), 0);
+  hub.replaced.set('tiny-llama/model.safetensors', lying);
+  await openApp(page);
+  await loadFromHub(page, 'test/tiny-llama');
+  await expect(page.getByTestId('model-error')).toContainText('Could not load the model.');
+  await expect(page.getByTestId('model-error')).toContainText('model.safetensors: header length');
+  await expect(page.getByTestId('model-none')).toBeVisible();
+
+  await page.getByLabel('Repository').fill('test/tiny-llama3');
+  await page.getByTestId('model-load').click();
+  await expect(page.getByTestId('model-id')).toHaveText('test/tiny-llama3@main');
+  await expect(page.getByTestId('model-error')).toBeHidden();
+});
+
+test('an unsupported architecture names itself and what is supported', async ({
+  page,
+  context,
+}) => {
+  const hub = await serveHub(context);
+  const config = JSON.parse(fixtureFile('tiny-llama', 'config.json').toString('utf8'));
+  config.architectures = ['MistralForCausalLM'];
+  const bytes = Buffer.from(JSON.stringify(config));
+  hub.replaced.set('tiny-llama/config.json', bytes);
+  await openApp(page);
+  await loadFromHub(page, 'test/tiny-llama');
+  await expect(page.getByTestId('model-error')).toContainText(
+    'config.json: architecture "MistralForCausalLM" is not supported (supported: LlamaForCausalLM, Qwen2ForCausalLM)',
+  );
+});
+
+test('a load waiting on the network can be cancelled', async ({ page, context }) => {
+  const hub = await serveHub(context);
+  hub.held.set('tiny-llama/model.safetensors', () => {});
+  await openApp(page);
+  await loadFromHub(page, 'test/tiny-llama');
+  await expect(page.getByTestId('model-progress')).toBeVisible();
+  await expect
+    .poll(() => hub.requests.some((path) => path.endsWith('/model.safetensors')))
+    .toBe(true);
+  await page.getByTestId('model-cancel').click();
+  await expect(page.getByTestId('model-notice')).toContainText('Loading was cancelled');
+  await expect(page.getByTestId('model-progress')).toBeHidden();
+  hub.held.get('tiny-llama/model.safetensors')?.();
+  await expect(page.getByTestId('model-load')).toBeEnabled();
+});
