@@ -3,6 +3,7 @@
  * `[checkpointId, tensorName]`, all written in one transaction, so a checkpoint is either
  * absent or complete; a reload or crash mid-write leaves no partial checkpoint behind.
  */
+import { get } from 'idb-keyval';
 import { request, prefixRange, SCHEMA_VERSION } from './db';
 import type { StoreContext } from './context';
 import {
@@ -197,9 +198,7 @@ export function createCheckpointStore(ctx: StoreContext) {
     },
 
     async getCheckpoint(id: string): Promise<CheckpointRecord | undefined> {
-      return ctx.db.transact(['checkpoints'], 'readonly', `checkpoint ${id}`, (tx) =>
-        request(tx.objectStore('checkpoints').get(id) as IDBRequest<CheckpointRecord | undefined>),
-      );
+      return get<CheckpointRecord>(id, ctx.db.use('checkpoints'));
     },
 
     async loadCheckpoint(id: string): Promise<CheckpointWithTensors> {

@@ -2,6 +2,7 @@
  * Passage datasets the user imports: the SEAL repository's JSON (a list of passages, each with
  * its questions), the same items one per line (JSONL), or the original SQuAD v1.1 layout.
  */
+import { get, values } from 'idb-keyval';
 import * as v from 'valibot';
 import { request, SCHEMA_VERSION } from './db';
 import type { StoreContext } from './context';
@@ -189,16 +190,12 @@ export function createDatasetStore(ctx: StoreContext) {
     },
 
     async listDatasets(): Promise<DatasetSummary[]> {
-      const all = await ctx.db.transact(['datasets'], 'readonly', 'datasets', (tx) =>
-        request(tx.objectStore('datasets').getAll() as IDBRequest<DatasetRecord[]>),
-      );
+      const all = await values<DatasetRecord>(ctx.db.use('datasets'));
       return all.map(summarize).sort((a, b) => b.createdAt - a.createdAt);
     },
 
     async getDataset(id: string): Promise<DatasetRecord | undefined> {
-      return ctx.db.transact(['datasets'], 'readonly', `dataset ${id}`, (tx) =>
-        request(tx.objectStore('datasets').get(id) as IDBRequest<DatasetRecord | undefined>),
-      );
+      return get<DatasetRecord>(id, ctx.db.use('datasets'));
     },
 
     async deleteDataset(id: string): Promise<void> {

@@ -3,8 +3,9 @@
  * network the next time. Metadata and bytes live in separate object stores (written together),
  * so listing the cache never reads the files themselves.
  */
+import { get, values } from 'idb-keyval';
 import * as v from 'valibot';
-import { request, prefixRange, SCHEMA_VERSION } from './db';
+import { prefixRange, SCHEMA_VERSION } from './db';
 import type { StoreContext } from './context';
 import { validate } from './records';
 
@@ -69,15 +70,11 @@ export function createModelCache(ctx: StoreContext) {
       path: string,
     ): Promise<ArrayBuffer | undefined> {
       const key = fileKey(repo, revision, path);
-      return ctx.db.transact(['modelBytes'], 'readonly', `${repo}/${path}`, (tx) =>
-        request(tx.objectStore('modelBytes').get(key) as IDBRequest<ArrayBuffer | undefined>),
-      );
+      return get<ArrayBuffer>(key, ctx.db.use('modelBytes'));
     },
 
     async listModelFiles(): Promise<ModelFileRecord[]> {
-      return ctx.db.transact(['models'], 'readonly', 'cached models', (tx) =>
-        request(tx.objectStore('models').getAll() as IDBRequest<ModelFileRecord[]>),
-      );
+      return values<ModelFileRecord>(ctx.db.use('models'));
     },
 
     /** Drops every cached file of a repo (all revisions unless one is named). */

@@ -4,6 +4,7 @@
  * crash the run's progress says exactly which episodes exist: resuming continues at `progress`
  * with nothing lost and nothing run twice.
  */
+import { get, values } from 'idb-keyval';
 import * as v from 'valibot';
 import { request, prefixRange, SCHEMA_VERSION, StorageFullError } from './db';
 import type { StoreContext } from './context';
@@ -87,9 +88,7 @@ export function createRunStore(ctx: StoreContext) {
   }
 
   async function getRun(runId: string): Promise<RunRecord | undefined> {
-    return ctx.db.transact(['runs'], 'readonly', `run ${runId}`, (tx) =>
-      request(tx.objectStore('runs').get(runId) as IDBRequest<RunRecord | undefined>),
-    );
+    return get<RunRecord>(runId, ctx.db.use('runs'));
   }
 
   async function requireRun(tx: IDBTransaction, runId: string): Promise<RunRecord> {
@@ -287,9 +286,7 @@ export function createRunStore(ctx: StoreContext) {
 
     async listRuns(): Promise<RunSummary[]> {
       const [runs, held] = await Promise.all([
-        ctx.db.transact(['runs'], 'readonly', 'runs', (tx) =>
-          request(tx.objectStore('runs').getAll() as IDBRequest<RunRecord[]>),
-        ),
+        values<RunRecord>(ctx.db.use('runs')),
         ctx.locks.held(),
       ]);
       return runs
