@@ -1,6 +1,7 @@
 import { expect, test, type BrowserContext, type Page, type Route } from '@playwright/test';
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { openApp } from './helpers';
 
 /**
@@ -147,4 +148,18 @@ test('a load waiting on the network can be cancelled', async ({ page, context })
   await expect(page.getByTestId('model-progress')).toBeHidden();
   hub.held.get('tiny-llama/model.safetensors')?.();
   await expect(page.getByTestId('model-load')).toBeEnabled();
+});
+
+test('loads a model folder picked from disk @no-webgpu', async ({ page }) => {
+  await openApp(page);
+  await page.getByRole('tab', { name: 'Model' }).click();
+  await page.getByLabel('Local folder').check();
+  await page
+    .getByTestId('folder-input')
+    .setInputFiles(fileURLToPath(new URL('tiny-llama3', FIXTURES)));
+  await page.getByTestId('model-load').click();
+  await expect(page.getByTestId('model-id')).toHaveText('local folder tiny-llama3');
+  await expect(page.getByTestId('model-architecture')).toHaveText('LlamaForCausalLM');
+  await expect(page.getByTestId('model-summary')).toContainText('tied to the output layer');
+  await expect(page.getByTestId('model-summary')).toContainText('llama3 scaling ×8');
 });
