@@ -14,12 +14,15 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from './config';
+import { rotaryTable, type RotaryTable } from './rope';
 
 export class KvCache {
   readonly keys: tf.Variable<tf.Rank.R4>[];
   readonly values: tf.Variable<tf.Rank.R4>[];
   /** [batch, capacity]: 1 where a slot holds a real token, 0 for padding and unused slots. */
   readonly slotMask: tf.Variable<tf.Rank.R2>;
+  /** cos/sin of every position a slot can hold, computed once per cache. */
+  readonly rotary: RotaryTable;
   /** Slots used so far; the same for every row (prompts are left-padded to a common length). */
   length = 0;
 
@@ -43,13 +46,14 @@ export class KvCache {
     const zeros = () => tf.tidy(() => tf.variable(tf.zeros<tf.Rank.R4>(shape), false));
     this.keys = Array.from({ length: config.numLayers }, zeros);
     this.values = Array.from({ length: config.numLayers }, zeros);
+    this.rotary = rotaryTable(config, capacity);
     this.slotMask = tf.tidy(() => tf.variable(tf.zeros<tf.Rank.R2>([batchSize, capacity]), false));
   }
 
   /**
    * Takes the next `tokenMask.shape[1]` slots for new tokens (mask [batch, T]: 1 = real token)
    * and returns where they start and their position ids [batch, T]: the count of real tokens
-   * before each one, so a left-padded prompt is numbered as if it were alone.
+   * before each one, so a left-padded prompt is numbered as if it were alone (padding gets 0).
    */
   append(tokenMask: tf.Tensor2D): { start: number; positions: tf.Tensor2D } {
     const [batch, count] = tokenMask.shape;
@@ -67,6 +71,7 @@ export class KvCache {
       return tf
         .cumsum(this.slotMask, 1)
         .sub(1)
+        .maximum(0)
         .slice([0, start], [batch, count])
         .toInt() as tf.Tensor2D;
     });
@@ -99,6 +104,6 @@ export class KvCache {
   }
 
   dispose(): void {
-    tf.dispose([...this.keys, ...this.values, this.slotMask]);
+    tf.dispose([...this.keys, ...this.values, this.slotMask, this.rotary.cos, this.rotary.sin]);
   }
 }

@@ -17,7 +17,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from './config';
 import type { KvCache } from './kvCache';
-import { applyRotary, rotaryTables, type RotaryTables } from './rope';
+import { applyRotary, rotaryAt, rotaryTable, type RotaryTable4D } from './rope';
 import type { ModelWeights } from './weights';
 
 /**
@@ -33,12 +33,14 @@ export interface LinearAdapter {
 export interface ForwardOptions {
   /** [B, T]: 1 for a real token, 0 for padding, which no token attends to. Default: all 1. */
   attentionMask?: tf.Tensor2D;
-  /** [B, T] int32. Default 0…T-1 for every row, as transformers does without a cache. */
-  positionIds?: tf.Tensor2D;
   adapter?: LinearAdapter;
 }
 
-/** Logits [B, T, vocab] for token ids [B, T] (int32). Differentiable; reads no data back. */
+/**
+ * Logits [B, T, vocab] for token ids [B, T] (int32), positions numbered 0…T-1 in every row as
+ * transformers does without a cache (padding is masked, not skipped). Differentiable; reads no
+ * data back.
+ */
 export function forward(
   config: ModelConfig,
   weights: ModelWeights,
@@ -48,12 +50,10 @@ export function forward(
   const [batch, length] = inputIds.shape;
   return tf.tidy(() => {
     const keyMask = options.attentionMask?.toFloat() ?? tf.ones([batch, length]);
-    const positions =
-      options.positionIds ??
-      (tf.range(0, length, 1, 'int32').expandDims(0).tile([batch, 1]) as tf.Tensor2D);
+    const positions = tf.range(0, length, 1, 'int32').expandDims(0).tile([batch, 1]) as tf.Tensor2D;
     const model = new Decoder(config, weights, options.adapter);
     const hidden = model.run(inputIds, {
-      rotary: rotaryTables(config, positions),
+      rotary: rotaryAt(rotaryTable(config, length), positions),
       bias: attentionBias(keyMask, 0, length),
       keysAndValues: (_layer, keys, values) => [keys, values],
     });
@@ -71,7 +71,7 @@ export function forwardCached(
   weights: ModelWeights,
   inputIds: tf.Tensor2D,
   cache: KvCache,
-  options: Omit<ForwardOptions, 'positionIds'> = {},
+  options: ForwardOptions = {},
 ): tf.Tensor2D {
   const [batch, length] = inputIds.shape;
   return tf.tidy(() => {
@@ -79,7 +79,7 @@ export function forwardCached(
     const { start, positions } = cache.append(tokenMask);
     const model = new Decoder(config, weights, options.adapter);
     const hidden = model.run(inputIds, {
-      rotary: rotaryTables(config, positions),
+      rotary: rotaryAt(cache.rotary, positions),
       bias: attentionBias(cache.slotMask, start, length),
       keysAndValues: (layer, keys, values) => cache.store(layer, keys, values, start),
     });
@@ -89,7 +89,7 @@ export function forwardCached(
 }
 
 interface AttentionInputs {
-  rotary: RotaryTables;
+  rotary: RotaryTable4D;
   /** Added to the attention scores: [B, 1, T, S], 0 where allowed, very negative elsewhere. */
   bias: tf.Tensor4D;
   /** The keys and values to attend to: the new ones alone, or the cache they were written to. */

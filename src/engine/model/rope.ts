@@ -35,27 +35,52 @@ export function inverseFrequencies(config: ModelConfig): Float32Array {
   return frequencies;
 }
 
-export interface RotaryTables {
-  /** [B, 1, T, headDim/2], broadcast over heads. */
+/** cos and sin of the angle position · inv_freq[i], one row per position: [positions, headDim/2]. */
+export interface RotaryTable {
+  cos: tf.Tensor2D;
+  sin: tf.Tensor2D;
+}
+
+/**
+ * The table for positions 0 … count-1, computed on the CPU: WGSL allows sin and cos to be off by
+ * 2^-11, which on WebGPU moved logits by ~2e-3. Like transformers, the angle is rounded to
+ * float32 before taking its cosine and sine.
+ */
+export function rotaryTable(config: ModelConfig, count: number): RotaryTable {
+  const frequencies = inverseFrequencies(config);
+  const half = frequencies.length;
+  const cos = new Float32Array(count * half);
+  const sin = new Float32Array(count * half);
+  for (let position = 0; position < count; position++) {
+    for (let i = 0; i < half; i++) {
+      const angle = Math.fround(position * frequencies[i]!);
+      cos[position * half + i] = Math.cos(angle);
+      sin[position * half + i] = Math.sin(angle);
+    }
+  }
+  return { cos: tf.tensor2d(cos, [count, half]), sin: tf.tensor2d(sin, [count, half]) };
+}
+
+/** The rows of `positions` [B, T] (int32, within the table), as [B, 1, T, headDim/2]. */
+export function rotaryAt(table: RotaryTable, positions: tf.Tensor2D): RotaryTable4D {
+  return tf.tidy(() => {
+    const [batch, length] = positions.shape;
+    const rows = positions.reshape([-1]);
+    const shape: [number, number, number, number] = [batch, 1, length, table.cos.shape[1]];
+    return {
+      cos: tf.gather(table.cos, rows).reshape(shape) as tf.Tensor4D,
+      sin: tf.gather(table.sin, rows).reshape(shape) as tf.Tensor4D,
+    };
+  });
+}
+
+export interface RotaryTable4D {
   cos: tf.Tensor4D;
   sin: tf.Tensor4D;
 }
 
-/** cos and sin of every (position, frequency) angle; `positions` is [B, T]. */
-export function rotaryTables(config: ModelConfig, positions: tf.Tensor2D): RotaryTables {
-  return tf.tidy(() => {
-    const [batch, length] = positions.shape;
-    const frequencies = tf.tensor1d(inverseFrequencies(config));
-    const angles = positions
-      .toFloat()
-      .reshape([batch, 1, length, 1])
-      .mul(frequencies.reshape([1, 1, 1, -1])) as tf.Tensor4D;
-    return { cos: tf.cos(angles), sin: tf.sin(angles) };
-  });
-}
-
-/** Rotates x [B, heads, T, headDim] by the tables' angles. */
-export function applyRotary(x: tf.Tensor4D, { cos, sin }: RotaryTables): tf.Tensor4D {
+/** Rotates x [B, heads, T, headDim] by the angles (broadcast over heads). */
+export function applyRotary(x: tf.Tensor4D, { cos, sin }: RotaryTable4D): tf.Tensor4D {
   return tf.tidy(() => {
     const [x1, x2] = tf.split(x, 2, 3) as [tf.Tensor4D, tf.Tensor4D];
     const first: tf.Tensor4D = x1.mul(cos).sub(x2.mul(sin));
