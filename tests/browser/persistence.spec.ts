@@ -72,30 +72,27 @@ async function openHistory(page: Page) {
 test('a reload in the middle of a run resumes it with no episode lost or repeated @no-webgpu', async ({
   baseURL,
 }) => {
-  const EPISODES = 400;
+  const AFTER_RESUME = 100;
   const page = await (await launch(baseURL!)).newPage();
   await openApp(page);
-  await page.evaluate(
-    async ({ total }) => {
-      const make = (window as unknown as TestWindow).makeEpisode;
-      const { store } = (window as unknown as PageWithEngine).seal.engine;
-      await store.createRun({
-        id: 'reload-run',
-        kind: 'seal',
-        config: { samples: 4 },
-        seeds: { run: 1234 },
-        datasetIds: [],
-      });
-      // The "loop" keeps writing; the test reloads the page under it.
-      void (async () => {
-        for (let i = 0; i < total; i++) {
-          const { episode, next } = make('reload-run', i);
-          await store.appendEpisode(episode, next);
-        }
-      })();
-    },
-    { total: EPISODES },
-  );
+  await page.evaluate(async () => {
+    const make = (window as unknown as TestWindow).makeEpisode;
+    const { store } = (window as unknown as PageWithEngine).seal.engine;
+    await store.createRun({
+      id: 'reload-run',
+      kind: 'seal',
+      config: { samples: 4 },
+      seeds: { run: 1234 },
+      datasetIds: [],
+    });
+    // The "loop" writes for as long as the page lives; the test reloads the page under it.
+    void (async () => {
+      for (let i = 0; ; i++) {
+        const { episode, next } = make('reload-run', i);
+        await store.appendEpisode(episode, next);
+      }
+    })();
+  });
   await expect
     .poll(() =>
       page.evaluate(
@@ -108,47 +105,48 @@ test('a reload in the middle of a run resumes it with no episode lost or repeate
   await page.reload();
   await expect(page.getByTestId('active-backend')).toBeVisible();
 
-  const outcome = await page.evaluate(
-    async ({ total }) => {
-      const make = (window as unknown as TestWindow).makeEpisode;
-      const { store } = (window as unknown as PageWithEngine).seal.engine;
-      const atReload = (await store.getRun('reload-run'))!;
-      const resumed = await store.resumeRun('reload-run');
-      const storedAtReload = await store.listEpisodes('reload-run');
-      const resumeIndex = resumed.progress.contextIndex * 4 + resumed.progress.sampleIndex;
-      for (let i = resumeIndex; i < total; i++) {
-        const { episode, next } = make('reload-run', i);
-        await store.appendEpisode(episode, next);
-      }
-      await store.stopRun('reload-run', 'done');
-      const episodes = await store.listEpisodes('reload-run');
-      return {
-        statusAtReload: atReload.status,
-        countAtReload: storedAtReload.length,
-        resumeIndex,
-        seeds: resumed.seeds,
-        finalCount: (await store.getRun('reload-run'))!.episodeCount,
-        selfEdits: episodes.map((e) => e.selfEdit),
-      };
-    },
-    { total: EPISODES },
-  );
+  const outcome = await page.evaluate(async (afterResume) => {
+    const make = (window as unknown as TestWindow).makeEpisode;
+    const { store } = (window as unknown as PageWithEngine).seal.engine;
+    const statusAtReload = (await store.getRun('reload-run'))!.status;
+    // Taking the run's lock also means the old page's writer is gone: nothing changes after.
+    const resumed = await store.resumeRun('reload-run');
+    const storedAtReload = await store.listEpisodes('reload-run');
+    const resumeIndex = resumed.progress.contextIndex * 4 + resumed.progress.sampleIndex;
+    for (let i = resumeIndex; i < resumeIndex + afterResume; i++) {
+      const { episode, next } = make('reload-run', i);
+      await store.appendEpisode(episode, next);
+    }
+    await store.stopRun('reload-run', 'done');
+    const episodes = await store.listEpisodes('reload-run');
+    return {
+      statusAtReload,
+      countAtReload: resumed.episodeCount,
+      storedAtReload: storedAtReload.length,
+      resumeIndex,
+      seeds: resumed.seeds,
+      finalCount: (await store.getRun('reload-run'))!.episodeCount,
+      selfEdits: episodes.map((e) => e.selfEdit),
+    };
+  }, AFTER_RESUME);
   test.info().annotations.push({
     type: 'reloaded after',
-    description: `${outcome.countAtReload} of ${EPISODES} episodes`,
+    description: `${outcome.countAtReload} episodes`,
   });
+  const total = outcome.countAtReload + AFTER_RESUME;
   expect(outcome.statusAtReload).toBe('running');
-  expect(outcome.countAtReload).toBeLessThan(EPISODES);
+  expect(outcome.countAtReload).toBeGreaterThan(20);
+  expect(outcome.storedAtReload).toBe(outcome.countAtReload);
   expect(outcome.resumeIndex).toBe(outcome.countAtReload);
   expect(outcome.seeds).toEqual({ run: 1234 });
-  expect(outcome.finalCount).toBe(EPISODES);
+  expect(outcome.finalCount).toBe(total);
   expect(outcome.selfEdits).toEqual(
-    Array.from({ length: EPISODES }, (_, i) => `self-edit number ${i}`),
+    Array.from({ length: total }, (_, i) => `self-edit number ${i}`),
   );
 
   await openHistory(page);
   const row = page.locator('[data-run-id="reload-run"]');
-  await expect(row.getByTestId('run-episodes')).toHaveText(String(EPISODES));
+  await expect(row.getByTestId('run-episodes')).toHaveText(String(total));
   await expect(row).toContainText('done');
 });
 
