@@ -219,8 +219,14 @@ describe('the cache', () => {
 
     hub.offline = true;
     hub.requests.length = 0;
-    const second = await loadModelFiles(fromHub('tiny-qwen2-sharded'), options({ cache: store }));
+    const progress: JobProgress[] = [];
+    const second = await loadModelFiles(
+      fromHub('tiny-qwen2-sharded'),
+      options({ cache: store, onProgress: (p) => progress.push(p) }),
+    );
     expect(hub.requests).toEqual([]);
+    expect(progress.length).toBe(10); // config, index, 4 shards, tokenizer and its 3 companions
+    expect(progress.at(-1)).toMatchObject({ done: first.totalBytes, total: first.totalBytes });
     expect(second.fromCache).toBe(true);
     expect(second.id).toBe(first.id);
     expect(second.totalBytes).toBe(first.totalBytes);
@@ -231,6 +237,10 @@ describe('the cache', () => {
         expect(shard.readFloat32(name)).toEqual(first.weightFiles[i]!.readFloat32(name));
       }
     }
+    const limits = { maxBufferSize: 1024, maxStorageBufferBindingSize: 1024 };
+    await expect(
+      loadModelFiles(fromHub('tiny-qwen2-sharded'), options({ cache: store, limits })),
+    ).rejects.toThrow('test/tiny-qwen2-sharded@main cannot run on this GPU');
     // Other revisions and URLs are cached apart.
     await expect(
       loadModelFiles(fromHub('tiny-qwen2-sharded', 'v2'), options({ cache: store })),
@@ -337,6 +347,21 @@ describe('loadModel', () => {
     expect(tf.memory().numTensors).toBe(before + getLoadedModel()!.weights.size);
     setLoadedModel(null);
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('refuses a tokenizer with ids beyond the embedding', async () => {
+    const config = JSON.parse(new TextDecoder().decode(fixtureFile('tiny-llama', 'config.json')));
+    config.vocab_size = 300;
+    config.eos_token_id = 1;
+    hub.overrides.set('tiny-llama/config.json', {
+      kind: 'bytes',
+      bytes: new TextEncoder().encode(JSON.stringify(config)),
+    });
+    await expect(
+      loadModel({ kind: 'url', baseUrl: `${hub.url}/plain/tiny-llama` }, options()),
+    ).rejects.toThrow(
+      /^tokenizer\.json has token ".+" with id 399, but config\.json's vocab_size is 300/,
+    );
   });
 
   it('keeps the previous model when a load fails', async () => {

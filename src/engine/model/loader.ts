@@ -9,7 +9,7 @@ import { createTokenizer } from './tokenizer';
 import { estimateModelMemory, loadModelWeights, type ModelMemoryEstimate } from './weights';
 
 /** The KV-cache estimate assumes this many tokens (or the model's maximum, when smaller). */
-export const SUMMARY_CONTEXT_TOKENS = 2048;
+const SUMMARY_CONTEXT_TOKENS = 2048;
 
 export interface ModelSummary {
   id: string;
@@ -33,6 +33,7 @@ export async function loadModel(
   const files = await loadModelFiles(source, options);
   // The tokenizer is cheap and often the broken part: check it before building the weights.
   const tokenizer = createTokenizer(files.tokenizerJson, files.tokenizerConfig);
+  checkTokenizerFitsVocabulary(files.tokenizerJson, files.config.vocabSize);
   const tensorCount = files.weightFiles.reduce((total, file) => total + file.entries.size, 0);
   let built = 0;
   const { weights, warnings } = await loadModelWeights(
@@ -75,4 +76,26 @@ export async function loadModel(
     fromCache: files.fromCache,
     warnings: [...files.warnings, ...warnings],
   };
+}
+
+/** Every token id the tokenizer can produce needs a row in the embedding matrix. */
+function checkTokenizerFitsVocabulary(tokenizerJson: Record<string, unknown>, vocabSize: number) {
+  const model = tokenizerJson.model as { vocab?: unknown } | undefined;
+  const ids: [string, number][] = [];
+  if (Array.isArray(model?.vocab)) {
+    // Unigram: a list of [piece, score], ids are positions.
+    model.vocab.forEach((entry, id) => ids.push([String((entry as unknown[])[0]), id]));
+  } else if (typeof model?.vocab === 'object' && model.vocab !== null) {
+    for (const [token, id] of Object.entries(model.vocab)) ids.push([token, Number(id)]);
+  }
+  const addedTokens = Array.isArray(tokenizerJson.added_tokens) ? tokenizerJson.added_tokens : [];
+  for (const added of addedTokens as { id?: unknown; content?: unknown }[]) {
+    ids.push([String(added.content), Number(added.id)]);
+  }
+  const [token, id] = ids.reduce((max, entry) => (entry[1] > max[1] ? entry : max), ['', -1]);
+  if (id >= vocabSize) {
+    throw new Error(
+      `tokenizer.json has token ${JSON.stringify(token)} with id ${id}, but config.json's vocab_size is ${vocabSize}: the embedding has no row for it`,
+    );
+  }
 }

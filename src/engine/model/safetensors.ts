@@ -49,17 +49,13 @@ export interface NamedFloat32Tensor {
 }
 
 /** The reference implementation's bound: larger headers are refused before parsing. */
-export const MAX_HEADER_BYTES = 100_000_000;
+const MAX_HEADER_BYTES = 100_000_000;
 const METADATA_KEY = '__metadata__';
 
 type Fail = (message: string) => never;
 
-export function isSafetensorsDtype(value: unknown): value is SafetensorsDtype {
+function isSafetensorsDtype(value: unknown): value is SafetensorsDtype {
   return typeof value === 'string' && Object.hasOwn(DTYPE_BYTES, value);
-}
-
-export function dtypeByteSize(dtype: SafetensorsDtype): number {
-  return DTYPE_BYTES[dtype];
 }
 
 export function parseSafetensors(bytes: Uint8Array, fileName: string): SafetensorsFile {

@@ -68,15 +68,16 @@ export interface ModelFiles {
   warnings: string[];
 }
 
-export const DEFAULT_HUB_ENDPOINT = 'https://huggingface.co';
+const DEFAULT_HUB_ENDPOINT = 'https://huggingface.co';
 const DEFAULT_REVISION = 'main';
 /** Written to the cache after all of a model's files: lists them, so a later load needs no probing. */
 const CACHE_MANIFEST = '.seal-model-files.json';
 
 interface CacheManifest {
   id: string;
-  files: string[];
+  files: { name: string; size: number }[];
 }
+
 const INDEX_FILE = 'model.safetensors.index.json';
 const SINGLE_WEIGHTS_FILE = 'model.safetensors';
 const OPTIONAL_FILES = ['tokenizer_config.json', 'generation_config.json', 'chat_template.jinja'];
@@ -129,7 +130,7 @@ export async function loadModelFiles(
 }
 
 /** The cache identity of a source; null for sources that are not downloads. */
-export function cacheKeyOf(source: ModelSource): { repo: string; revision: string } | null {
+function cacheKeyOf(source: ModelSource): { repo: string; revision: string } | null {
   switch (source.kind) {
     case 'hub':
       return { repo: checkRepoId(source.repo), revision: source.revision || DEFAULT_REVISION };
@@ -138,19 +139,6 @@ export function cacheKeyOf(source: ModelSource): { repo: string; revision: strin
       return { repo: `url/${stableHash(normalizedBaseUrl(source.baseUrl))}`, revision: 'url' };
     default:
       return null;
-  }
-}
-
-export function describeSource(source: ModelSource): string {
-  switch (source.kind) {
-    case 'shipped':
-      return source.name;
-    case 'hub':
-      return `${source.repo}@${source.revision || DEFAULT_REVISION}`;
-    case 'url':
-      return normalizedBaseUrl(source.baseUrl);
-    case 'files':
-      return localFolderName(source.files);
   }
 }
 
@@ -237,7 +225,10 @@ async function download(
   let cachedAll = cache !== null && location.cacheKey !== null;
   for (const [name, bytes] of files) cachedAll = (await store(name, bytes)) && cachedAll;
   if (cachedAll) {
-    const manifest: CacheManifest = { id: location.id, files: [...files.keys()] };
+    const manifest: CacheManifest = {
+      id: location.id,
+      files: [...files].map(([name, bytes]) => ({ name, size: bytes.byteLength })),
+    };
     await store(CACHE_MANIFEST, new TextEncoder().encode(JSON.stringify(manifest)));
   }
   return model;
@@ -354,19 +345,25 @@ async function readFromCache(
   if (!manifestBuffer) return null;
   const manifest = parseJson(new Uint8Array(manifestBuffer), CACHE_MANIFEST);
   if (!isCacheManifest(manifest)) return null;
+  const total = manifest.files.reduce((sum, file) => sum + file.size, 0);
+  let done = 0;
   const files = new Map<string, Uint8Array>();
-  for (const name of manifest.files) {
+  let config: ModelConfig | null = null;
+  // config.json is listed first: a model that cannot fit is refused before its weights are read.
+  for (const { name } of manifest.files) {
     await options.checkpoint?.();
     const buffer = await cache.getModelFile(key.repo, key.revision, name);
     if (!buffer) return null; // evicted or cleared: download again
-    files.set(name, new Uint8Array(buffer));
+    const bytes = new Uint8Array(buffer);
+    files.set(name, bytes);
+    done += bytes.byteLength;
+    options.onProgress?.({ done, total, message: `${name} (from this browser’s cache)` });
+    if (name === 'config.json') {
+      config = parseModelConfig(parseJson(bytes, name), name);
+      if (options.limits) checkFitsDevice(config, options.limits, manifest.id);
+    }
   }
-  const total = [...files.values()].reduce((sum, bytes) => sum + bytes.byteLength, 0);
-  options.onProgress?.({ done: total, total, message: 'from cache' });
-  const configBytes = files.get('config.json');
-  if (!configBytes) return null;
-  const config = parseModelConfig(parseJson(configBytes, 'config.json'));
-  if (options.limits) checkFitsDevice(config, options.limits, manifest.id);
+  if (!config) return null;
   const index = files.get(INDEX_FILE);
   const weightNames = index ? shardNames(parseJson(index, INDEX_FILE)) : [SINGLE_WEIGHTS_FILE];
   return assemble(manifest.id, config, files, weightNames, true, []);
@@ -377,7 +374,9 @@ function isCacheManifest(value: unknown): value is CacheManifest {
     isObject(value) &&
     typeof value.id === 'string' &&
     Array.isArray(value.files) &&
-    value.files.every((name) => typeof name === 'string')
+    value.files.every(
+      (file) => isObject(file) && typeof file.name === 'string' && Number.isSafeInteger(file.size),
+    )
   );
 }
 
