@@ -10,6 +10,8 @@ import * as v from 'valibot';
 export const MAX_TEXT_LENGTH = 1_000_000;
 /** Longest list kept in one field (loss curve points, examples, questions). */
 export const MAX_LIST_LENGTH = 100_000;
+/** Longest status message a run keeps, in characters. */
+export const MAX_STATUS_LENGTH = 1000;
 /** Largest serialized `config` kept, in characters of JSON. */
 export const MAX_CONFIG_LENGTH = 1_000_000;
 
@@ -104,7 +106,12 @@ export const RunSchema = v.strictObject({
   datasetIds: listOf(IdSchema),
   status: v.picklist(RUN_STATUSES),
   /** Why the run stopped, when it did not finish (a full disk, an error). */
-  statusMessage: v.nullable(ShortTextSchema),
+  statusMessage: v.nullable(
+    v.pipe(
+      v.string(),
+      v.maxLength(MAX_STATUS_LENGTH, `must be at most ${MAX_STATUS_LENGTH} characters`),
+    ),
+  ),
   progress: RunPositionSchema,
   episodeCount: CountSchema,
   /** Approximate bytes of the run's episodes (JSON characters). */

@@ -15,7 +15,7 @@ import {
   NewRunSchema,
   RunPositionSchema,
   RUN_STATUSES,
-  ShortTextSchema,
+  MAX_STATUS_LENGTH,
   validate,
   type EpisodeRecord,
   type NewEpisode,
@@ -49,6 +49,13 @@ export interface RunSummary extends RunRecord {
 export interface EpisodePage {
   offset?: number;
   limit?: number;
+}
+
+/** A status message as stored: long ones (an error with its details) are cut to fit. */
+function statusText(message: string): string {
+  return message.length <= MAX_STATUS_LENGTH
+    ? message
+    : `${message.slice(0, MAX_STATUS_LENGTH - 1)}…`;
 }
 
 export function comparePositions(a: RunPosition, b: RunPosition): number {
@@ -195,9 +202,9 @@ export function createRunStore(ctx: StoreContext) {
         status,
         'a stopped run status',
       );
-      validate(v.nullable(ShortTextSchema), message, 'status message');
+      validate(v.nullable(v.string()), message, 'status message');
       try {
-        return await setStatus(runId, status, message);
+        return await setStatus(runId, status, message === null ? null : statusText(message));
       } finally {
         dropLease(runId);
       }
@@ -363,7 +370,7 @@ export function createRunStore(ctx: StoreContext) {
 
   async function pauseForFullStorage(runId: string, error: StorageFullError) {
     try {
-      await setStatus(runId, 'paused', error.message.slice(0, 1000));
+      await setStatus(runId, 'paused', statusText(error.message));
       dropLease(runId);
     } catch {
       // Even this small write may not fit; the run stays as it was and the caller sees the error.
