@@ -2,7 +2,7 @@ import { expect, test, type BrowserContext, type Page, type Route } from '@playw
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { openApp } from './helpers';
+import { openApp, type PageWithEngine } from './helpers';
 
 /**
  * The Hugging Face Hub, played by the fixture models: every request to huggingface.co is
@@ -91,11 +91,19 @@ test('loads a sharded Qwen2 from the Hub, then again from the cache with no netw
 
   await page.reload();
   await expect(page.getByTestId('active-backend')).toBeVisible();
+  const memory = () =>
+    page.evaluate(() => (window as unknown as PageWithEngine).seal.engine.memory());
+  const before = await memory();
   hub.requests.length = 0;
   await loadFromHub(page, 'test/tiny-qwen2-sharded');
   await expect(page.getByTestId('model-file-size')).toContainText('from this browser’s cache');
   await expect(page.getByTestId('model-architecture')).toHaveText('Qwen2ForCausalLM');
   expect(hub.requests).toEqual([]);
+  expect((await memory()).numTensors).toBe(before.numTensors + 27);
+
+  await page.getByTestId('model-unload').click();
+  await expect(page.getByTestId('model-none')).toBeVisible();
+  expect((await memory()).numTensors).toBe(before.numTensors);
 });
 
 test('a corrupt checkpoint is a clear error and the app stays usable @no-webgpu', async ({

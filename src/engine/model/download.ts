@@ -55,7 +55,8 @@ export async function readBody(
   onBytes: BytesListener,
 ): Promise<Uint8Array> {
   const expected = announcedLength(response);
-  const chunks: Uint8Array[] = [];
+  // Filled in place when the length is announced, so a large file is never held twice.
+  const body = new GrowingBytes(expected ?? 0);
   let received = 0;
   try {
     if (!response.body) throw new Error('the response has no body');
@@ -65,7 +66,7 @@ export async function readBody(
         await checkpoint();
         const { done, value } = await reader.read();
         if (done) break;
-        chunks.push(value);
+        body.append(value);
         received += value.byteLength;
         onBytes(received);
       }
@@ -84,7 +85,7 @@ export async function readBody(
   if (expected !== null && received < expected) {
     throw new Error(`download of ${fileName} is incomplete: got ${received} of ${expected} bytes`);
   }
-  return concatenate(chunks, received);
+  return body.bytes();
 }
 
 export async function checkSha256(bytes: Uint8Array, expectedHex: string, fileName: string) {
@@ -99,15 +100,31 @@ export async function checkSha256(bytes: Uint8Array, expectedHex: string, fileNa
   }
 }
 
-function concatenate(chunks: Uint8Array[], length: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
+class GrowingBytes {
+  private buffer: Uint8Array;
+  private length = 0;
+
+  constructor(capacity: number) {
+    this.buffer = new Uint8Array(capacity);
   }
-  return out;
+
+  append(chunk: Uint8Array): void {
+    if (this.length + chunk.byteLength > this.buffer.byteLength) {
+      const grown = new Uint8Array(
+        Math.max(2 * this.buffer.byteLength, this.length + chunk.byteLength),
+      );
+      grown.set(this.buffer.subarray(0, this.length));
+      this.buffer = grown;
+    }
+    this.buffer.set(chunk, this.length);
+    this.length += chunk.byteLength;
+  }
+
+  bytes(): Uint8Array {
+    return this.length === this.buffer.byteLength
+      ? this.buffer
+      : this.buffer.subarray(0, this.length);
+  }
 }
 
 function describe(error: unknown): string {
