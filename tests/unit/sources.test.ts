@@ -2,8 +2,9 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/engine/backend';
 import { createEngine } from '../../src/engine/engine';
-import { CancelledError, type JobProgress } from '../../src/engine/jobs';
+import { CancelledError, JobRegistry, type JobProgress } from '../../src/engine/jobs';
 import { loadModel } from '../../src/engine/model/loader';
+import { createModelService } from '../../src/engine/model/service';
 import { getLoadedModel, setLoadedModel } from '../../src/engine/model/session';
 import {
   listShippedModels,
@@ -100,7 +101,7 @@ describe('loading from the Hub', () => {
   it('refuses a model whose largest tensor cannot fit the GPU, before downloading weights', async () => {
     const limits = { maxBufferSize: 32 * 1024, maxStorageBufferBindingSize: 16 * 1024 };
     await expect(loadModelFiles(fromHub('tiny-qwen2'), options({ limits }))).rejects.toThrow(
-      "test/tiny-qwen2@main cannot run on this GPU: its largest tensor 'model.embed_tokens.weight' needs 0.1 MiB as float32, but the adapter allows buffers of at most 0.0 MiB and storage bindings of at most 0.0 MiB",
+      "test/tiny-qwen2@main cannot run on this GPU: its largest tensor 'model.embed_tokens.weight' needs 56.0 KiB as float32, but the adapter allows buffers of at most 32.0 KiB and storage bindings of at most 16.0 KiB (whole model: 185.1 KiB)",
     );
     expect(hub.requests.some((url) => url.endsWith('.safetensors'))).toBe(false);
   });
@@ -392,6 +393,36 @@ describe('the engine model calls', () => {
     await engine.model.unload();
     expect(await engine.model.current()).toBeNull();
     expect(getLoadedModel()).toBeNull();
+  });
+
+  it('measures a model against the active WebGPU adapter, and not against wasm', async () => {
+    const adapter = {
+      vendor: 'test',
+      architecture: 'small',
+      device: '',
+      description: '',
+      isFallbackAdapter: false,
+      maxBufferSize: 1 << 20,
+      maxStorageBufferBindingSize: 32 * 1024,
+      shaderF16: false,
+    };
+    const backend = { requested: 'auto' as const, adapter, fallbackReasons: [], wasmSimd: null };
+    const service = (active: 'webgpu' | 'wasm') =>
+      createModelService({
+        jobs: new JobRegistry(),
+        cache: null,
+        backend: () => ({ ...backend, active }),
+        log: () => {},
+        appBaseUrl: null,
+        hubEndpoint: hub.url,
+      });
+    await expect(service('webgpu').load('gpu', fromHub('tiny-llama'))).rejects.toThrow(
+      /storage bindings of at most 32\.0 KiB/,
+    );
+    expect((await service('wasm').load('cpu', fromHub('tiny-llama'))).id).toBe(
+      'test/tiny-llama@main',
+    );
+    setLoadedModel(null);
   });
 
   it('a cancel stops a download that is waiting on a silent server', async () => {

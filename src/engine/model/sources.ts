@@ -331,7 +331,7 @@ function checkFitsDevice(config: ModelConfig, limits: DeviceLimits, id: string):
   const limit = Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize);
   if (estimate.largestTensorBytes > limit) {
     throw new Error(
-      `${id} cannot run on this GPU: its largest tensor '${estimate.largestTensorName}' needs ${formatMiB(estimate.largestTensorBytes)} as float32, but the adapter allows buffers of at most ${formatMiB(limits.maxBufferSize)} and storage bindings of at most ${formatMiB(limits.maxStorageBufferBindingSize)} (whole model: ${formatMiB(estimate.parameterBytes)})`,
+      `${id} cannot run on this GPU: its largest tensor '${estimate.largestTensorName}' needs ${formatSize(estimate.largestTensorBytes)} as float32, but the adapter allows buffers of at most ${formatSize(limits.maxBufferSize)} and storage bindings of at most ${formatSize(limits.maxStorageBufferBindingSize)} (whole model: ${formatSize(estimate.parameterBytes)})`,
     );
   }
 }
@@ -618,6 +618,13 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function formatMiB(bytes: number): string {
-  return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+function formatSize(bytes: number): string {
+  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return unit === 0 ? `${value} bytes` : `${value.toFixed(1)} ${units[unit]}`;
 }
