@@ -13,6 +13,13 @@ export interface AdamWOptions {
   weightDecay?: number;
 }
 
+export interface AdamWState {
+  steps: number;
+  /** One array per parameter, in the order the optimizer was given them. */
+  firstMoments: Float32Array[];
+  secondMoments: Float32Array[];
+}
+
 export type ScheduleKind = 'constant' | 'cosine';
 
 export interface LearningRateSchedule {
@@ -46,7 +53,10 @@ export function clipByGlobalNorm(
   maxNorm: number,
 ): { clipped: tf.Tensor[]; norm: tf.Scalar } {
   return tf.tidy(() => {
-    const norm = tf.addN(gradients.map((g) => g.square().sum())).sqrt() as tf.Scalar;
+    // Not tf.addN: on webgpu it binds every input to one shader and silently sums wrong once
+    // they outnumber the device's storage-buffer slots; stack (a concat) splits such inputs.
+    const squares = tf.stack(gradients.map((g) => g.square().sum()));
+    const norm = squares.sum().sqrt() as tf.Scalar;
     const scale = tf.minimum(1, tf.div(maxNorm, norm.add(1e-6)));
     return { clipped: gradients.map((g) => g.mul(scale)), norm };
   });
@@ -110,6 +120,36 @@ export class AdamW {
         param.assign(decayed.sub(update));
       });
     });
+  }
+
+  /** The moments and step count, to save a run and resume it exactly where it stopped. */
+  async exportState(): Promise<AdamWState> {
+    const read = (moments: tf.Variable[]) =>
+      Promise.all(moments.map(async (m) => (await m.data()) as Float32Array));
+    return {
+      steps: this.stepsTaken,
+      firstMoments: await read(this.firstMoments),
+      secondMoments: await read(this.secondMoments),
+    };
+  }
+
+  loadState(state: AdamWState): void {
+    const restore = (moments: tf.Variable[], values: Float32Array[], which: string) => {
+      if (values.length !== moments.length) {
+        throw new Error(`AdamW state has ${values.length} ${which} for ${moments.length} params`);
+      }
+      moments.forEach((m, i) => {
+        if (values[i]!.length !== m.size) {
+          throw new Error(
+            `AdamW state: ${which} ${i} has ${values[i]!.length} values, not ${m.size}`,
+          );
+        }
+        tf.tidy(() => m.assign(tf.tensor(values[i]!, m.shape, 'float32')));
+      });
+    };
+    restore(this.firstMoments, state.firstMoments, 'first moments');
+    restore(this.secondMoments, state.secondMoments, 'second moments');
+    this.stepsTaken = state.steps;
   }
 
   dispose(): void {

@@ -1,0 +1,286 @@
+/**
+ * `npm run pretrain [-- options]`: trains the default model from scratch on the synthetic world's
+ * corpus (Node, wasm), checkpointing to a git-ignored folder and resuming with `--resume`, then
+ * writes the model to `models/<name>/` in the Hub layout. Options:
+ *   --seed N             world seed (1); also seeds the initial weights and the data order
+ *   --name NAME          model folder under --out (seal-world-1m)
+ *   --out DIR            where models go (models)
+ *   --checkpoints DIR    where checkpoints go (.checkpoints)
+ *   --steps N            optimizer steps of the whole run (the cosine schedule ends there)
+ *   --max-minutes M      stop after M minutes of training this time (checkpoint + export)
+ *   --checkpoint-minutes M   minutes between checkpoints (5)
+ *   --resume             continue from the checkpoint in --checkpoints/NAME
+ *   --export             write the model from the checkpoint without training
+ *   --no-export          train and checkpoint but do not write the model folder
+ *   --documents N        corpus documents (smaller for quick runs)
+ *   --hidden, --layers, --heads, --kv-heads, --intermediate   model shape
+ *   --seq-len, --batch, --lr, --warmup, --weight-decay        training settings
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { selectBackend } from '../src/engine/backend';
+import type { ModelConfig } from '../src/engine/model/config';
+import { createTokenizer } from '../src/engine/model/tokenizer';
+import { countParameters } from '../src/engine/model/weights';
+import { exportMergedModel } from '../src/engine/train/peft';
+import {
+  checkpointFiles,
+  parseCheckpointFiles,
+  Pretrainer,
+  type PretrainCheckpointFiles,
+  type PretrainOptions,
+} from '../src/engine/train/pretrain';
+import { randomModelWeights } from '../src/engine/train/randomModel';
+import { buildWorld } from '../src/engine/world/build';
+import { DEFAULT_CORPUS_PARAMS } from '../src/engine/world/corpus';
+import { SPECIAL_TOKENS, tokenizerConfigJson } from '../src/engine/world/tokenizer';
+
+const { values: args } = parseArgs({
+  options: {
+    seed: { type: 'string', default: '1' },
+    name: { type: 'string', default: 'seal-world-1m' },
+    out: { type: 'string', default: 'models' },
+    checkpoints: { type: 'string', default: '.checkpoints' },
+    steps: { type: 'string', default: '1600' },
+    'max-minutes': { type: 'string' },
+    'checkpoint-minutes': { type: 'string', default: '5' },
+    resume: { type: 'boolean', default: false },
+    export: { type: 'boolean', default: false },
+    'no-export': { type: 'boolean', default: false },
+    documents: { type: 'string', default: String(DEFAULT_CORPUS_PARAMS.documents) },
+    hidden: { type: 'string', default: '128' },
+    layers: { type: 'string', default: '4' },
+    heads: { type: 'string', default: '4' },
+    'kv-heads': { type: 'string', default: '4' },
+    intermediate: { type: 'string', default: '352' },
+    'seq-len': { type: 'string', default: '256' },
+    batch: { type: 'string', default: '4' },
+    lr: { type: 'string', default: '2e-3' },
+    warmup: { type: 'string', default: '50' },
+    'weight-decay': { type: 'string', default: '0.1' },
+  },
+});
+
+function numberArg(name: keyof typeof args, integer = true): number {
+  const text = args[name];
+  const value = Number(text);
+  if (
+    typeof text !== 'string' ||
+    !Number.isFinite(value) ||
+    (integer && !Number.isInteger(value))
+  ) {
+    throw new Error(`--${name} must be ${integer ? 'an integer' : 'a number'}, got "${text}"`);
+  }
+  return value;
+}
+
+const seed = numberArg('seed');
+const sequenceLength = numberArg('seq-len');
+const modelDir = join(args.out!, args.name!);
+const checkpointDir = join(args.checkpoints!, args.name!);
+
+function modelConfig(vocabSize: number): ModelConfig {
+  const hiddenSize = numberArg('hidden');
+  const numHeads = numberArg('heads');
+  return {
+    architecture: 'LlamaForCausalLM',
+    vocabSize,
+    hiddenSize,
+    intermediateSize: numberArg('intermediate'),
+    numLayers: numberArg('layers'),
+    numHeads,
+    numKvHeads: numberArg('kv-heads'),
+    headDim: hiddenSize / numHeads,
+    rmsNormEps: 1e-5,
+    ropeTheta: 10000,
+    ropeScaling: null,
+    maxPositionEmbeddings: 2 * sequenceLength,
+    tieWordEmbeddings: true,
+    attentionBias: false,
+    mlpBias: false,
+    bosTokenId: 1,
+    eosTokenIds: [2],
+  };
+}
+
+function readCheckpoint(): PretrainCheckpointFiles & { config: ModelConfig } {
+  const file = (name: string) => join(checkpointDir, name);
+  if (!existsSync(file('state.json'))) {
+    throw new Error(`no checkpoint in ${checkpointDir} (state.json is missing)`);
+  }
+  return {
+    'state.json': readFileSync(file('state.json'), 'utf8'),
+    // Copied out of Node's Buffer, whose slice() is a view, not a copy as Uint8Array's is.
+    'model.safetensors': new Uint8Array(readFileSync(file('model.safetensors'))),
+    'optimizer.safetensors': new Uint8Array(readFileSync(file('optimizer.safetensors'))),
+    config: JSON.parse(readFileSync(file('model-config.json'), 'utf8')) as ModelConfig,
+  };
+}
+
+/** Written beside, then swapped in, so an interruption never leaves half a checkpoint. */
+function writeCheckpoint(files: PretrainCheckpointFiles, config: ModelConfig, log: unknown): void {
+  const temporary = `${checkpointDir}.writing`;
+  rmSync(temporary, { recursive: true, force: true });
+  mkdirSync(temporary, { recursive: true });
+  for (const [name, content] of Object.entries(files))
+    writeFileSync(join(temporary, name), content);
+  writeFileSync(join(temporary, 'model-config.json'), JSON.stringify(config, null, 2));
+  writeFileSync(join(temporary, 'log.json'), JSON.stringify(log));
+  const previous = `${checkpointDir}.previous`;
+  rmSync(previous, { recursive: true, force: true });
+  if (existsSync(checkpointDir)) renameSync(checkpointDir, previous);
+  renameSync(temporary, checkpointDir);
+  rmSync(previous, { recursive: true, force: true });
+}
+
+interface TrainingLog {
+  /** Mean loss of each block of 10 steps: [last step of the block, mean loss]. */
+  losses: [number, number][];
+  /** Wall-clock seconds spent training, over all sessions. */
+  trainingSeconds: number;
+  tokensPerSecond: number;
+  worldSeed: number;
+  corpusDocuments: number;
+  corpusTokens: number;
+}
+
+function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m${String(s % 60).padStart(2, '0')}s`;
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const backend = await selectBackend('wasm');
+  if (backend.active !== 'wasm') throw new Error(`wasm did not start: ${backend.fallbackReasons}`);
+
+  console.log(`building the world of seed ${seed}…`);
+  const build = buildWorld(seed, { corpus: { documents: numberArg('documents') } });
+  const tokenizerConfig = tokenizerConfigJson(sequenceLength);
+  const tokenizer = createTokenizer(build.tokenizer, tokenizerConfig);
+  const documents = build.corpus.map((d) => tokenizer.encode(d.text));
+  const corpusTokens = documents.reduce((n, d) => n + d.length, 0);
+  const eos = tokenizer.tokenToId(SPECIAL_TOKENS.eos);
+  if (eos !== 2 || tokenizer.bosTokenId !== 1) throw new Error('unexpected special token ids');
+  console.log(
+    `${documents.length} documents, ${corpusTokens} tokens (${((Date.now() - started) / 1000).toFixed(0)} s)`,
+  );
+
+  const resuming = args.resume || args.export;
+  const saved = resuming ? readCheckpoint() : null;
+  const config = saved?.config ?? modelConfig(Object.keys(build.tokenizer.model.vocab).length);
+  const checkpoint = saved && parseCheckpointFiles(saved);
+  const options: PretrainOptions = checkpoint?.state.options ?? {
+    sequenceLength,
+    batchSize: numberArg('batch'),
+    learningRate: numberArg('lr', false),
+    warmupSteps: numberArg('warmup'),
+    totalSteps: numberArg('steps'),
+    weightDecay: numberArg('weight-decay', false),
+    maxGradNorm: 1,
+    seed,
+  };
+  const weights = randomModelWeights(config, seed);
+  const trainer = new Pretrainer(config, weights, documents, options);
+  let log: TrainingLog = {
+    losses: [],
+    trainingSeconds: 0,
+    tokensPerSecond: 0,
+    worldSeed: seed,
+    corpusDocuments: documents.length,
+    corpusTokens,
+  };
+  if (checkpoint && saved) {
+    trainer.restoreCheckpoint(checkpoint);
+    log = JSON.parse(readFileSync(join(checkpointDir, 'log.json'), 'utf8')) as TrainingLog;
+    console.log(`resumed at step ${checkpoint.state.step} of ${options.totalSteps}`);
+  }
+  console.log(
+    `model: ${countParameters(config).toLocaleString('en')} parameters, ${config.numLayers} layers, hidden ${config.hiddenSize}; ` +
+      `${options.totalSteps} steps of ${options.batchSize} × ≤${options.sequenceLength} tokens`,
+  );
+
+  const save = async () => {
+    writeCheckpoint(checkpointFiles(await trainer.exportCheckpoint()), config, log);
+    console.log(`checkpoint at step ${trainer.progress.step} → ${checkpointDir}`);
+  };
+
+  if (!args.export) {
+    const maxMinutes =
+      args['max-minutes'] === undefined ? Infinity : numberArg('max-minutes', false);
+    const checkpointEvery = numberArg('checkpoint-minutes', false) * 60_000;
+    const sessionStart = Date.now();
+    const secondsBefore = log.trainingSeconds;
+    const tokensBefore = trainer.progress.tokens;
+    let lastCheckpoint = Date.now();
+    let block: number[] = [];
+    while (trainer.progress.step < options.totalSteps) {
+      if (Date.now() - sessionStart > maxMinutes * 60_000) {
+        console.log(`stopping after ${maxMinutes} minutes (--max-minutes)`);
+        break;
+      }
+      const result = await trainer.trainStep();
+      block.push(result.loss);
+      const sessionSeconds = (Date.now() - sessionStart) / 1000;
+      log.trainingSeconds = secondsBefore + sessionSeconds;
+      log.tokensPerSecond = (trainer.progress.tokens - tokensBefore) / sessionSeconds;
+      if (result.step % 10 === 0 || result.step === options.totalSteps) {
+        const mean = block.reduce((a, b) => a + b, 0) / block.length;
+        log.losses.push([result.step, mean]);
+        block = [];
+        const stepsPerSecond = (result.step - (checkpoint?.state.step ?? 0)) / sessionSeconds;
+        const eta = (options.totalSteps - result.step) / stepsPerSecond;
+        console.log(
+          `step ${result.step}/${options.totalSteps}  loss ${mean.toFixed(4)}  lr ${result.learningRate.toExponential(2)}  ` +
+            `${Math.round(log.tokensPerSecond)} tok/s  epoch ${trainer.progress.cursor.epoch}  ` +
+            `tokens ${(trainer.progress.tokens / 1e6).toFixed(2)}M  elapsed ${formatDuration(log.trainingSeconds)}  ETA ${formatDuration(eta)}`,
+        );
+      }
+      if (Date.now() - lastCheckpoint > checkpointEvery) {
+        await save();
+        lastCheckpoint = Date.now();
+      }
+    }
+    await save();
+  }
+
+  if (!args['no-export']) {
+    const files = await exportMergedModel(config, weights, null);
+    mkdirSync(modelDir, { recursive: true });
+    writeFileSync(join(modelDir, 'config.json'), files.config);
+    writeFileSync(join(modelDir, 'model.safetensors'), files.weights);
+    writeFileSync(join(modelDir, 'tokenizer.json'), JSON.stringify(build.tokenizer));
+    writeFileSync(
+      join(modelDir, 'tokenizer_config.json'),
+      JSON.stringify(tokenizerConfig, null, 2) + '\n',
+    );
+    writeFileSync(
+      join(modelDir, 'generation_config.json'),
+      JSON.stringify({ bos_token_id: 1, eos_token_id: 2, pad_token_id: 3 }, null, 2) + '\n',
+    );
+    const last = log.losses.at(-1);
+    const summary = {
+      parameters: countParameters(config),
+      steps: trainer.progress.step,
+      totalSteps: options.totalSteps,
+      tokensSeen: trainer.progress.tokens,
+      epochs: trainer.progress.tokens / corpusTokens,
+      finalLoss: last ? last[1] : null,
+      trainingMinutes: log.trainingSeconds / 60,
+      tokensPerSecond: log.tokensPerSecond,
+      machine: `${os.cpus().length} CPU cores, Node ${process.version}, tfjs wasm`,
+      options,
+      losses: log.losses,
+    };
+    writeFileSync(join(modelDir, 'training.json'), JSON.stringify(summary) + '\n');
+    console.log(`wrote ${modelDir}:`, { ...summary, losses: undefined });
+  }
+  trainer.dispose();
+}
+
+main().catch((error: unknown) => {
+  console.error(`pretrain: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});
