@@ -177,6 +177,29 @@ describe('broken downloads are detected and never cached', () => {
     );
   });
 
+  it('an index that misplaces a tensor or points outside the folder', async () => {
+    const index = JSON.parse(
+      new TextDecoder().decode(fixtureFile('tiny-qwen2-sharded', 'model.safetensors.index.json')),
+    );
+    const serve = (value: unknown) =>
+      hub.overrides.set('tiny-qwen2-sharded/model.safetensors.index.json', {
+        kind: 'bytes',
+        bytes: new TextEncoder().encode(JSON.stringify(value)),
+      });
+    const source: ModelSource = { kind: 'url', baseUrl: `${hub.url}/plain/tiny-qwen2-sharded/` };
+    serve({
+      ...index,
+      weight_map: { ...index.weight_map, 'model.norm.weight': 'model-00001-of-00004.safetensors' },
+    });
+    await expect(loadModelFiles(source, options())).rejects.toThrow(
+      "model.safetensors.index.json puts tensor 'model.norm.weight' in model-00001-of-00004.safetensors, which does not hold it",
+    );
+    serve({ weight_map: { 'model.norm.weight': '../secrets.safetensors' } });
+    await expect(loadModelFiles(source, options())).rejects.toThrow(
+      'model.safetensors.index.json: tensor \'model.norm.weight\' maps to "../secrets.safetensors", which is not a .safetensors file next to the index',
+    );
+  });
+
   it('a malformed config.json names the file and the field', async () => {
     const config = JSON.parse(new TextDecoder().decode(fixtureFile('tiny-llama', 'config.json')));
     config.architectures = ['GPT2LMHeadModel'];
