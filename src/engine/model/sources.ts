@@ -459,7 +459,8 @@ function urlLocation(
       const response = await openUrl(new URL(name, baseUrl).href, name, signal);
       if (!response) return null;
       return {
-        size: announcedLength(response) ?? listing?.get(name)?.size ?? null,
+        // The listed size is the file's own; Content-Length may be that of a compressed body.
+        size: listing?.get(name)?.size ?? announcedLength(response),
         read: (checkpoint, onBytes) => readBody(response, name, checkpoint, onBytes),
       };
     },
