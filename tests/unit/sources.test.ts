@@ -448,6 +448,31 @@ describe('the engine model calls', () => {
     setLoadedModel(null);
   });
 
+  it('does not replace the model under a running job', async () => {
+    const jobs = new JobRegistry();
+    const service = createModelService({
+      jobs,
+      cache: null,
+      backend: () => null,
+      log: () => {},
+      appBaseUrl: null,
+      hubEndpoint: hub.url,
+    });
+    await service.load('first', fromHub('tiny-llama'));
+    const before = tf.memory().numTensors;
+    let finish = () => {};
+    const generation = jobs.run('generate-1', () => new Promise<void>((done) => (finish = done)));
+    await expect(service.load('second', fromHub('tiny-llama3'))).rejects.toThrow(
+      'the current model is in use by generate-1: cancel or finish that first',
+    );
+    expect(getLoadedModel()!.id).toBe('test/tiny-llama@main');
+    expect(tf.memory().numTensors).toBe(before);
+    finish();
+    await generation;
+    expect((await service.load('third', fromHub('tiny-llama3'))).id).toBe('test/tiny-llama3@main');
+    setLoadedModel(null);
+  });
+
   it('a cancel stops a download that is waiting on a silent server', async () => {
     const engine = createEngine({ hubEndpoint: hub.url });
     hub.overrides.set('tiny-llama/model.safetensors', { kind: 'stall' });

@@ -6,7 +6,12 @@ import type { Architecture, ModelConfig } from './config';
 import { setLoadedModel, type LoadedModel } from './session';
 import { loadModelFiles, type LoadFilesOptions, type ModelSource } from './sources';
 import { createTokenizer } from './tokenizer';
-import { estimateModelMemory, loadModelWeights, type ModelMemoryEstimate } from './weights';
+import {
+  disposeModelWeights,
+  estimateModelMemory,
+  loadModelWeights,
+  type ModelMemoryEstimate,
+} from './weights';
 
 /** The KV-cache estimate assumes this many tokens (or the model's maximum, when smaller). */
 const SUMMARY_CONTEXT_TOKENS = 2048;
@@ -26,9 +31,14 @@ export interface ModelSummary {
   warnings: string[];
 }
 
+export interface LoadModelOptions extends LoadFilesOptions {
+  /** Jobs that may be using the current model; it is not replaced under them. */
+  otherJobs?: () => string[];
+}
+
 export async function loadModel(
   source: ModelSource,
-  options: LoadFilesOptions = {},
+  options: LoadModelOptions = {},
 ): Promise<ModelSummary> {
   const files = await loadModelFiles(source, options);
   // The tokenizer is cheap and often the broken part: check it before building the weights.
@@ -57,6 +67,13 @@ export async function loadModel(
     generationConfig: files.generationConfig,
     chatTemplate: files.chatTemplate,
   };
+  const busy = options.otherJobs?.() ?? [];
+  if (busy.length > 0) {
+    disposeModelWeights(weights);
+    throw new Error(
+      `the current model is in use by ${busy.join(', ')}: cancel or finish that first (the files stay cached)`,
+    );
+  }
   setLoadedModel(model);
   const contextTokens = Math.min(files.config.maxPositionEmbeddings, SUMMARY_CONTEXT_TOKENS);
   const memory = estimateModelMemory(files.config, contextTokens);

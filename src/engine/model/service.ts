@@ -66,6 +66,7 @@ export function createModelService(options: ModelServiceOptions): ModelApi {
             checkpoint,
             signal,
             onProgress,
+            otherJobs: () => options.jobs.activeJobIds.filter((id) => id !== jobId),
           });
           summary = loaded;
           const seconds = ((performance.now() - started) / 1000).toFixed(1);
