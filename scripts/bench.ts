@@ -9,33 +9,10 @@ import os from 'node:os';
 import { chromium } from '@playwright/test';
 import type { BackendInfo, EngineApi } from '../src/engine/api';
 import { createEngine } from '../src/engine/engine';
+import { RESULTS_DIR, gitCommit, type BenchResult } from './benchResult';
 import { chromiumArgs, CHROMIUM_MISSING_MESSAGE, findChromium } from './chromium.mjs';
 
-const RESULTS_DIR = 'bench/results';
 const PORT = 4318;
-
-interface BenchResult {
-  name: string;
-  date: string;
-  commit: string;
-  machine: { cpus: number; node: string; browser: string | null };
-  backend: string;
-  adapter: BackendInfo['adapter'];
-  metrics: Record<string, number>;
-}
-
-function gitCommit(): string {
-  try {
-    const sha = execFileSync('git', ['rev-parse', 'HEAD'], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-    }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain'], { encoding: 'utf8' }).trim();
-    return dirty ? `${sha}+dirty` : sha;
-  } catch {
-    return 'unknown';
-  }
-}
 
 function save(result: BenchResult, where: string): void {
   mkdirSync(RESULTS_DIR, { recursive: true });

@@ -9,6 +9,7 @@ import type { GenerationStep } from './model/generate';
 import type { GenerateRequest, GenerateResponse, Logits } from './model/generateText';
 import type { StoreApi, StoreChange } from './store';
 import type { TrainApi } from './train/service';
+import type { SealApi } from './seal/service';
 import type { ProxyMarked } from 'comlink';
 
 export type { BackendInfo, BackendRequest } from './backend';
@@ -16,6 +17,14 @@ export type { JobProgress, ProgressListener } from './jobs';
 export type { ModelApi, ModelSource, ModelSummary, ShippedModel } from './model/service';
 export type { GenerationStep } from './model/generate';
 export type { GenerateRequest, GenerateResponse, Logits } from './model/generateText';
+export type {
+  SealApi,
+  SealConfig,
+  SealEvent,
+  SealExportFiles,
+  SealResults,
+  SealStartRequest,
+} from './seal/service';
 
 export interface Matrix {
   rows: number;
@@ -102,4 +111,10 @@ export interface EngineApi {
    * `engine.train.finetune(jobId, request, onProgress)`; cancel with `engine.cancel(jobId)`.
    */
   train: TrainApi & ProxyMarked;
+  /**
+   * SEAL runs on the loaded model (see src/engine/seal), e.g.
+   * `engine.seal.startRun(jobId, { config, worldSeed }, onEvent)`; pause or cancel with
+   * `engine.seal.stopRun(jobId, 'paused' | 'cancelled')`, continue with `resumeRun`.
+   */
+  seal: SealApi & ProxyMarked;
 }

@@ -16,6 +16,7 @@ import { generateText, logitsOf } from './model/generateText';
 import { getLoadedModel, requireLoadedModel } from './model/session';
 import { openStore } from './store';
 import { FinetuneService } from './train/service';
+import { createSealService } from './seal/service';
 
 export interface EngineOptions {
   wasmPaths?: WasmPaths;
@@ -165,6 +166,7 @@ export function createEngine(options: EngineOptions = {}): EngineApi {
     store: proxy(store),
     model: proxy(models),
     train: proxy(training),
+    seal: proxy(createSealService(store, jobs)),
   };
 }
 

@@ -1,0 +1,290 @@
+/**
+ * Settings of a SEAL run. The defaults are scaled for a model of a few million parameters that
+ * must finish a run on a laptop; `PAPER_SETTINGS` holds the values the paper used for
+ * Qwen2.5-7B, so the UI and the docs can show both side by side.
+ */
+import { LORA_TARGETS } from '../train/targets';
+import type { LoraSettings } from '../train/lora';
+import type { GradeMetric } from './grade';
+import { SELF_EDIT_FORMATS, type SelfEditFormat } from './prompts';
+
+/**
+ * - `improvement`: 1 when the adapted model answers more questions right than the model before
+ *   the update, else 0 (the paper's reward).
+ * - `accuracy`: the adapted model's share of right answers.
+ * - `likelihood-gain`: how much the update raised the mean log-likelihood of the gold answers
+ *   (dense, so a tiny model that rarely gets an answer exactly right still gets a signal).
+ */
+export const REWARD_MODES = ['improvement', 'accuracy', 'likelihood-gain'] as const;
+export type RewardMode = (typeof REWARD_MODES)[number];
+
+export const GRADE_METRICS: readonly GradeMetric[] = ['exact-match', 'f1'];
+
+/** What the held-out evaluation trains on before asking a context's questions. */
+export const HELD_OUT_CONDITIONS = ['base', 'passage', 'self-edit'] as const;
+export type HeldOutCondition = (typeof HELD_OUT_CONDITIONS)[number];
+
+/** The steps of the loop, as the loop diagram numbers them. */
+export const LOOP_PHASES = ['read', 'write', 'finetune', 'answer', 'reward', 'learn'] as const;
+export type LoopPhase = (typeof LOOP_PHASES)[number];
+
+export interface SealConfig {
+  /** Every random choice of the run derives from it. */
+  seed: number;
+  format: SelfEditFormat;
+  /** Sampling of self-edits from the generator. */
+  selfEdit: { samples: number; temperature: number; topP: number; maxNewTokens: number };
+  /** Applying one self-edit: a fresh LoRA fine-tuned on its examples. */
+  inner: {
+    lora: LoraSettings;
+    epochs: number;
+    learningRate: number;
+    batchSize: number;
+    /** Fine-tunes per self-edit, each from its own LoRA seed; their rewards are averaged. */
+    seeds: number;
+    /** Longest training example in tokens. */
+    maxLength: number;
+  };
+  grading: {
+    metric: GradeMetric;
+    maxAnswerTokens: number;
+    /** Ask only the first this many questions of each passage (null: all, as the paper). */
+    maxQuestions: number | null;
+  };
+  reward: RewardMode;
+  /** ReST-EM. */
+  outer: {
+    rounds: number;
+    contextsPerRound: number;
+    /** Keep only a best self-edit whose reward is above zero. */
+    keepOnlyPositive: boolean;
+    /** SFT of the generator on (prompt → kept self-edit); a LoRA is merged afterwards. */
+    mStep: {
+      method: 'lora' | 'full';
+      lora: LoraSettings;
+      epochs: number;
+      learningRate: number;
+      batchSize: number;
+    };
+  };
+  /** Evaluation on contexts never trained on, before the first round and after each round. */
+  heldOut: {
+    contexts: number;
+    /** 'single': one update per passage; 'pooled': `poolSize` passages in one update (CPT). */
+    mode: 'single' | 'pooled';
+    poolSize: number;
+    /** Compared before the first round (later rounds evaluate self-edits only). */
+    conditions: HeldOutCondition[];
+  };
+}
+
+const ALL_PROJECTIONS = [...LORA_TARGETS];
+
+export const DEFAULT_SEAL_CONFIG: SealConfig = {
+  seed: 1,
+  format: 'implications',
+  selfEdit: { samples: 3, temperature: 1, topP: 0.95, maxNewTokens: 96 },
+  inner: {
+    lora: { targets: ALL_PROJECTIONS, rank: 16, alpha: 32, dropout: 0 },
+    epochs: 5,
+    learningRate: 1e-3,
+    batchSize: 1,
+    seeds: 1,
+    maxLength: 512,
+  },
+  grading: { metric: 'exact-match', maxAnswerTokens: 16, maxQuestions: null },
+  reward: 'improvement',
+  outer: {
+    rounds: 2,
+    contextsPerRound: 12,
+    keepOnlyPositive: false,
+    mStep: {
+      method: 'lora',
+      lora: { targets: ALL_PROJECTIONS, rank: 16, alpha: 32, dropout: 0 },
+      epochs: 2,
+      learningRate: 3e-4,
+      batchSize: 1,
+    },
+  },
+  heldOut: { contexts: 12, mode: 'single', poolSize: 4, conditions: [...HELD_OUT_CONDITIONS] },
+};
+
+/** The paper's values (Qwen2.5-7B, SQuAD), for display beside the defaults. */
+export const PAPER_SETTINGS = {
+  'selfEdit.samples': 5,
+  'selfEdit.temperature': 1,
+  'selfEdit.topP': 0.95,
+  'inner.lora.rank': 32,
+  'inner.lora.alpha': 64,
+  'inner.lora.targets': 'q_proj, v_proj',
+  'inner.epochs': 10,
+  'inner.learningRate': 1e-3,
+  'inner.batchSize': 1,
+  'inner.seeds': 3,
+  'grading.maxAnswerTokens': 64,
+  'grading.metric': 'GPT-4.1 yes/no judge',
+  reward: 'improvement',
+  'outer.rounds': 2,
+  'outer.contextsPerRound': 50,
+  'outer.mStep.lora.rank': 64,
+  'outer.mStep.lora.alpha': 128,
+  'outer.mStep.learningRate': 3e-4,
+  'outer.mStep.epochs': 2,
+  'outer.mStep.batchSize': 10,
+  'heldOut.contexts': 200,
+} as const;
+
+type Plain = Record<string, unknown>;
+
+function isPlain(value: unknown): value is Plain {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** `overrides` laid over `base`, key by key; unknown keys are errors naming their path. */
+function overlay(base: unknown, overrides: unknown, path: string): unknown {
+  if (overrides === undefined) return base;
+  if (!isPlain(base)) return overrides;
+  if (!isPlain(overrides))
+    throw new Error(`SEAL config: ${path || 'the config'} must be an object`);
+  const result: Plain = { ...base };
+  for (const [key, value] of Object.entries(overrides)) {
+    const where = path ? `${path}.${key}` : key;
+    if (!(key in base)) {
+      throw new Error(
+        `SEAL config: unknown setting '${where}' (known: ${Object.keys(base).join(', ')})`,
+      );
+    }
+    result[key] = overlay(base[key], value, where);
+  }
+  return result;
+}
+
+function check(condition: boolean, field: string, rule: string, value: unknown): void {
+  if (!condition) {
+    throw new Error(`SEAL config: ${field} must be ${rule}, got ${JSON.stringify(value)}`);
+  }
+}
+
+const isCount = (value: number) => Number.isInteger(value) && value >= 1;
+
+function checkLora(lora: LoraSettings, field: string): void {
+  check(isCount(lora.rank), `${field}.rank`, 'a positive whole number', lora.rank);
+  check(lora.alpha > 0, `${field}.alpha`, 'positive', lora.alpha);
+  check(lora.dropout >= 0 && lora.dropout < 1, `${field}.dropout`, 'in [0, 1)', lora.dropout);
+  check(
+    Array.isArray(lora.targets) && lora.targets.length > 0,
+    `${field}.targets`,
+    'a non-empty list of projection names',
+    lora.targets,
+  );
+}
+
+/** The defaults with `overrides` laid over them, checked; every bad field is named. */
+export function resolveSealConfig(overrides: unknown = {}): SealConfig {
+  const config = overlay(DEFAULT_SEAL_CONFIG, overrides, '') as SealConfig;
+  check(Number.isInteger(config.seed), 'seed', 'a whole number', config.seed);
+  check(
+    (SELF_EDIT_FORMATS as readonly string[]).includes(config.format),
+    'format',
+    `one of ${SELF_EDIT_FORMATS.join(', ')}`,
+    config.format,
+  );
+  const { selfEdit, inner, grading, outer, heldOut } = config;
+  check(isCount(selfEdit.samples), 'selfEdit.samples', 'a positive whole number', selfEdit.samples);
+  check(selfEdit.temperature >= 0, 'selfEdit.temperature', '≥ 0', selfEdit.temperature);
+  check(selfEdit.topP > 0 && selfEdit.topP <= 1, 'selfEdit.topP', 'in (0, 1]', selfEdit.topP);
+  check(
+    isCount(selfEdit.maxNewTokens),
+    'selfEdit.maxNewTokens',
+    'a positive whole number',
+    selfEdit.maxNewTokens,
+  );
+  checkLora(inner.lora, 'inner.lora');
+  check(isCount(inner.epochs), 'inner.epochs', 'a positive whole number', inner.epochs);
+  check(inner.learningRate > 0, 'inner.learningRate', 'positive', inner.learningRate);
+  check(isCount(inner.batchSize), 'inner.batchSize', 'a positive whole number', inner.batchSize);
+  check(isCount(inner.seeds), 'inner.seeds', 'a positive whole number', inner.seeds);
+  check(inner.maxLength >= 2, 'inner.maxLength', 'at least 2', inner.maxLength);
+  check(
+    (GRADE_METRICS as readonly string[]).includes(grading.metric),
+    'grading.metric',
+    `one of ${GRADE_METRICS.join(', ')}`,
+    grading.metric,
+  );
+  check(
+    isCount(grading.maxAnswerTokens),
+    'grading.maxAnswerTokens',
+    'a positive whole number',
+    grading.maxAnswerTokens,
+  );
+  check(
+    grading.maxQuestions === null || isCount(grading.maxQuestions),
+    'grading.maxQuestions',
+    'null or a positive whole number',
+    grading.maxQuestions,
+  );
+  check(
+    (REWARD_MODES as readonly string[]).includes(config.reward),
+    'reward',
+    `one of ${REWARD_MODES.join(', ')}`,
+    config.reward,
+  );
+  check(
+    Number.isInteger(outer.rounds) && outer.rounds >= 0,
+    'outer.rounds',
+    'a whole number ≥ 0',
+    outer.rounds,
+  );
+  check(
+    isCount(outer.contextsPerRound),
+    'outer.contextsPerRound',
+    'a positive whole number',
+    outer.contextsPerRound,
+  );
+  check(
+    outer.mStep.method === 'lora' || outer.mStep.method === 'full',
+    'outer.mStep.method',
+    "'lora' or 'full'",
+    outer.mStep.method,
+  );
+  checkLora(outer.mStep.lora, 'outer.mStep.lora');
+  check(
+    isCount(outer.mStep.epochs),
+    'outer.mStep.epochs',
+    'a positive whole number',
+    outer.mStep.epochs,
+  );
+  check(
+    outer.mStep.learningRate > 0,
+    'outer.mStep.learningRate',
+    'positive',
+    outer.mStep.learningRate,
+  );
+  check(
+    isCount(outer.mStep.batchSize),
+    'outer.mStep.batchSize',
+    'a positive whole number',
+    outer.mStep.batchSize,
+  );
+  check(
+    Number.isInteger(heldOut.contexts) && heldOut.contexts >= 0,
+    'heldOut.contexts',
+    'a whole number ≥ 0',
+    heldOut.contexts,
+  );
+  check(
+    heldOut.mode === 'single' || heldOut.mode === 'pooled',
+    'heldOut.mode',
+    "'single' or 'pooled'",
+    heldOut.mode,
+  );
+  check(isCount(heldOut.poolSize), 'heldOut.poolSize', 'a positive whole number', heldOut.poolSize);
+  check(
+    Array.isArray(heldOut.conditions) &&
+      heldOut.conditions.every((c) => (HELD_OUT_CONDITIONS as readonly string[]).includes(c)),
+    'heldOut.conditions',
+    `a list of ${HELD_OUT_CONDITIONS.join(', ')}`,
+    heldOut.conditions,
+  );
+  return config;
+}

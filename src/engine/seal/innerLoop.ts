@@ -1,0 +1,193 @@
+/**
+ * The inner loop: applying a self-edit. A fresh LoRA (from a seed) is fine-tuned on the
+ * self-edit's examples, then the adapted model answers the context's questions with the passage
+ * hidden, greedily, in the closed-book QA prompt shape; the answers are graded and the grades,
+ * set against the same model's answers before the update, give the self-edit's reward. Several
+ * LoRA seeds per self-edit are averaged, as the paper does.
+ */
+import type { Checkpoint } from '../jobs';
+import type { ModelConfig } from '../model/config';
+import { generate } from '../model/generate';
+import { GREEDY } from '../model/sampling';
+import type { Tokenizer } from '../model/tokenizer';
+import type { ModelWeights } from '../model/weights';
+import { tokenizeExamples } from '../train/dataset';
+import { LoraAdapter } from '../train/lora';
+import { DEFAULT_SFT_OPTIONS, evaluateLoss, trainSft } from '../train/sft';
+import type { RewardMode, SealConfig } from './config';
+import { gradeAnswer } from './grade';
+import { ANSWER_END, answerCompletion, closedBookPrompt } from './prompts';
+
+export interface SealModel {
+  config: ModelConfig;
+  weights: ModelWeights;
+  tokenizer: Tokenizer;
+}
+
+export interface QuestionAnswer {
+  question: string;
+  answer: string;
+}
+
+/** How a model does on questions asked closed book. */
+export interface Probe {
+  answers: string[];
+  /** 0 (wrong) to 1 (right), one per question. */
+  grades: number[];
+  /** Mean grade. */
+  accuracy: number;
+  /** Mean log-likelihood per token of the gold answers (higher is better). */
+  goldLogLikelihood: number;
+}
+
+export function stopIdsOf(model: SealModel): number[] {
+  const ids = new Set(model.config.eosTokenIds);
+  if (model.tokenizer.eosTokenId !== null) ids.add(model.tokenizer.eosTokenId);
+  return [...ids];
+}
+
+function mean(values: readonly number[]): number {
+  return values.length === 0 ? 0 : values.reduce((sum, x) => sum + x, 0) / values.length;
+}
+
+/** Greedy closed-book answers to every question (one batch), graded, and the gold answers' likelihood. */
+export async function probeClosedBook(
+  model: SealModel,
+  questions: readonly QuestionAnswer[],
+  grading: SealConfig['grading'],
+  adapter?: LoraAdapter,
+  checkpoint?: Checkpoint,
+): Promise<Probe> {
+  if (questions.length === 0) throw new Error('a context needs at least one question to grade');
+  const prompts = questions.map((q) => model.tokenizer.encode(closedBookPrompt(q.question)));
+  const generated = await generate(model, prompts, {
+    maxNewTokens: grading.maxAnswerTokens,
+    sampling: GREEDY,
+    stopTokenIds: stopIdsOf(model),
+    stopStrings: [ANSWER_END],
+    decode: (ids) => model.tokenizer.decode(ids),
+    adapter,
+    checkpoint,
+  });
+  const answers = generated.sequences.map((s) => s.text.trim());
+  const grades = answers.map((answer, i) =>
+    gradeAnswer(grading.metric, answer, questions[i]!.answer),
+  );
+  const { sequences } = tokenizeExamples(
+    questions.map((q) => ({
+      prompt: closedBookPrompt(q.question),
+      completion: answerCompletion(q.answer),
+    })),
+    model.tokenizer,
+    { lossOn: 'completion', maxLength: model.config.maxPositionEmbeddings, overflow: 'truncate' },
+  );
+  const loss = await evaluateLoss(model, sequences, adapter);
+  return { answers, grades, accuracy: mean(grades), goldLogLikelihood: -loss };
+}
+
+/**
+ * A self-edit's reward from the adapted model's probe and the unadapted model's (which the
+ * 'accuracy' reward does without).
+ */
+export function rewardOf(mode: RewardMode, adapted: Probe, before: Probe | null): number {
+  if (mode === 'accuracy') return adapted.accuracy;
+  if (!before) throw new Error(`the '${mode}' reward needs the model's answers before the update`);
+  switch (mode) {
+    case 'improvement':
+      return adapted.accuracy > before.accuracy ? 1 : 0;
+    case 'likelihood-gain':
+      return adapted.goldLogLikelihood - before.goldLogLikelihood;
+    default:
+      throw new Error(`unknown reward mode '${String(mode)}'`);
+  }
+}
+
+export interface AppliedSelfEdit {
+  /** Answers of the first seed's adapted model. */
+  answers: string[];
+  /** Each question's grade, averaged over the seeds. */
+  grades: number[];
+  accuracy: number;
+  goldLogLikelihood: number;
+  /** Reward of each seed's adapted model, and their mean. */
+  seedRewards: number[];
+  reward: number;
+  /** Training loss per step, averaged over the seeds. */
+  lossCurve: number[];
+  trainMs: number;
+  gradeMs: number;
+}
+
+export interface ApplyHooks {
+  checkpoint?: Checkpoint;
+  /** Called when the adapted model starts answering (for a live view of the loop). */
+  onAnswering?: () => void;
+}
+
+/**
+ * Fine-tunes a fresh LoRA per seed on `texts` (every token learned), probes each adapted model on
+ * `questions`, and rewards it against `before`, the model's probe without the update (null when
+ * the reward does not need it).
+ */
+export async function applyTrainingTexts(
+  model: SealModel,
+  texts: readonly string[],
+  questions: readonly QuestionAnswer[],
+  config: Pick<SealConfig, 'inner' | 'grading' | 'reward'>,
+  before: Probe | null,
+  loraSeeds: readonly number[],
+  { checkpoint, onAnswering }: ApplyHooks = {},
+): Promise<AppliedSelfEdit> {
+  if (loraSeeds.length === 0) throw new Error('applying a self-edit needs at least one seed');
+  const { inner } = config;
+  const { sequences } = tokenizeExamples(
+    texts.map((text) => ({ text })),
+    model.tokenizer,
+    { lossOn: 'all', maxLength: inner.maxLength, overflow: 'truncate' },
+  );
+  const probes: Probe[] = [];
+  const curves: number[][] = [];
+  let trainMs = 0;
+  let gradeMs = 0;
+  for (const seed of loraSeeds) {
+    const adapter = LoraAdapter.create(model.weights, inner.lora, seed);
+    try {
+      const trainStart = performance.now();
+      const trained = await trainSft(
+        model,
+        sequences,
+        { kind: 'lora', adapter },
+        {
+          ...DEFAULT_SFT_OPTIONS,
+          epochs: inner.epochs,
+          batchSize: inner.batchSize,
+          learningRate: inner.learningRate,
+          seed,
+          // Losses are only needed at the end: one readback per fine-tune.
+          reportEvery: Number.MAX_SAFE_INTEGER,
+        },
+        { checkpoint },
+      );
+      curves.push(trained.losses);
+      const gradeStart = performance.now();
+      trainMs += gradeStart - trainStart;
+      onAnswering?.();
+      probes.push(await probeClosedBook(model, questions, config.grading, adapter, checkpoint));
+      gradeMs += performance.now() - gradeStart;
+    } finally {
+      adapter.dispose();
+    }
+  }
+  const seedRewards = probes.map((probe) => rewardOf(config.reward, probe, before));
+  return {
+    answers: probes[0]!.answers,
+    grades: questions.map((_, i) => mean(probes.map((p) => p.grades[i]!))),
+    accuracy: mean(probes.map((p) => p.accuracy)),
+    goldLogLikelihood: mean(probes.map((p) => p.goldLogLikelihood)),
+    seedRewards,
+    reward: mean(seedRewards),
+    lossCurve: curves[0]!.map((_, step) => mean(curves.map((curve) => curve[step]!))),
+    trainMs,
+    gradeMs,
+  };
+}

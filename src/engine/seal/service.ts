@@ -1,0 +1,179 @@
+/**
+ * SEAL as the engine serves it: start, pause, resume and cancel runs of the loop on the loaded
+ * model, with live events for the panel, and a run's results and files read back from the store.
+ * Contexts come from the synthetic world of the run's seed, so a run can be resumed in any tab.
+ */
+import { isCancelledError, type JobRegistry } from '../jobs';
+import { requireLoadedModel, setLoadedModel } from '../model/session';
+import type { RunRecord, SealStore } from '../store';
+import { DEFAULT_SEAL_CONFIG, PAPER_SETTINGS, type SealConfig } from './config';
+import { worldSealContexts } from './contexts';
+import {
+  mStepJsonl,
+  roundSummaries,
+  squadJson,
+  table2Metrics,
+  type RoundSummary,
+} from './experiments';
+import {
+  heldOutUnits,
+  resumeSealRun,
+  sealConfigOfRun,
+  startSealRun,
+  type SealEvent,
+  type SealRunOptions,
+} from './restem';
+import { tinySealModel } from './tinyModel';
+
+export type { SealEvent } from './restem';
+export type { SealConfig } from './config';
+
+export interface SealStartRequest {
+  /** Overrides of the defaults (see `defaults()`). */
+  config: unknown;
+  /** Seed of the synthetic world whose contexts the run trains and is evaluated on. */
+  worldSeed: number;
+  name?: string;
+}
+
+export interface SealResults {
+  run: RunRecord;
+  config: SealConfig;
+  /** Table 2's rows so far (0–1). */
+  table2: Record<string, number>;
+  rounds: RoundSummary[];
+}
+
+/** Files the official SEAL code reads: contexts as SQuAD-style JSON, the M-step data as JSONL. */
+export interface SealExportFiles {
+  'contexts-train.json': string;
+  'contexts-held-out.json': string;
+  'm-step.jsonl': string;
+}
+
+export interface SealApi {
+  defaults(): Promise<{ config: SealConfig; paper: typeof PAPER_SETTINGS }>;
+  /** Makes a tiny random model (tokenizer from the world's corpus) the loaded model. */
+  loadTinyModel(seed: number, worldSeed: number): Promise<string>;
+  startRun(
+    jobId: string,
+    request: SealStartRequest,
+    onEvent?: (event: SealEvent) => void,
+  ): Promise<RunRecord>;
+  resumeRun(jobId: string, runId: string, onEvent?: (event: SealEvent) => void): Promise<RunRecord>;
+  /**
+   * Stops a running job at its next checkpoint: 'paused' keeps the run resumable, 'cancelled'
+   * ends it. Resolves whether such a job was running.
+   */
+  stopRun(jobId: string, status: 'paused' | 'cancelled'): Promise<boolean>;
+  results(runId: string): Promise<SealResults>;
+  exportFiles(runId: string): Promise<SealExportFiles>;
+}
+
+function worldSeedOf(run: RunRecord): number {
+  const seed = (run.config as { contexts?: { world?: unknown } }).contexts?.world;
+  if (typeof seed !== 'number')
+    throw new Error(`Run ${run.id} is not a SEAL run of the synthetic world.`);
+  return seed;
+}
+
+export function createSealService(store: SealStore, jobs: JobRegistry): SealApi {
+  const stopStatuses = new Map<string, 'paused' | 'cancelled'>();
+
+  /**
+   * Runs `drive` as job `jobId`. A pause or cancel is a normal end of the call: it resolves to
+   * the run as stopped, which says which of the two it was.
+   */
+  const runJob = async (
+    jobId: string,
+    worldSeed: number,
+    onEvent: ((event: SealEvent) => void) | undefined,
+    drive: (options: SealRunOptions) => Promise<RunRecord>,
+  ): Promise<RunRecord> => {
+    let runId: string | null = null;
+    try {
+      return await jobs.run(jobId, (checkpoint) =>
+        drive({
+          model: requireLoadedModel(),
+          contexts: worldSealContexts(worldSeed),
+          records: store,
+          checkpoint,
+          onEvent: (event) => {
+            if (event.type === 'run') runId = event.run.id;
+            onEvent?.(event);
+          },
+          stopStatus: () => stopStatuses.get(jobId) ?? 'paused',
+        }),
+      );
+    } catch (error) {
+      if (!isCancelledError(error) || runId === null) throw error;
+      return requireRun(runId);
+    } finally {
+      stopStatuses.delete(jobId);
+    }
+  };
+
+  async function requireRun(runId: string): Promise<RunRecord> {
+    const run = await store.getRun(runId);
+    if (!run) throw new Error(`There is no run ${runId} in this browser's store.`);
+    return run;
+  }
+
+  return {
+    async defaults() {
+      return { config: DEFAULT_SEAL_CONFIG, paper: PAPER_SETTINGS };
+    },
+
+    async loadTinyModel(seed, worldSeed) {
+      const model = tinySealModel(seed, worldSeed);
+      setLoadedModel(model);
+      return model.id;
+    },
+
+    async startRun(jobId, request, onEvent) {
+      if (!Number.isInteger(request.worldSeed)) {
+        throw new Error(`the world seed must be a whole number, got ${request.worldSeed}`);
+      }
+      return runJob(jobId, request.worldSeed, onEvent, (options) =>
+        startSealRun(options, {
+          config: request.config,
+          name: request.name,
+          contextsSource: { world: request.worldSeed },
+        }),
+      );
+    },
+
+    async resumeRun(jobId, runId, onEvent) {
+      const worldSeed = worldSeedOf(await requireRun(runId));
+      return runJob(jobId, worldSeed, onEvent, (options) => resumeSealRun(options, runId));
+    },
+
+    async stopRun(jobId, status) {
+      stopStatuses.set(jobId, status);
+      return jobs.cancel(jobId);
+    },
+
+    async results(runId) {
+      const run = await requireRun(runId);
+      const config = sealConfigOfRun(run);
+      const episodes = await store.listEpisodes(runId);
+      return {
+        run,
+        config,
+        table2: table2Metrics(episodes),
+        rounds: roundSummaries(config, episodes),
+      };
+    },
+
+    async exportFiles(runId) {
+      const run = await requireRun(runId);
+      const config = sealConfigOfRun(run);
+      const contexts = worldSealContexts(worldSeedOf(run));
+      return {
+        'contexts-train.json': squadJson(contexts.train),
+        'contexts-held-out.json': squadJson(heldOutUnits(config, contexts).flat()),
+        'm-step.jsonl': mStepJsonl(config, await store.listEpisodes(runId)),
+      };
+    },
+  };
+}

@@ -1,0 +1,53 @@
+/**
+ * A tiny model for trying the SEAL loop without any files: a tokenizer trained on a small slice of
+ * the synthetic world's corpus and seeded random Llama weights. Its self-edits are noise, but every
+ * step of the loop runs for real, in seconds; tests, the benchmark and the panel's demo use it.
+ */
+import type { ModelConfig } from '../model/config';
+import type { LoadedModel } from '../model/session';
+import { createTokenizer } from '../model/tokenizer';
+import { randomModelWeights } from '../train/randomModel';
+import { generateCorpus, generateWorld, tokenizerConfigJson, trainTokenizer } from '../world';
+
+const CORPUS_DOCUMENTS = 300;
+const VOCAB_SIZE = 512;
+const CONTEXT_TOKENS = 512;
+
+export function tinySealModel(seed: number, worldSeed: number): LoadedModel {
+  const corpus = generateCorpus(generateWorld(worldSeed), { documents: CORPUS_DOCUMENTS });
+  const tokenizer = createTokenizer(
+    trainTokenizer(
+      corpus.map((document) => document.text),
+      { vocabSize: VOCAB_SIZE },
+    ),
+    tokenizerConfigJson(CONTEXT_TOKENS),
+  );
+  const config: ModelConfig = {
+    architecture: 'LlamaForCausalLM',
+    vocabSize: VOCAB_SIZE,
+    hiddenSize: 64,
+    intermediateSize: 128,
+    numLayers: 2,
+    numHeads: 4,
+    numKvHeads: 2,
+    headDim: 16,
+    rmsNormEps: 1e-5,
+    ropeTheta: 10000,
+    ropeScaling: null,
+    maxPositionEmbeddings: CONTEXT_TOKENS,
+    tieWordEmbeddings: false,
+    attentionBias: false,
+    mlpBias: false,
+    bosTokenId: tokenizer.bosTokenId,
+    eosTokenIds: tokenizer.eosTokenId === null ? [] : [tokenizer.eosTokenId],
+  };
+  return {
+    id: `tiny-seal-${seed}-world-${worldSeed}`,
+    config,
+    // A wider init than 0.02 so that a few LoRA steps visibly move the answers.
+    weights: randomModelWeights(config, seed, 0.1),
+    tokenizer,
+    generationConfig: null,
+    chatTemplate: null,
+  };
+}

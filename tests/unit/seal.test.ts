@@ -1,0 +1,202 @@
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { selectBackend } from '../../src/engine/backend';
+import { isCancelledError, JobRegistry } from '../../src/engine/jobs';
+import { resolveSealConfig, type SealConfig } from '../../src/engine/seal/config';
+import { worldSealContexts } from '../../src/engine/seal/contexts';
+import { mStepJsonl, roundSummaries, table2Metrics } from '../../src/engine/seal/experiments';
+import { rewardOf, type Probe } from '../../src/engine/seal/innerLoop';
+import {
+  planRound,
+  resumeSealRun,
+  selectForMStep,
+  startSealRun,
+  type SealEvent,
+} from '../../src/engine/seal/restem';
+import { tinySealModel } from '../../src/engine/seal/tinyModel';
+import { freshStore } from './storeHelpers';
+
+beforeAll(async () => {
+  await selectBackend('wasm');
+});
+
+const contexts = worldSealContexts(1);
+
+/** 2 training contexts, K = 2, 1 round, one held-out passage, a few inner steps. */
+const TINY: Partial<Record<keyof SealConfig, unknown>> = {
+  seed: 7,
+  selfEdit: { samples: 2, maxNewTokens: 12 },
+  inner: { epochs: 1, maxLength: 64 },
+  grading: { maxAnswerTokens: 4 },
+  reward: 'likelihood-gain',
+  outer: { rounds: 1, contextsPerRound: 2 },
+  heldOut: { contexts: 1 },
+};
+
+describe('SEAL config', () => {
+  it('lays overrides over the defaults and names bad fields', () => {
+    const config = resolveSealConfig({ selfEdit: { samples: 5 } });
+    expect(config.selfEdit.samples).toBe(5);
+    expect(config.selfEdit.topP).toBe(0.95);
+    expect(() => resolveSealConfig({ selfEdit: { sample: 5 } })).toThrow(
+      /unknown setting 'selfEdit.sample'/,
+    );
+    expect(() => resolveSealConfig({ outer: { rounds: -1 } })).toThrow(/outer.rounds must be/);
+    expect(() => resolveSealConfig({ reward: 'vibes' })).toThrow(/reward must be one of/);
+    expect(() => resolveSealConfig({ format: 'poem' })).toThrow(/format must be one of/);
+  });
+});
+
+describe('ReST-EM selection', () => {
+  const candidate = (contextIndex: number, sampleIndex: number, reward: number) => ({
+    contextIndex,
+    sampleIndex,
+    reward,
+  });
+
+  it('keeps the best self-edit of each context, the earliest on a tie', () => {
+    const kept = selectForMStep(
+      [
+        candidate(3, 0, 0.2),
+        candidate(3, 1, 0.7),
+        candidate(3, 2, 0.7),
+        candidate(1, 0, 0),
+        candidate(1, 1, -0.5),
+      ],
+      false,
+    );
+    expect(kept).toEqual([candidate(1, 0, 0), candidate(3, 1, 0.7)]);
+  });
+
+  it('drops contexts whose best reward is not positive when asked to', () => {
+    const kept = selectForMStep(
+      [candidate(0, 0, 0), candidate(0, 1, 0), candidate(1, 0, 1), candidate(2, 0, -1)],
+      true,
+    );
+    expect(kept).toEqual([candidate(1, 0, 1)]);
+  });
+
+  it('rewards as the configured mode says', () => {
+    const probe = (accuracy: number, goldLogLikelihood: number): Probe => ({
+      answers: [],
+      grades: [],
+      accuracy,
+      goldLogLikelihood,
+    });
+    expect(rewardOf('improvement', probe(0.5, -2), probe(0.25, -3))).toBe(1);
+    expect(rewardOf('improvement', probe(0.25, -2), probe(0.25, -3))).toBe(0);
+    expect(rewardOf('accuracy', probe(0.75, -2), probe(0.25, -3))).toBe(0.75);
+    expect(rewardOf('likelihood-gain', probe(0, -2), probe(0, -3))).toBeCloseTo(1);
+  });
+
+  it('plans held-out evaluations, then K samples per context, then the M-step', () => {
+    const config = resolveSealConfig(TINY);
+    const first = planRound(config, contexts, 0);
+    expect(
+      first.steps.map((s) => [s.kind, s.position.contextIndex, s.position.sampleIndex]),
+    ).toEqual([
+      ['held-out', 0, 0],
+      ['held-out', 0, 1],
+      ['held-out', 0, 2],
+      ['self-edit', 1, 0],
+      ['self-edit', 1, 1],
+      ['self-edit', 2, 0],
+      ['self-edit', 2, 1],
+    ]);
+    expect(first.mStepPosition).toEqual({ round: 0, contextIndex: 3, sampleIndex: 0 });
+    const last = planRound(config, contexts, 1);
+    expect(last.steps.map((s) => s.kind)).toEqual(['held-out']);
+    expect(last.mStepPosition).toBeNull();
+    // Each round trains on other contexts of one seeded order.
+    const second = planRound(
+      resolveSealConfig({ ...TINY, outer: { rounds: 2, contextsPerRound: 2 } }),
+      contexts,
+      1,
+    );
+    const ids = (plan: typeof first) =>
+      plan.steps.flatMap((s) => (s.kind === 'self-edit' ? [s.passage.id] : []));
+    expect(new Set([...ids(first), ...ids(second)]).size).toBe(4);
+  });
+});
+
+async function tinyRun(stopAfterEpisodes?: number) {
+  const model = tinySealModel(3, 1);
+  const store = freshStore();
+  const jobs = new JobRegistry();
+  const events: SealEvent[] = [];
+  let episodes = 0;
+  const options = (jobId: string) => ({
+    model,
+    contexts,
+    records: store,
+    onEvent: (event: SealEvent) => {
+      events.push(event);
+      if (event.type === 'episode' && ++episodes === stopAfterEpisodes) jobs.cancel(jobId);
+    },
+  });
+  let run = await jobs
+    .run('first', (checkpoint) =>
+      startSealRun(
+        { ...options('first'), checkpoint },
+        { config: TINY, contextsSource: { world: 1 } },
+      ),
+    )
+    .catch(async (error: unknown) => {
+      if (!isCancelledError(error)) throw error;
+      const [paused] = await store.listRuns();
+      expect(paused!.status).toBe('paused');
+      expect(paused!.episodeCount).toBe(stopAfterEpisodes);
+      return jobs.run('second', (checkpoint) =>
+        resumeSealRun({ ...options('second'), checkpoint }, paused!.id),
+      );
+    });
+  run = (await store.getRun(run.id))!;
+  const stored = await store.listEpisodes(run.id);
+  const checkpoints = await store.listCheckpoints(run.id);
+  tf.dispose([...model.weights.values()]);
+  await store.close();
+  return { run, stored, checkpoints, events };
+}
+
+describe('a tiny SEAL run', () => {
+  it('stores every evaluation as an episode, checkpoints the generator, and repeats from its seed', async () => {
+    const tensorsBefore = tf.memory().numTensors;
+    const first = await tinyRun();
+    expect(tf.memory().numTensors).toBe(tensorsBefore);
+    expect(first.run.status).toBe('done');
+    // Round 0: 1 held-out passage × 3 conditions + 2 contexts × 2 samples; round 1: held-out only.
+    expect(first.stored).toHaveLength(8);
+    expect(first.checkpoints.map((c) => [c.kind, c.round])).toEqual([['full', 0]]);
+    const selfEdits = first.stored.filter((e) => e.contextId.startsWith('train/'));
+    expect(selfEdits).toHaveLength(4);
+    for (const episode of selfEdits) {
+      expect(episode.prompt).toContain('Implications:');
+      const passage = contexts.train.find((p) => `train/${p.id}` === episode.contextId)!;
+      expect(episode.parsedExamples.at(-1)).toBe(`${passage.title}\n${passage.context}`);
+      expect(episode.lossCurve.length).toBeGreaterThan(0);
+      expect(episode.answers.length).toBe(episode.grades.length);
+      expect(Number.isFinite(episode.reward)).toBe(true);
+    }
+    // Different self-edits of one context get different rewards (a dense reward on a tiny model).
+    expect(new Set(selfEdits.map((e) => e.reward)).size).toBeGreaterThan(1);
+    const config = resolveSealConfig(TINY);
+    expect(Object.keys(table2Metrics(first.stored))).toEqual([
+      'base',
+      'passage',
+      'base_self_edits',
+      'seal_round_1',
+    ]);
+    expect(roundSummaries(config, first.stored).map((r) => r.kept)).toEqual([2, 0]);
+    expect(mStepJsonl(config, first.stored).trim().split('\n')).toHaveLength(2);
+    expect(first.events.some((e) => e.type === 'phase' && e.phase === 'learn')).toBe(true);
+
+    const second = await tinyRun();
+    expect(second.stored.map((e) => e.reward)).toEqual(first.stored.map((e) => e.reward));
+    expect(second.stored.map((e) => e.selfEdit)).toEqual(first.stored.map((e) => e.selfEdit));
+
+    // Stopped after 5 episodes and resumed: the same episodes, nothing repeated or lost.
+    const resumed = await tinyRun(5);
+    expect(resumed.run.status).toBe('done');
+    expect(resumed.stored.map((e) => e.reward)).toEqual(first.stored.map((e) => e.reward));
+  });
+});
