@@ -1,0 +1,83 @@
+import { expect, test, type Page } from '@playwright/test';
+import { openApp, type PageWithEngine } from './helpers';
+
+/**
+ * 2 training contexts, K = 2, 1 round, two questions per passage, no held-out evaluation: a run
+ * SwiftShader's WebGPU gets through in well under a minute.
+ */
+const TINY = {
+  seed: 7,
+  selfEdit: { samples: 2, maxNewTokens: 6 },
+  inner: { epochs: 1, maxLength: 48, lora: { targets: ['q_proj', 'v_proj'], rank: 4, alpha: 8 } },
+  grading: { maxAnswerTokens: 2, maxQuestions: 2 },
+  reward: 'likelihood-gain',
+  outer: { rounds: 1, contextsPerRound: 2 },
+  heldOut: { contexts: 0 },
+};
+/** 2 contexts × 2 self-edits; no held-out evaluation. */
+const EPISODES = 4;
+
+async function runs(page: Page) {
+  return page.evaluate(() => (window as unknown as PageWithEngine).seal.engine.store.listRuns());
+}
+
+async function useTinyModel(page: Page) {
+  await page.getByRole('tab', { name: 'SEAL' }).click();
+  await page.getByRole('button', { name: 'Use the tiny demo model' }).click();
+  await expect(page.getByTestId('seal-model')).toHaveText(/tiny-seal-3-world-1/);
+}
+
+test('a tiny SEAL run on WebGPU stores its episodes and resumes after a reload', async ({
+  page,
+}) => {
+  await openApp(page, '?backend=webgpu');
+  await expect(page.getByTestId('active-backend')).toHaveText('webgpu');
+  await useTinyModel(page);
+
+  // Started through the engine (the panel's settings default to a much larger run).
+  await page.evaluate((config) => {
+    const { engine } = (window as unknown as PageWithEngine).seal;
+    void engine.seal.startRun('seal-test', { config, worldSeed: 1, name: 'tiny' });
+  }, TINY);
+  await expect
+    .poll(async () => (await runs(page))[0]?.episodeCount ?? 0, { timeout: 60_000 })
+    .toBeGreaterThanOrEqual(1);
+
+  // A reload stops the Worker mid-run; the stored run says where to go on.
+  await page.reload();
+  await expect(page.getByTestId('active-backend')).toHaveText('webgpu');
+  const [interrupted] = await runs(page);
+  expect(interrupted!.status).toBe('running');
+  expect(interrupted!.episodeCount).toBeGreaterThanOrEqual(1);
+  expect(interrupted!.episodeCount).toBeLessThan(EPISODES);
+
+  await useTinyModel(page);
+  await page.getByRole('button', { name: 'Resume' }).click();
+  await expect(page.getByTestId('seal-message')).toHaveText('The run is done.', {
+    timeout: 120_000,
+  });
+  await expect(page.getByTestId('seal-context-card').first()).toContainText('reward');
+
+  const [finished] = await runs(page);
+  expect(finished!.status).toBe('done');
+  expect(finished!.episodeCount).toBe(EPISODES);
+  const episodes = await page.evaluate(
+    (id) => (window as unknown as PageWithEngine).seal.engine.store.listEpisodes(id),
+    finished!.id,
+  );
+  expect(episodes.map((e) => [e.round, e.contextIndex, e.sampleIndex])).toEqual([
+    [0, 0, 0],
+    [0, 0, 1],
+    [0, 1, 0],
+    [0, 1, 1],
+  ]);
+  for (const episode of episodes) {
+    expect(episode.answers).toHaveLength(episode.grades.length);
+    expect(Number.isFinite(episode.reward)).toBe(true);
+  }
+  const checkpoints = await page.evaluate(
+    (id) => (window as unknown as PageWithEngine).seal.engine.store.listCheckpoints(id),
+    finished!.id,
+  );
+  expect(checkpoints.map((c) => c.round)).toEqual([0]);
+});
