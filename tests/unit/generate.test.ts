@@ -64,6 +64,27 @@ describe('generation', () => {
     expect(fewer.sequences.map((s) => s.tokens)).toEqual(tokens.slice(0, 2));
   });
 
+  it('runs a prompt shared by all samples once, with the same result as separate rows', async () => {
+    const shared = await generate(
+      qwen,
+      [prompt(), prompt(), prompt()],
+      options({ sampling: SAMPLING }),
+    );
+    const mixed = await generate(
+      qwen,
+      [prompt(), [5, 6], prompt()],
+      options({ sampling: SAMPLING }),
+    );
+    expect(shared.sequences[0]!.tokens).toEqual(mixed.sequences[0]!.tokens);
+    expect(shared.sequences[2]!.tokens).toEqual(mixed.sequences[2]!.tokens);
+    const greedy = await generate(qwen, [prompt(), prompt()], options());
+    const alone = await generate(qwen, [prompt()], options());
+    expect(greedy.sequences.map((s) => s.tokens)).toEqual([
+      alone.sequences[0]!.tokens,
+      alone.sequences[0]!.tokens,
+    ]);
+  });
+
   it('stops each sequence at its own end-of-sequence token and streams every step', async () => {
     const prompts = [prompt(), [5, 6]];
     const free = await generate(qwen, prompts, options());

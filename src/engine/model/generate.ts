@@ -157,13 +157,7 @@ export async function generate(
   const cache = new KvCache(config, batch, capacity);
   try {
     const prefillStart = performance.now();
-    const { ids, mask } = leftPad(prompts, promptLength);
-    const prefillLogits = tf.tidy(() =>
-      forwardCached(config, weights, tf.tensor2d(ids, [batch, promptLength], 'int32'), cache, {
-        attentionMask: tf.tensor2d(mask, [batch, promptLength], 'int32'),
-        adapter,
-      }),
-    );
+    const prefillLogits = prefill(model, prompts, promptLength, cache, adapter);
     let next = await sampleAndDispose(sampler, prefillLogits);
     const prefillMs = performance.now() - prefillStart;
 
@@ -210,6 +204,45 @@ export async function generate(
     };
   } finally {
     cache.dispose();
+  }
+}
+
+/**
+ * Runs the left-padded prompts through the model into `cache`; returns the last position's
+ * logits [batch, vocab]. K samples of one prompt (SEAL's self-edits) run the prompt once and
+ * copy its keys and values to every row.
+ */
+function prefill(
+  { config, weights }: GenerationModel,
+  prompts: readonly (readonly number[])[],
+  promptLength: number,
+  cache: KvCache,
+  adapter: LinearAdapter | undefined,
+): tf.Tensor2D {
+  const first = prompts[0]!;
+  const shared =
+    prompts.length > 1 &&
+    prompts.every(
+      (prompt) => prompt.length === first.length && prompt.every((id, i) => id === first[i]),
+    );
+  const rows = shared ? [first] : prompts;
+  const target = shared ? new KvCache(config, 1, cache.capacity) : cache;
+  try {
+    const { ids, mask } = leftPad(rows, promptLength);
+    return tf.tidy(() => {
+      const logits = forwardCached(
+        config,
+        weights,
+        tf.tensor2d(ids, [rows.length, promptLength], 'int32'),
+        target,
+        { attentionMask: tf.tensor2d(mask, [rows.length, promptLength], 'int32'), adapter },
+      );
+      if (!shared) return logits;
+      cache.repeatRow(target);
+      return logits.tile([prompts.length, 1]);
+    });
+  } finally {
+    if (shared) target.dispose();
   }
 }
 

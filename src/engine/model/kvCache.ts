@@ -96,6 +96,22 @@ export class KvCache {
     return [cachedKeys, cachedValues];
   }
 
+  /** Fills every row with the single row of `source` (a one-row cache of the same capacity). */
+  repeatRow(source: KvCache): void {
+    if (source.batchSize !== 1 || source.capacity !== this.capacity) {
+      throw new Error(
+        `can only repeat a one-row cache of capacity ${this.capacity}, got ${source.batchSize} rows of ${source.capacity}`,
+      );
+    }
+    tf.tidy(() => {
+      const rows: [number, number, number, number] = [this.batchSize, 1, 1, 1];
+      this.keys.forEach((keys, layer) => keys.assign(source.keys[layer]!.tile(rows)));
+      this.values.forEach((values, layer) => values.assign(source.values[layer]!.tile(rows)));
+      this.slotMask.assign(source.slotMask.tile([this.batchSize, 1]));
+    });
+    this.length = source.length;
+  }
+
   /** Zero-pads `x` along `axis` so that it covers all slots with its entries at `start`. */
   private placeAt<T extends tf.Tensor>(x: T, start: number, axis: number): T {
     const padding = x.shape.map((): [number, number] => [0, 0]);
