@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Checkpoint } from './jobs';
 import { runGenerateBenchmark } from './model/generateBenchmark';
 import { runTrainBenchmark } from './train/benchmark';
+import { runSealBenchmark } from './seal/benchmark';
 
 export type Metrics = Record<string, number>;
 
@@ -105,6 +106,11 @@ export const BENCHMARKS: Record<string, Benchmark> = {
   train: {
     description: 'LoRA (r=8, r=32) and full fine-tuning steps of a 5M-parameter Llama, 4×64 tokens',
     run: runTrainBenchmark,
+  },
+  seal: {
+    description:
+      'one SEAL self-edit evaluation with the default settings on a 5M-parameter random model: sampling, fine-tuning, answering and grading; the M-step; a round',
+    run: runSealBenchmark,
   },
   'train-step': {
     description: 'an Adam step of a small MLP (784→128→10, batch 256)',

@@ -11,10 +11,8 @@ import { LoraAdapter } from '../train/lora';
 import { tokenizeExamples } from '../train/dataset';
 import { DEFAULT_SFT_OPTIONS, trainSft } from '../train/sft';
 import type { SealConfig } from './config';
-import { probeClosedBook, stopIdsOf, type SealModel } from './innerLoop';
-import { generate } from '../model/generate';
-import { selfEditPrompt } from './prompts';
-import { seedOf, selectForMStep } from './restem';
+import { probeClosedBook, type SealModel } from './innerLoop';
+import { sampleSelfEdits, seedOf, selectForMStep } from './restem';
 import { selfEditTrainingTexts } from './selfEdit';
 
 type Episode = Pick<
@@ -152,24 +150,16 @@ export async function runForgetting(
   const selfEdits: string[] = [];
   try {
     for (const [index, passage] of passages.entries()) {
-      const prompt = model.tokenizer.encode(
-        selfEditPrompt(config.format, passage.title, passage.context),
-      );
-      const sampled = await generate(model, [prompt], {
-        maxNewTokens: config.selfEdit.maxNewTokens,
-        sampling: {
-          temperature: config.selfEdit.temperature,
-          topK: 0,
-          topP: config.selfEdit.topP,
-          seed: seedOf(seed, index),
-        },
-        stopTokenIds: stopIdsOf(model),
-        decode: (ids) => model.tokenizer.decode(ids),
+      const [selfEdit] = await sampleSelfEdits(
+        model,
+        config,
+        passage,
+        seedOf(seed, index),
+        1,
         checkpoint,
-      });
-      const selfEdit = sampled.sequences[0]!.text;
-      selfEdits.push(selfEdit);
-      const texts = selfEditTrainingTexts(config.format, passage.title, passage.context, selfEdit);
+      );
+      selfEdits.push(selfEdit!);
+      const texts = selfEditTrainingTexts(config.format, passage.title, passage.context, selfEdit!);
       const { sequences } = tokenizeExamples(
         texts.map((text) => ({ text })),
         model.tokenizer,

@@ -414,6 +414,31 @@ export async function updateGenerator(
   }
 }
 
+/** `count` self-edits of a passage, sampled as one batch; each row has its own seeded stream. */
+export async function sampleSelfEdits(
+  model: SealModel,
+  config: Pick<SealConfig, 'selfEdit' | 'format'>,
+  passage: Pick<Passage, 'title' | 'context'>,
+  seed: number,
+  count: number,
+  checkpoint?: Checkpoint,
+): Promise<string[]> {
+  const { selfEdit, format } = config;
+  const prompt = model.tokenizer.encode(selfEditPrompt(format, passage.title, passage.context));
+  const result = await generate(
+    model,
+    Array.from({ length: count }, () => prompt),
+    {
+      maxNewTokens: selfEdit.maxNewTokens,
+      sampling: { temperature: selfEdit.temperature, topK: 0, topP: selfEdit.topP, seed },
+      stopTokenIds: stopIdsOf(model),
+      decode: (ids) => model.tokenizer.decode(ids),
+      checkpoint,
+    },
+  );
+  return result.sequences.map((s) => s.text);
+}
+
 /** Evaluates the steps of one round, sharing each context's samples and unadapted probe. */
 class RoundRunner {
   private readonly selfEdits = new Map<number, Promise<string[]>>();
@@ -445,22 +470,9 @@ class RoundRunner {
     return probe;
   }
 
-  /** K self-edits of a passage, sampled as one batch; each row has its own seeded stream. */
   private sample(passage: Passage, seed: number, count: number): Promise<string[]> {
     const { model, checkpoint } = this.options;
-    const { selfEdit, format } = this.config;
-    const prompt = model.tokenizer.encode(selfEditPrompt(format, passage.title, passage.context));
-    return generate(
-      model,
-      Array.from({ length: count }, () => prompt),
-      {
-        maxNewTokens: selfEdit.maxNewTokens,
-        sampling: { temperature: selfEdit.temperature, topK: 0, topP: selfEdit.topP, seed },
-        stopTokenIds: stopIdsOf(model),
-        decode: (ids) => model.tokenizer.decode(ids),
-        checkpoint,
-      },
-    ).then((result) => result.sequences.map((s) => s.text));
+    return sampleSelfEdits(model, this.config, passage, seed, count, checkpoint);
   }
 
   async evaluate(step: PlannedStep, next: RunPosition): Promise<void> {

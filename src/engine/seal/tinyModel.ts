@@ -13,7 +13,17 @@ const CORPUS_DOCUMENTS = 300;
 const VOCAB_SIZE = 512;
 const CONTEXT_TOKENS = 512;
 
-export function tinySealModel(seed: number, worldSeed: number): LoadedModel {
+/** `shape` overrides the layer sizes (the benchmark times a model the size of the default one). */
+export function tinySealModel(
+  seed: number,
+  worldSeed: number,
+  shape: Partial<
+    Pick<
+      ModelConfig,
+      'hiddenSize' | 'intermediateSize' | 'numLayers' | 'numHeads' | 'numKvHeads' | 'headDim'
+    >
+  > = {},
+): LoadedModel {
   const corpus = generateCorpus(generateWorld(worldSeed), { documents: CORPUS_DOCUMENTS });
   const tokenizer = createTokenizer(
     trainTokenizer(
@@ -38,6 +48,7 @@ export function tinySealModel(seed: number, worldSeed: number): LoadedModel {
     tieWordEmbeddings: false,
     attentionBias: false,
     mlpBias: false,
+    ...shape,
     bosTokenId: tokenizer.bosTokenId,
     eosTokenIds: tokenizer.eosTokenId === null ? [] : [tokenizer.eosTokenId],
   };
