@@ -4,9 +4,15 @@ import { selectBackend } from '../../src/engine/backend';
 import { isCancelledError, JobRegistry } from '../../src/engine/jobs';
 import { resolveSealConfig, type SealConfig } from '../../src/engine/seal/config';
 import { worldSealContexts } from '../../src/engine/seal/contexts';
-import { mStepJsonl, roundSummaries, table2Metrics } from '../../src/engine/seal/experiments';
+import {
+  mStepJsonl,
+  roundSummaries,
+  runForgetting,
+  table2Metrics,
+} from '../../src/engine/seal/experiments';
 import { rewardOf, type Probe } from '../../src/engine/seal/innerLoop';
 import {
+  heldOutUnits,
   planRound,
   resumeSealRun,
   selectForMStep,
@@ -116,6 +122,39 @@ describe('ReST-EM selection', () => {
     const ids = (plan: typeof first) =>
       plan.steps.flatMap((s) => (s.kind === 'self-edit' ? [s.passage.id] : []));
     expect(new Set([...ids(first), ...ids(second)]).size).toBe(4);
+  });
+});
+
+describe('held-out evaluation modes', () => {
+  it('pools passages for continued pretraining, one update per pool', () => {
+    const config = resolveSealConfig({
+      ...TINY,
+      heldOut: { contexts: 5, mode: 'pooled', poolSize: 2, conditions: ['passage'] },
+    });
+    expect(heldOutUnits(config, contexts).map((pool) => pool.length)).toEqual([2, 2, 1]);
+    const plan = planRound(config, contexts, 0);
+    const pooled = plan.steps.filter((s) => s.kind === 'held-out');
+    expect(pooled.map((s) => s.position.contextIndex)).toEqual([0, 1, 2]);
+  });
+});
+
+describe('the forgetting experiment', () => {
+  it('edits passages in sequence and asks every passage again after each edit', async () => {
+    const model = tinySealModel(3, 1);
+    const config = resolveSealConfig({ ...TINY, grading: { maxAnswerTokens: 2, maxQuestions: 2 } });
+    const passages = contexts.heldOut.slice(0, 2);
+    const rows: number[][] = [];
+    const result = await runForgetting(model, passages, config, {
+      onEdit: (_, row) => rows.push(row),
+    });
+    expect(result.before).toHaveLength(2);
+    expect(result.accuracy).toEqual(rows);
+    expect(result.accuracy.map((row) => row.length)).toEqual([2, 2]);
+    expect(result.selfEdits).toHaveLength(2);
+    for (const value of result.accuracy.flat()) expect(value >= 0 && value <= 1).toBe(true);
+    const again = await runForgetting(model, passages, config);
+    expect(again.selfEdits).toEqual(result.selfEdits);
+    tf.dispose([...model.weights.values()]);
   });
 });
 
