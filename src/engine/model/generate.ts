@@ -56,7 +56,7 @@ export interface GeneratedSequence {
 }
 
 export interface GenerationStats {
-  /** Real prompt tokens, padding not counted. */
+  /** Prompt tokens run through the model: padding not counted, a prompt shared by all samples once. */
   promptTokens: number;
   generatedTokens: number;
   /** The prompt pass and the first sampled tokens. */
@@ -157,7 +157,14 @@ export async function generate(
   const cache = new KvCache(config, batch, capacity);
   try {
     const prefillStart = performance.now();
-    const prefillLogits = prefill(model, prompts, promptLength, cache, adapter);
+    const shared = sharesOnePrompt(prompts);
+    const prefillLogits = prefill(
+      model,
+      shared ? [prompts[0]!] : prompts,
+      promptLength,
+      cache,
+      adapter,
+    );
     let next = await sampleAndDispose(sampler, prefillLogits);
     const prefillMs = performance.now() - prefillStart;
 
@@ -186,7 +193,9 @@ export async function generate(
     }
     const decodeMs = performance.now() - decodeStart;
 
-    const promptTokens = prompts.reduce((sum, prompt) => sum + prompt.length, 0);
+    const promptTokens = shared
+      ? prompts[0]!.length
+      : prompts.reduce((sum, prompt) => sum + prompt.length, 0);
     return {
       sequences: sequences.map(({ tokens, text, finishReason }) => ({
         tokens,
@@ -207,10 +216,19 @@ export async function generate(
   }
 }
 
+/** Whether there are several prompts, all the same (K samples of one prompt, as SEAL draws). */
+function sharesOnePrompt(prompts: readonly (readonly number[])[]): boolean {
+  const first = prompts[0]!;
+  return (
+    prompts.length > 1 &&
+    prompts.every((p) => p.length === first.length && p.every((id, i) => id === first[i]))
+  );
+}
+
 /**
  * Runs the left-padded prompts through the model into `cache`; returns the last position's
- * logits [batch, vocab]. K samples of one prompt (SEAL's self-edits) run the prompt once and
- * copy its keys and values to every row.
+ * logits [batch, vocab]. Given one prompt for a cache of several rows, it runs once and its keys
+ * and values are copied to every row.
  */
 function prefill(
   { config, weights }: GenerationModel,
@@ -219,30 +237,24 @@ function prefill(
   cache: KvCache,
   adapter: LinearAdapter | undefined,
 ): tf.Tensor2D {
-  const first = prompts[0]!;
-  const shared =
-    prompts.length > 1 &&
-    prompts.every(
-      (prompt) => prompt.length === first.length && prompt.every((id, i) => id === first[i]),
-    );
-  const rows = shared ? [first] : prompts;
-  const target = shared ? new KvCache(config, 1, cache.capacity) : cache;
+  const repeat = prompts.length < cache.batchSize;
+  const target = repeat ? new KvCache(config, 1, cache.capacity) : cache;
   try {
-    const { ids, mask } = leftPad(rows, promptLength);
+    const { ids, mask } = leftPad(prompts, promptLength);
     return tf.tidy(() => {
       const logits = forwardCached(
         config,
         weights,
-        tf.tensor2d(ids, [rows.length, promptLength], 'int32'),
+        tf.tensor2d(ids, [prompts.length, promptLength], 'int32'),
         target,
-        { attentionMask: tf.tensor2d(mask, [rows.length, promptLength], 'int32'), adapter },
+        { attentionMask: tf.tensor2d(mask, [prompts.length, promptLength], 'int32'), adapter },
       );
-      if (!shared) return logits;
+      if (!repeat) return logits;
       cache.repeatRow(target);
-      return logits.tile([prompts.length, 1]);
+      return logits.tile([cache.batchSize, 1]);
     });
   } finally {
-    if (shared) target.dispose();
+    if (repeat) target.dispose();
   }
 }
 

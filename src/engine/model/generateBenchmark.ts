@@ -29,6 +29,8 @@ const PROMPT_TOKENS = 64;
 const NEW_TOKENS = 32;
 const TIMED_RUNS = 3;
 const LEAK_RUNS = 20;
+/** Short generations suffice to see whether memory grows: every shape occurs in each. */
+const LEAK_RUN_NEW_TOKENS = 4;
 const SAMPLING: SamplingOptions = { temperature: 1, topK: 0, topP: 0.95, seed: 1 };
 
 function median(values: number[]): number {
@@ -62,16 +64,15 @@ export async function runGenerateBenchmark(
   const prompt = Array.from({ length: PROMPT_TOKENS }, () =>
     Math.floor(random() * BENCHMARK_CONFIG.vocabSize),
   );
-  const run = (batch: number, sampling: SamplingOptions): Promise<GenerationStats> =>
+  const run = (
+    batch: number,
+    sampling: SamplingOptions,
+    maxNewTokens = NEW_TOKENS,
+  ): Promise<GenerationStats> =>
     generate(
       model,
       Array.from({ length: batch }, () => prompt),
-      {
-        maxNewTokens: NEW_TOKENS,
-        sampling,
-        stopTokenIds: [],
-        checkpoint,
-      },
+      { maxNewTokens, sampling, stopTokenIds: [], checkpoint },
     ).then((result) => result.stats);
   const timed = async (batch: number, sampling: SamplingOptions) => {
     await run(batch, sampling); // compiles shaders and fills the buffer pool
@@ -88,7 +89,7 @@ export async function runGenerateBenchmark(
     const batch5 = await timed(5, SAMPLING);
 
     const before = memorySnapshot();
-    for (let i = 0; i < LEAK_RUNS; i++) await run(5, SAMPLING);
+    for (let i = 0; i < LEAK_RUNS; i++) await run(5, SAMPLING, LEAK_RUN_NEW_TOKENS);
     const after = memorySnapshot();
 
     const metrics: Record<string, number> = {
