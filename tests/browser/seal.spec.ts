@@ -7,8 +7,8 @@ import { openApp, type PageWithEngine } from './helpers';
  */
 const TINY = {
   seed: 7,
-  selfEdit: { samples: 2, maxNewTokens: 6 },
-  inner: { epochs: 1, maxLength: 48, lora: { targets: ['q_proj', 'v_proj'], rank: 4, alpha: 8 } },
+  selfEdit: { samples: 2, maxNewTokens: 4 },
+  inner: { epochs: 1, maxLength: 16, lora: { targets: ['q_proj', 'v_proj'], rank: 4, alpha: 8 } },
   grading: { maxAnswerTokens: 2, maxQuestions: 2 },
   reward: 'likelihood-gain',
   outer: { rounds: 1, contextsPerRound: 2 },
