@@ -109,7 +109,7 @@ export const BENCHMARKS: Record<string, Benchmark> = {
   },
   seal: {
     description:
-      'one SEAL self-edit evaluation with the default settings on a 5M-parameter random model: sampling, fine-tuning, answering and grading; the M-step; a round',
+      'one SEAL self-edit evaluation with the default settings on a random model shaped like the default one: sampling, fine-tuning, answering and grading; the M-step; a round',
     run: runSealBenchmark,
   },
   'train-step': {

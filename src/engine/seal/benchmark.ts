@@ -1,7 +1,7 @@
 /**
  * The `seal` benchmark: what one self-edit evaluation costs with the default settings, split into
  * sampling the self-edits, fine-tuning on one, and answering and grading the questions, on a
- * seeded random model of the default model's size (its self-edits are noise; the work is real).
+ * seeded random model of the default model's shape (its self-edits are noise; the work is real).
  */
 import type { Checkpoint } from '../jobs';
 import { disposeModelWeights } from '../model/weights';
@@ -14,17 +14,20 @@ import { selfEditTrainingTexts } from './selfEdit';
 import { tinySealModel } from './tinyModel';
 
 const WORLD_SEED = 1;
+/** The shape `npm run pretrain` gives the default model (about 1M parameters). */
+const DEFAULT_MODEL_SHAPE = {
+  vocabSize: 2048,
+  hiddenSize: 128,
+  intermediateSize: 352,
+  numLayers: 4,
+  numHeads: 4,
+  numKvHeads: 4,
+  headDim: 32,
+};
 
 export async function runSealBenchmark(checkpoint: Checkpoint): Promise<Record<string, number>> {
   const config = DEFAULT_SEAL_CONFIG;
-  const model = tinySealModel(1, WORLD_SEED, {
-    hiddenSize: 256,
-    intermediateSize: 688,
-    numLayers: 4,
-    numHeads: 8,
-    numKvHeads: 4,
-    headDim: 32,
-  });
+  const model = tinySealModel(1, WORLD_SEED, DEFAULT_MODEL_SHAPE);
   const passage = worldSealContexts(WORLD_SEED).train[0]!;
   const samples = config.selfEdit.samples;
   try {

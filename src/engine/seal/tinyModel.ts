@@ -10,7 +10,7 @@ import { randomModelWeights } from '../train/randomModel';
 import { generateCorpus, generateWorld, tokenizerConfigJson, trainTokenizer } from '../world';
 
 const CORPUS_DOCUMENTS = 300;
-const VOCAB_SIZE = 512;
+const DEFAULT_VOCAB_SIZE = 512;
 const CONTEXT_TOKENS = 512;
 
 /** `shape` overrides the layer sizes (the benchmark times a model the size of the default one). */
@@ -24,17 +24,18 @@ export function tinySealModel(
     >
   > = {},
 ): LoadedModel {
+  const vocabSize = shape.vocabSize ?? DEFAULT_VOCAB_SIZE;
   const corpus = generateCorpus(generateWorld(worldSeed), { documents: CORPUS_DOCUMENTS });
   const tokenizer = createTokenizer(
     trainTokenizer(
       corpus.map((document) => document.text),
-      { vocabSize: VOCAB_SIZE },
+      { vocabSize },
     ),
     tokenizerConfigJson(CONTEXT_TOKENS),
   );
   const config: ModelConfig = {
     architecture: 'LlamaForCausalLM',
-    vocabSize: VOCAB_SIZE,
+    vocabSize,
     hiddenSize: 64,
     intermediateSize: 128,
     numLayers: 2,
