@@ -149,6 +149,7 @@ export function createSealService(store: SealStore, jobs: JobRegistry): SealApi 
     },
 
     async stopRun(jobId, status) {
+      if (!jobs.activeJobIds.includes(jobId)) return false;
       stopStatuses.set(jobId, status);
       return jobs.cancel(jobId);
     },
