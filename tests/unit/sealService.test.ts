@@ -1,0 +1,75 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { selectBackend } from '../../src/engine/backend';
+import { JobRegistry } from '../../src/engine/jobs';
+import { setLoadedModel } from '../../src/engine/model/session';
+import { createSealService, type SealEvent } from '../../src/engine/seal/service';
+import { freshStore } from './storeHelpers';
+
+beforeAll(async () => {
+  await selectBackend('wasm');
+});
+
+const TINY = {
+  seed: 3,
+  selfEdit: { samples: 2, maxNewTokens: 8 },
+  inner: { epochs: 1, maxLength: 32 },
+  grading: { maxAnswerTokens: 3, maxQuestions: 3 },
+  reward: 'likelihood-gain',
+  outer: { rounds: 1, contextsPerRound: 2 },
+  heldOut: { contexts: 1 },
+};
+
+describe('engine.seal', () => {
+  it('pauses a run, resumes it to the end, then reports Table 2 and the official-code files', async () => {
+    const store = freshStore();
+    const seal = createSealService(store, new JobRegistry());
+    await expect(seal.startRun('no-model', { config: TINY, worldSeed: 1 })).rejects.toThrow(
+      /no model is loaded/,
+    );
+    expect(await seal.loadTinyModel(3, 1)).toBe('tiny-seal-3-world-1');
+
+    const phases: string[] = [];
+    const onEvent = (event: SealEvent) => {
+      if (event.type === 'phase') phases.push(event.phase);
+      if (event.type === 'episode' && event.episode.sampleIndex === 1) {
+        void seal.stopRun('first', 'paused');
+      }
+    };
+    const paused = await seal.startRun(
+      'first',
+      { config: TINY, worldSeed: 1, name: 'tiny' },
+      onEvent,
+    );
+    expect(paused.status).toBe('paused');
+    expect(paused.episodeCount).toBe(2);
+    expect(phases.slice(0, 5)).toEqual(['read', 'answer', 'reward', 'read', 'finetune']);
+    expect(await seal.stopRun('first', 'cancelled')).toBe(false);
+
+    const done = await seal.resumeRun('second', paused.id);
+    expect(done.status).toBe('done');
+    expect(done.episodeCount).toBe(8);
+    const results = await seal.results(done.id);
+    expect(Object.keys(results.table2)).toEqual([
+      'base',
+      'passage',
+      'base_self_edits',
+      'seal_round_1',
+    ]);
+    expect(results.rounds.map((r) => r.round)).toEqual([0, 1]);
+    const files = await seal.exportFiles(done.id);
+    expect(JSON.parse(files['contexts-held-out.json'])).toHaveLength(1);
+    expect(files['m-step.jsonl'].trim().split('\n')).toHaveLength(2);
+
+    // A cancelled run is over for good.
+    const cancelOnFirst = (event: SealEvent) => {
+      if (event.type === 'episode') void seal.stopRun('third', 'cancelled');
+    };
+    const cancelled = await seal.startRun('third', { config: TINY, worldSeed: 1 }, cancelOnFirst);
+    expect(cancelled.status).toBe('cancelled');
+    await expect(seal.resumeRun('fourth', cancelled.id)).rejects.toThrow(
+      /cancelled; it cannot be resumed/,
+    );
+    setLoadedModel(null);
+    await store.close();
+  });
+});
