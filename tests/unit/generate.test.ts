@@ -165,6 +165,9 @@ describe('generation', () => {
     await expect(generate(qwen, [[1]], options({ maxNewTokens: 0 }))).rejects.toThrow(
       'max new tokens must be a positive whole number',
     );
+    await expect(generate(qwen, [[1]], options({ stopStrings: ['.', ''] }))).rejects.toThrow(
+      'a stop string cannot be empty',
+    );
     await expect(generate(qwen, [[1, 2]], options({ maxNewTokens: 255 }))).rejects.toThrow(
       "a 2-token prompt plus 255 new tokens exceeds the model's 256 positions",
     );

@@ -141,6 +141,7 @@ export async function generate(
   if (!(Number.isInteger(maxNewTokens) && maxNewTokens > 0)) {
     throw new Error(`max new tokens must be a positive whole number, got ${maxNewTokens}`);
   }
+  if (options.stopStrings?.includes('')) throw new Error('a stop string cannot be empty');
   const longest = Math.max(...prompts.map((prompt) => prompt.length));
   if (longest + maxNewTokens > config.maxPositionEmbeddings) {
     throw new Error(
