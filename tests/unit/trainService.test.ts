@@ -190,6 +190,18 @@ describe('fine-tuning service', () => {
     await service.deleteAdapter('c');
   });
 
+  it('exports and imports PEFT files naming the base model by its Hub repo', async () => {
+    const previous = model!;
+    model = { ...previous, id: 'Org/tiny-llama@main' };
+    await service.createAdapter('out', settings, 4);
+    const files = await service.exportAdapter('out');
+    expect(JSON.parse(files.config).base_model_name_or_path).toBe('Org/tiny-llama');
+    expect(await service.importAdapter('in', files)).toMatchObject({ name: 'in', modules: 4 });
+    await service.deleteAdapter('out');
+    await service.deleteAdapter('in');
+    model = previous;
+  });
+
   it('drops adapters when another model is loaded, and says when none is', async () => {
     await service.createAdapter('old', settings, 1);
     const previous = model!;

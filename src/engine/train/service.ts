@@ -275,7 +275,9 @@ export class FinetuneService implements TrainApi {
   }
 
   async exportAdapter(name: string) {
-    return exportPeftAdapter(this.adapter(name), this.model().id);
+    // A Hub model's id is `repo@revision`; PEFT expects the bare repo to find the base model.
+    const baseModel = this.model().id.replace(/@[^@/]+$/, '');
+    return exportPeftAdapter(this.adapter(name), baseModel);
   }
 
   async importAdapter(name: string, files: AdapterFiles) {
