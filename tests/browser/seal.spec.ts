@@ -57,6 +57,7 @@ test('a tiny SEAL run on WebGPU stores its episodes and resumes after a reload',
     timeout: 120_000,
   });
   await expect(page.getByTestId('seal-context-card').first()).toContainText('reward');
+  await page.screenshot({ path: 'test-output/seal-panel.png', fullPage: true });
 
   const [finished] = await runs(page);
   expect(finished!.status).toBe('done');
