@@ -13,14 +13,20 @@ const CORPUS_DOCUMENTS = 300;
 const DEFAULT_VOCAB_SIZE = 512;
 const CONTEXT_TOKENS = 512;
 
-/** `shape` overrides the layer sizes (the benchmark times a model the size of the default one). */
+/** `shape` overrides the sizes (the benchmark times a model shaped like the default one). */
 export function tinySealModel(
   seed: number,
   worldSeed: number,
   shape: Partial<
     Pick<
       ModelConfig,
-      'hiddenSize' | 'intermediateSize' | 'numLayers' | 'numHeads' | 'numKvHeads' | 'headDim'
+      | 'vocabSize'
+      | 'hiddenSize'
+      | 'intermediateSize'
+      | 'numLayers'
+      | 'numHeads'
+      | 'numKvHeads'
+      | 'headDim'
     >
   > = {},
 ): LoadedModel {
