@@ -78,6 +78,17 @@ describe('parseSafetensors on files written by Python', () => {
     }
   });
 
+  it('reads the same values from a Node Buffer as from a plain Uint8Array', () => {
+    const path = new URL('tiny-llama/model.safetensors', FIXTURES);
+    const fromBuffer = parseSafetensors(readFileSync(path), 'model.safetensors');
+    const fromArray = parseSafetensors(
+      fixture('tiny-llama/model.safetensors'),
+      'model.safetensors',
+    );
+    const name = 'model.embed_tokens.weight';
+    expect(fromBuffer.readFloat32(name)).toEqual(fromArray.readFloat32(name));
+  });
+
   it('reads the golden logits', () => {
     const goldens = parseSafetensors(fixture('tiny-qwen2/goldens.safetensors'), 'goldens');
     expect(goldens.entries.get('logits')!.shape).toEqual([2, 7, 448]);

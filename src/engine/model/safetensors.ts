@@ -193,9 +193,9 @@ function checkSpansTileData(entries: SafetensorsEntry[], dataLength: number, fai
 }
 
 function widenToFloat32(raw: Uint8Array, entry: SafetensorsEntry, fail: Fail): Float32Array {
-  // slice() copies into a fresh, aligned buffer; typed arrays then read it in the host's byte
-  // order, which is little-endian on every platform that runs tfjs.
-  const aligned = raw.slice().buffer;
+  // Copy into a fresh, aligned buffer (a Node Buffer's slice() would share its pool instead);
+  // typed arrays then read it in the host's byte order, little-endian wherever tfjs runs.
+  const aligned = new Uint8Array(raw).buffer;
   switch (entry.dtype) {
     case 'F32':
       return new Float32Array(aligned);
