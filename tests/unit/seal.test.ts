@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/engine/backend';
 import { isCancelledError, JobRegistry } from '../../src/engine/jobs';
-import { resolveSealConfig, type SealConfig } from '../../src/engine/seal/config';
+import { resolveSealConfig, selfEditPromptOf, type SealConfig } from '../../src/engine/seal/config';
 import { worldSealContexts } from '../../src/engine/seal/contexts';
 import {
   mStepJsonl,
@@ -50,6 +50,17 @@ describe('SEAL config', () => {
     expect(() => resolveSealConfig({ outer: { rounds: -1 } })).toThrow(/outer.rounds must be/);
     expect(() => resolveSealConfig({ reward: 'vibes' })).toThrow(/reward must be one of/);
     expect(() => resolveSealConfig({ format: 'poem' })).toThrow(/format must be one of/);
+  });
+
+  it("shows the user's own self-edit prompt with the passage filled in", () => {
+    const custom = resolveSealConfig({ customPrompt: 'Notes on {title}:\n{context}\nFacts:\n' });
+    expect(selfEditPromptOf(custom, 'Kobro Brewery', 'A brewery.')).toBe(
+      'Notes on Kobro Brewery:\nA brewery.\nFacts:\n',
+    );
+    expect(selfEditPromptOf(resolveSealConfig({}), 'T', 'C')).toContain('Passage:\nT\nC');
+    expect(() => resolveSealConfig({ customPrompt: 'no passage here' })).toThrow(
+      /customPrompt must be null or a text with '\{context\}'/,
+    );
   });
 });
 

@@ -5,10 +5,9 @@
  */
 import type { Checkpoint } from '../jobs';
 import { disposeModelWeights } from '../model/weights';
-import { DEFAULT_SEAL_CONFIG } from './config';
+import { DEFAULT_SEAL_CONFIG, selfEditPromptOf } from './config';
 import { worldSealContexts } from './contexts';
 import { applyTrainingTexts, probeClosedBook } from './innerLoop';
-import { selfEditPrompt } from './prompts';
 import { seedOf, sampleSelfEdits, updateGenerator } from './restem';
 import { selfEditTrainingTexts } from './selfEdit';
 import { tinySealModel } from './tinyModel';
@@ -75,7 +74,7 @@ export async function runSealBenchmark(checkpoint: Checkpoint): Promise<Record<s
     }
 
     start = performance.now();
-    const prompt = selfEditPrompt(config.format, passage.title, passage.context);
+    const prompt = selfEditPromptOf(config, passage.title, passage.context);
     await updateGenerator(
       model,
       Array.from({ length: config.outer.contextsPerRound }, () => ({

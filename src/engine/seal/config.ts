@@ -6,7 +6,7 @@
 import { LORA_TARGETS } from '../train/targets';
 import type { LoraSettings } from '../train/lora';
 import type { GradeMetric } from './grade';
-import { SELF_EDIT_FORMATS, type SelfEditFormat } from './prompts';
+import { SELF_EDIT_FORMATS, selfEditPrompt, type SelfEditFormat } from './prompts';
 
 /**
  * - `improvement`: 1 when the adapted model answers more questions right than the model before
@@ -32,6 +32,11 @@ export interface SealConfig {
   /** Every random choice of the run derives from it. */
   seed: number;
   format: SelfEditFormat;
+  /**
+   * A prompt of the user's own instead of the format's, with `{title}` and `{context}` where the
+   * passage goes; completions are still split as `format` says. Null: the format's prompt.
+   */
+  customPrompt: string | null;
   /** Sampling of self-edits from the generator. */
   selfEdit: { samples: number; temperature: number; topP: number; maxNewTokens: number };
   /** Applying one self-edit: a fresh LoRA fine-tuned on its examples. */
@@ -83,6 +88,7 @@ const ALL_PROJECTIONS = [...LORA_TARGETS];
 export const DEFAULT_SEAL_CONFIG: SealConfig = {
   seed: 1,
   format: 'implications',
+  customPrompt: null,
   selfEdit: { samples: 3, temperature: 1, topP: 0.95, maxNewTokens: 96 },
   inner: {
     lora: { targets: ALL_PROJECTIONS, rank: 16, alpha: 32, dropout: 0 },
@@ -189,6 +195,13 @@ export function resolveSealConfig(overrides: unknown = {}): SealConfig {
     `one of ${SELF_EDIT_FORMATS.join(', ')}`,
     config.format,
   );
+  check(
+    config.customPrompt === null ||
+      (typeof config.customPrompt === 'string' && config.customPrompt.includes('{context}')),
+    'customPrompt',
+    "null or a text with '{context}' (and optionally '{title}') in it",
+    config.customPrompt,
+  );
   const { selfEdit, inner, grading, outer, heldOut } = config;
   check(isCount(selfEdit.samples), 'selfEdit.samples', 'a positive whole number', selfEdit.samples);
   check(selfEdit.temperature >= 0, 'selfEdit.temperature', '≥ 0', selfEdit.temperature);
@@ -287,4 +300,14 @@ export function resolveSealConfig(overrides: unknown = {}): SealConfig {
     heldOut.conditions,
   );
   return config;
+}
+
+/** The self-edit prompt a run shows for a passage: the user's own, or the format's. */
+export function selfEditPromptOf(
+  config: Pick<SealConfig, 'format' | 'customPrompt'>,
+  title: string,
+  context: string,
+): string {
+  if (config.customPrompt === null) return selfEditPrompt(config.format, title, context);
+  return config.customPrompt.replaceAll('{title}', title).replaceAll('{context}', context);
 }

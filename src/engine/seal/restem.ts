@@ -35,6 +35,7 @@ import { hubConfig } from '../train/peft';
 import { DEFAULT_SFT_OPTIONS, trainSft } from '../train/sft';
 import {
   resolveSealConfig,
+  selfEditPromptOf,
   type HeldOutCondition,
   type LoopPhase,
   type SealConfig,
@@ -46,7 +47,6 @@ import {
   type Probe,
   type SealModel,
 } from './innerLoop';
-import { selfEditPrompt } from './prompts';
 import { selfEditTrainingTexts } from './selfEdit';
 
 /** What a run reads and writes of the store. */
@@ -417,20 +417,24 @@ export async function updateGenerator(
 /** `count` self-edits of a passage, sampled as one batch; each row has its own seeded stream. */
 export async function sampleSelfEdits(
   model: SealModel,
-  config: Pick<SealConfig, 'selfEdit' | 'format'>,
+  config: Pick<SealConfig, 'selfEdit' | 'format' | 'customPrompt'>,
   passage: Pick<Passage, 'title' | 'context'>,
   seed: number,
   count: number,
   checkpoint?: Checkpoint,
 ): Promise<string[]> {
-  const { selfEdit, format } = config;
-  const prompt = model.tokenizer.encode(selfEditPrompt(format, passage.title, passage.context));
+  const prompt = model.tokenizer.encode(selfEditPromptOf(config, passage.title, passage.context));
   const result = await generate(
     model,
     Array.from({ length: count }, () => prompt),
     {
-      maxNewTokens: selfEdit.maxNewTokens,
-      sampling: { temperature: selfEdit.temperature, topK: 0, topP: selfEdit.topP, seed },
+      maxNewTokens: config.selfEdit.maxNewTokens,
+      sampling: {
+        temperature: config.selfEdit.temperature,
+        topK: 0,
+        topP: config.selfEdit.topP,
+        seed,
+      },
       stopTokenIds: stopIdsOf(model),
       decode: (ids) => model.tokenizer.decode(ids),
       checkpoint,
@@ -513,7 +517,7 @@ class RoundRunner {
       (performance.now() - generateStart) /
       (step.kind === 'self-edit' && sampleIndex === 0 ? config.selfEdit.samples : 1);
 
-    const prompts = passages.map((p) => selfEditPrompt(config.format, p.title, p.context));
+    const prompts = passages.map((p) => selfEditPromptOf(config, p.title, p.context));
     const texts =
       condition === 'base'
         ? []
