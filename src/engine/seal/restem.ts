@@ -20,14 +20,15 @@ import * as tf from '@tensorflow/tfjs';
 import { isCancelledError, type Checkpoint } from '../jobs';
 import { generate } from '../model/generate';
 import { streamSeed } from '../random';
-import type {
-  CheckpointRecord,
-  EpisodeRecord,
-  NewEpisode,
-  Passage,
-  RunPosition,
-  RunRecord,
-  SealStore,
+import {
+  comparePositions,
+  type CheckpointRecord,
+  type EpisodeRecord,
+  type NewEpisode,
+  type Passage,
+  type RunPosition,
+  type RunRecord,
+  type SealStore,
 } from '../store';
 import { tokenizeExamples } from '../train/dataset';
 import { LoraAdapter } from '../train/lora';
@@ -330,8 +331,9 @@ async function runRounds(
   for (let round = position.round; round <= config.outer.rounds; round++) {
     const plan = planRound(config, contexts, round);
     const runner = new RoundRunner(options, run.id, config);
+    // Held-out evaluations, then the E-step: each planned step is one stored episode.
     for (const [index, step] of plan.steps.entries()) {
-      if (comparePosition(step.position, position) < 0) continue;
+      if (comparePositions(step.position, position) < 0) continue;
       const next = plan.steps[index + 1]?.position ?? plan.mStepPosition ?? nextRound(round);
       await runner.evaluate(step, next);
       position = next;
@@ -372,10 +374,6 @@ async function runRounds(
 
 function nextRound(round: number): RunPosition {
   return { round: round + 1, contextIndex: 0, sampleIndex: 0 };
-}
-
-function comparePosition(a: RunPosition, b: RunPosition): number {
-  return a.round - b.round || a.contextIndex - b.contextIndex || a.sampleIndex - b.sampleIndex;
 }
 
 /** SFT of the generator on (self-edit prompt → kept self-edit), merged into its weights. */
