@@ -169,19 +169,33 @@ describe('the forgetting experiment', () => {
   });
 });
 
-async function tinyRun(stopAfterEpisodes?: number) {
+/**
+ * A tiny run, optionally interrupted: cancelled after some episodes (paused), or failing right
+ * after it kept the round's generator, before moving on; then resumed to its end.
+ */
+async function tinyRun(interrupt?: { afterEpisodes: number } | 'after-keeping-the-generator') {
   const model = tinySealModel(3, 1);
   const store = freshStore();
   const jobs = new JobRegistry();
   const events: SealEvent[] = [];
   let episodes = 0;
+  let interrupted = false;
   const options = (jobId: string) => ({
     model,
     contexts,
     records: store,
     onEvent: (event: SealEvent) => {
       events.push(event);
-      if (event.type === 'episode' && ++episodes === stopAfterEpisodes) jobs.cancel(jobId);
+      if (interrupted) return;
+      if (typeof interrupt === 'object' && event.type === 'episode') {
+        if (++episodes === interrupt.afterEpisodes) {
+          interrupted = true;
+          jobs.cancel(jobId);
+        }
+      } else if (interrupt === 'after-keeping-the-generator' && event.type === 'round') {
+        interrupted = true;
+        throw new Error('the tab went away');
+      }
     },
   });
   let run = await jobs
@@ -192,12 +206,18 @@ async function tinyRun(stopAfterEpisodes?: number) {
       ),
     )
     .catch(async (error: unknown) => {
-      if (!isCancelledError(error)) throw error;
-      const [paused] = await store.listRuns();
-      expect(paused!.status).toBe('paused');
-      expect(paused!.episodeCount).toBe(stopAfterEpisodes);
+      const [stopped] = await store.listRuns();
+      if (isCancelledError(error)) {
+        expect(stopped!.status).toBe('paused');
+        expect(stopped!.episodeCount).toBe(
+          typeof interrupt === 'object' && interrupt.afterEpisodes,
+        );
+      } else {
+        expect((error as Error).message).toBe('the tab went away');
+        expect(stopped!.status).toBe('failed');
+      }
       return jobs.run('second', (checkpoint) =>
-        resumeSealRun({ ...options('second'), checkpoint }, paused!.id),
+        resumeSealRun({ ...options('second'), checkpoint }, stopped!.id),
       );
     });
   run = (await store.getRun(run.id))!;
@@ -245,8 +265,14 @@ describe('a tiny SEAL run', () => {
     expect(second.stored.map((e) => e.selfEdit)).toEqual(first.stored.map((e) => e.selfEdit));
 
     // Stopped after 5 episodes and resumed: the same episodes, nothing repeated or lost.
-    const resumed = await tinyRun(5);
+    const resumed = await tinyRun({ afterEpisodes: 5 });
     expect(resumed.run.status).toBe('done');
     expect(resumed.stored.map((e) => e.reward)).toEqual(first.stored.map((e) => e.reward));
+
+    // Stopped after keeping round 1's generator but before moving on: resuming reuses it.
+    const kept = await tinyRun('after-keeping-the-generator');
+    expect(kept.run.status).toBe('done');
+    expect(kept.checkpoints).toHaveLength(1);
+    expect(kept.stored.map((e) => e.reward)).toEqual(first.stored.map((e) => e.reward));
   });
 });

@@ -300,24 +300,38 @@ async function driveRun(
   }
 }
 
+/** The generator a run kept after `round`, if it got that far. */
+async function savedGenerator(
+  records: SealRecords,
+  runId: string,
+  round: number,
+): Promise<CheckpointRecord | undefined> {
+  return (await records.listCheckpoints(runId)).find((c) => c.round === round && c.kind === 'full');
+}
+
+async function loadGenerator(options: SealRunOptions, checkpointId: string): Promise<void> {
+  const { tensors } = await options.records.loadCheckpoint(checkpointId);
+  for (const { name, shape, data } of tensors) {
+    const variable = options.model.weights.get(name);
+    if (!variable) {
+      throw new Error(`checkpoint ${checkpointId} has '${name}', which the model lacks`);
+    }
+    tf.tidy(() => variable.assign(tf.tensor(data, shape)));
+  }
+}
+
 async function restoreGenerator(
   options: SealRunOptions,
   runId: string,
   round: number,
 ): Promise<void> {
-  const saved = (await options.records.listCheckpoints(runId)).find(
-    (c: CheckpointRecord) => c.round === round && c.kind === 'full',
-  );
-  if (!saved)
+  const saved = await savedGenerator(options.records, runId, round);
+  if (!saved) {
     throw new Error(
       `Run ${runId} has no generator checkpoint for round ${round + 1}; it cannot resume.`,
     );
-  const { tensors } = await options.records.loadCheckpoint(saved.id);
-  for (const { name, shape, data } of tensors) {
-    const variable = options.model.weights.get(name);
-    if (!variable) throw new Error(`checkpoint ${saved.id} has '${name}', which the model lacks`);
-    tf.tidy(() => variable.assign(tf.tensor(data, shape)));
   }
+  await loadGenerator(options, saved.id);
 }
 
 /** The paper's Algorithm 1, resumed at `run.progress`. */
@@ -346,21 +360,27 @@ async function runRounds(
         e.round === round && e.contextIndex >= heldOutUnits(config, contexts).length,
     );
     const kept = selectForMStep(episodes, config.outer.keepOnlyPositive);
-    await updateGenerator(
-      model,
-      kept,
-      config,
-      seedOf(config.seed, STREAM.mStep, round),
-      options.checkpoint,
-    );
-    await records.saveCheckpoint({
-      kind: 'full',
-      name: `generator after round ${round + 1}`,
-      runId: run.id,
-      round,
-      config: hubConfig(model.config) as Record<string, never>,
-      tensors: await weightTensors(model),
-    });
+    // A run stopped between keeping the generator and moving on reuses the one it kept.
+    const saved = await savedGenerator(records, run.id, round);
+    if (saved) {
+      await loadGenerator(options, saved.id);
+    } else {
+      await updateGenerator(
+        model,
+        kept,
+        config,
+        seedOf(config.seed, STREAM.mStep, round),
+        options.checkpoint,
+      );
+      await records.saveCheckpoint({
+        kind: 'full',
+        name: `generator after round ${round + 1}`,
+        runId: run.id,
+        round,
+        config: hubConfig(model.config) as Record<string, never>,
+        tensors: await weightTensors(model),
+      });
+    }
     options.onEvent?.({
       type: 'round',
       round,
