@@ -112,9 +112,8 @@ function readCheckpoint(): PretrainCheckpointFiles & { config: ModelConfig } {
   }
   return {
     'state.json': readFileSync(file('state.json'), 'utf8'),
-    // Copied out of Node's Buffer, whose slice() is a view, not a copy as Uint8Array's is.
-    'model.safetensors': new Uint8Array(readFileSync(file('model.safetensors'))),
-    'optimizer.safetensors': new Uint8Array(readFileSync(file('optimizer.safetensors'))),
+    'model.safetensors': readFileSync(file('model.safetensors')),
+    'optimizer.safetensors': readFileSync(file('optimizer.safetensors')),
     config: JSON.parse(readFileSync(file('model-config.json'), 'utf8')) as ModelConfig,
   };
 }
