@@ -1,4 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/engine/backend';
 import { isCancelledError, JobRegistry } from '../../src/engine/jobs';
@@ -10,7 +12,9 @@ import {
   runForgetting,
   table2Metrics,
 } from '../../src/engine/seal/experiments';
-import { rewardOf, type Probe } from '../../src/engine/seal/innerLoop';
+import { promptText, rewardOf, type Probe } from '../../src/engine/seal/innerLoop';
+import { createTokenizer } from '../../src/engine/model/tokenizer';
+import { FIXTURES } from './llamaFixtures';
 import {
   heldOutUnits,
   planRound,
@@ -61,6 +65,27 @@ describe('SEAL config', () => {
     expect(() => resolveSealConfig({ customPrompt: 'no passage here' })).toThrow(
       /customPrompt must be null or a text with '\{context\}'/,
     );
+  });
+});
+
+describe('prompt style', () => {
+  it("puts a prompt in the user's turn of the model's chat template, or leaves it as is", () => {
+    const folder = join(FIXTURES, 'tiny-qwen2-sharded');
+    const tokenizer = createTokenizer(
+      JSON.parse(readFileSync(join(folder, 'tokenizer.json'), 'utf8')),
+      JSON.parse(readFileSync(join(folder, 'tokenizer_config.json'), 'utf8')),
+    );
+    const chatTemplate = readFileSync(join(folder, 'chat_template.jinja'), 'utf8');
+    const model = { ...tinySealModel(1, 1), tokenizer, chatTemplate };
+    const prompt = 'Passage:\nT\nC\n\nImplications:\n';
+    expect(promptText(model, 'completion', prompt)).toBe(prompt);
+    const chat = promptText(model, 'chat', prompt);
+    expect(chat).toContain(`<|im_start|>user\n${prompt}<|im_end|>`);
+    expect(chat.endsWith('<|im_start|>assistant\n')).toBe(true);
+    expect(() => promptText({ ...model, chatTemplate: null }, 'chat', prompt)).toThrow(
+      /no chat template/,
+    );
+    tf.dispose([...model.weights.values()]);
   });
 });
 

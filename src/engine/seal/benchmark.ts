@@ -31,7 +31,7 @@ export async function runSealBenchmark(checkpoint: Checkpoint): Promise<Record<s
   const samples = config.selfEdit.samples;
   try {
     // Untimed: the first pass compiles shaders (webgpu) and warms caches.
-    await probeClosedBook(model, passage.questions, config.grading, undefined, checkpoint);
+    await probeClosedBook(model, passage.questions, config, undefined, checkpoint);
 
     let start = performance.now();
     const selfEdits = await sampleSelfEdits(
@@ -45,13 +45,7 @@ export async function runSealBenchmark(checkpoint: Checkpoint): Promise<Record<s
     const generateMs = (performance.now() - start) / samples;
 
     start = performance.now();
-    const before = await probeClosedBook(
-      model,
-      passage.questions,
-      config.grading,
-      undefined,
-      checkpoint,
-    );
+    const before = await probeClosedBook(model, passage.questions, config, undefined, checkpoint);
     const beforeMs = performance.now() - start;
 
     let finetuneMs = 0;

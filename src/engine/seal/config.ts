@@ -37,6 +37,11 @@ export interface SealConfig {
    * passage goes; completions are still split as `format` says. Null: the format's prompt.
    */
   customPrompt: string | null;
+  /**
+   * 'completion': prompts go to the model as plain text (a base model, as the paper); 'chat':
+   * each prompt is the user's turn of the model's chat template (an instruct model).
+   */
+  promptStyle: 'completion' | 'chat';
   /** Sampling of self-edits from the generator. */
   selfEdit: { samples: number; temperature: number; topP: number; maxNewTokens: number };
   /** Applying one self-edit: a fresh LoRA fine-tuned on its examples. */
@@ -89,6 +94,7 @@ export const DEFAULT_SEAL_CONFIG: SealConfig = {
   seed: 1,
   format: 'implications',
   customPrompt: null,
+  promptStyle: 'completion',
   selfEdit: { samples: 3, temperature: 1, topP: 0.95, maxNewTokens: 96 },
   inner: {
     lora: { targets: ALL_PROJECTIONS, rank: 16, alpha: 32, dropout: 0 },
@@ -201,6 +207,12 @@ export function resolveSealConfig(overrides: unknown = {}): SealConfig {
     'customPrompt',
     "null or a text with '{context}' (and optionally '{title}') in it",
     config.customPrompt,
+  );
+  check(
+    config.promptStyle === 'completion' || config.promptStyle === 'chat',
+    'promptStyle',
+    "'completion' or 'chat'",
+    config.promptStyle,
   );
   const { selfEdit, inner, grading, outer, heldOut } = config;
   check(isCount(selfEdit.samples), 'selfEdit.samples', 'a positive whole number', selfEdit.samples);

@@ -137,8 +137,7 @@ export async function runForgetting(
     const row: number[] = [];
     for (const passage of passages) {
       row.push(
-        (await probeClosedBook(model, passage.questions, config.grading, adapter, checkpoint))
-          .accuracy,
+        (await probeClosedBook(model, passage.questions, config, adapter, checkpoint)).accuracy,
       );
     }
     return row;

@@ -7,6 +7,7 @@
  */
 import type { Checkpoint } from '../jobs';
 import type { ModelConfig } from '../model/config';
+import { renderChat } from '../model/chat';
 import { generate } from '../model/generate';
 import { GREEDY } from '../model/sampling';
 import type { Tokenizer } from '../model/tokenizer';
@@ -22,6 +23,29 @@ export interface SealModel {
   config: ModelConfig;
   weights: ModelWeights;
   tokenizer: Tokenizer;
+  chatTemplate?: string | null;
+}
+
+/**
+ * The text the model is given for `prompt`: as is, or as the user's turn of its chat template.
+ * The template's leading BOS text is dropped because encoding adds the BOS token again.
+ */
+export function promptText(
+  model: SealModel,
+  style: SealConfig['promptStyle'],
+  prompt: string,
+): string {
+  if (style === 'completion') return prompt;
+  if (!model.chatTemplate) {
+    throw new Error("this model has no chat template: use promptStyle 'completion'");
+  }
+  const rendered = renderChat(
+    model.chatTemplate,
+    [{ role: 'user', content: prompt }],
+    model.tokenizer,
+  );
+  const bos = model.tokenizer.bosToken;
+  return bos && rendered.startsWith(bos) ? rendered.slice(bos.length) : rendered;
 }
 
 export interface QuestionAnswer {
@@ -54,12 +78,16 @@ function mean(values: readonly number[]): number {
 export async function probeClosedBook(
   model: SealModel,
   questions: readonly QuestionAnswer[],
-  grading: SealConfig['grading'],
+  config: Pick<SealConfig, 'grading' | 'promptStyle'>,
   adapter?: LoraAdapter,
   checkpoint?: Checkpoint,
 ): Promise<Probe> {
   if (questions.length === 0) throw new Error('a context needs at least one question to grade');
-  const prompts = questions.map((q) => model.tokenizer.encode(closedBookPrompt(q.question)));
+  const { grading } = config;
+  const asked = questions.map((q) =>
+    promptText(model, config.promptStyle, closedBookPrompt(q.question)),
+  );
+  const prompts = asked.map((text) => model.tokenizer.encode(text));
   const generated = await generate(model, prompts, {
     maxNewTokens: grading.maxAnswerTokens,
     sampling: GREEDY,
@@ -74,10 +102,7 @@ export async function probeClosedBook(
     gradeAnswer(grading.metric, answer, questions[i]!.answer),
   );
   const { sequences } = tokenizeExamples(
-    questions.map((q) => ({
-      prompt: closedBookPrompt(q.question),
-      completion: answerCompletion(q.answer),
-    })),
+    questions.map((q, i) => ({ prompt: asked[i]!, completion: answerCompletion(q.answer) })),
     model.tokenizer,
     { lossOn: 'completion', maxLength: model.config.maxPositionEmbeddings, overflow: 'truncate' },
   );
@@ -133,7 +158,7 @@ export async function applyTrainingTexts(
   model: SealModel,
   texts: readonly string[],
   questions: readonly QuestionAnswer[],
-  config: Pick<SealConfig, 'inner' | 'grading' | 'reward'>,
+  config: Pick<SealConfig, 'inner' | 'grading' | 'reward' | 'promptStyle'>,
   before: Probe | null,
   loraSeeds: readonly number[],
   { checkpoint, onAnswering }: ApplyHooks = {},
@@ -172,7 +197,7 @@ export async function applyTrainingTexts(
       const gradeStart = performance.now();
       trainMs += gradeStart - trainStart;
       onAnswering?.();
-      probes.push(await probeClosedBook(model, questions, config.grading, adapter, checkpoint));
+      probes.push(await probeClosedBook(model, questions, config, adapter, checkpoint));
       gradeMs += performance.now() - gradeStart;
     } finally {
       adapter.dispose();

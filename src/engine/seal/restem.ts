@@ -44,6 +44,7 @@ import {
 import {
   applyTrainingTexts,
   probeClosedBook,
+  promptText,
   stopIdsOf,
   type Probe,
   type SealModel,
@@ -435,13 +436,15 @@ export async function updateGenerator(
 /** `count` self-edits of a passage, sampled as one batch; each row has its own seeded stream. */
 export async function sampleSelfEdits(
   model: SealModel,
-  config: Pick<SealConfig, 'selfEdit' | 'format' | 'customPrompt'>,
+  config: Pick<SealConfig, 'selfEdit' | 'format' | 'customPrompt' | 'promptStyle'>,
   passage: Pick<Passage, 'title' | 'context'>,
   seed: number,
   count: number,
   checkpoint?: Checkpoint,
 ): Promise<string[]> {
-  const prompt = model.tokenizer.encode(selfEditPromptOf(config, passage.title, passage.context));
+  const prompt = model.tokenizer.encode(
+    promptText(model, config.promptStyle, selfEditPromptOf(config, passage.title, passage.context)),
+  );
   const result = await generate(
     model,
     Array.from({ length: count }, () => prompt),
@@ -483,7 +486,7 @@ class RoundRunner {
       probe = probeClosedBook(
         this.options.model,
         questions,
-        this.config.grading,
+        this.config,
         undefined,
         this.options.checkpoint,
       );
@@ -535,7 +538,9 @@ class RoundRunner {
       (performance.now() - generateStart) /
       (step.kind === 'self-edit' && sampleIndex === 0 ? config.selfEdit.samples : 1);
 
-    const prompts = passages.map((p) => selfEditPromptOf(config, p.title, p.context));
+    const prompts = passages.map((p) =>
+      promptText(options.model, config.promptStyle, selfEditPromptOf(config, p.title, p.context)),
+    );
     const texts =
       condition === 'base'
         ? []
