@@ -18,6 +18,7 @@ export type { ModelApi, ModelSource, ModelSummary, ShippedModel } from './model/
 export type { GenerationStep } from './model/generate';
 export type { GenerateRequest, GenerateResponse, Logits } from './model/generateText';
 export type {
+  ForgettingRequest,
   SealApi,
   SealConfig,
   SealEvent,

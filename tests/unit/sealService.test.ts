@@ -69,6 +69,17 @@ describe('engine.seal', () => {
     await expect(seal.resumeRun('fourth', cancelled.id)).rejects.toThrow(
       /cancelled; it cannot be resumed/,
     );
+    const rows: number[][] = [];
+    const forgetting = await seal.runForgetting(
+      'forgetting',
+      { config: TINY, worldSeed: 1, passages: 2 },
+      (_, row) => rows.push(row),
+    );
+    expect(forgetting.titles).toHaveLength(2);
+    expect(forgetting.accuracy).toEqual(rows);
+    await expect(
+      seal.runForgetting('bad', { config: TINY, worldSeed: 1, passages: 0 }),
+    ).rejects.toThrow(/number of passages must be a positive whole number/);
     setLoadedModel(null);
     await store.close();
   });

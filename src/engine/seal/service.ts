@@ -6,13 +6,15 @@
 import { isCancelledError, type JobRegistry } from '../jobs';
 import { requireLoadedModel, setLoadedModel } from '../model/session';
 import type { RunRecord, SealStore } from '../store';
-import { DEFAULT_SEAL_CONFIG, PAPER_SETTINGS, type SealConfig } from './config';
+import { DEFAULT_SEAL_CONFIG, PAPER_SETTINGS, resolveSealConfig, type SealConfig } from './config';
 import { worldSealContexts } from './contexts';
 import {
   mStepJsonl,
   roundSummaries,
+  runForgetting,
   squadJson,
   table2Metrics,
+  type ForgettingResult,
   type RoundSummary,
 } from './experiments';
 import {
@@ -51,6 +53,13 @@ export interface SealExportFiles {
   'm-step.jsonl': string;
 }
 
+export interface ForgettingRequest {
+  config: unknown;
+  worldSeed: number;
+  /** How many held-out passages are edited, one after another. */
+  passages: number;
+}
+
 export interface SealApi {
   defaults(): Promise<{ config: SealConfig; paper: typeof PAPER_SETTINGS }>;
   /** Makes a tiny random model (tokenizer from the world's corpus) the loaded model. */
@@ -67,6 +76,15 @@ export interface SealApi {
    */
   stopRun(jobId: string, status: 'paused' | 'cancelled'): Promise<boolean>;
   results(runId: string): Promise<SealResults>;
+  /**
+   * The forgetting experiment on the loaded model: one adapter takes the self-edits of several
+   * held-out passages in sequence; every passage is asked again after each edit.
+   */
+  runForgetting(
+    jobId: string,
+    request: ForgettingRequest,
+    onEdit?: (index: number, row: number[]) => void,
+  ): Promise<ForgettingResult & { titles: string[] }>;
   exportFiles(runId: string): Promise<SealExportFiles>;
 }
 
@@ -164,6 +182,20 @@ export function createSealService(store: SealStore, jobs: JobRegistry): SealApi 
         table2: table2Metrics(episodes),
         rounds: roundSummaries(config, episodes),
       };
+    },
+
+    async runForgetting(jobId, request, onEdit) {
+      const config = resolveSealConfig(request.config);
+      if (!(Number.isInteger(request.passages) && request.passages >= 1)) {
+        throw new Error(
+          `the number of passages must be a positive whole number, got ${request.passages}`,
+        );
+      }
+      const passages = worldSealContexts(request.worldSeed).heldOut.slice(0, request.passages);
+      const result = await jobs.run(jobId, (checkpoint) =>
+        runForgetting(requireLoadedModel(), passages, config, { checkpoint, onEdit }),
+      );
+      return { ...result, titles: passages.map((p) => p.title) };
     },
 
     async exportFiles(runId) {
