@@ -2,6 +2,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/engine/backend';
 import { JobRegistry } from '../../src/engine/jobs';
 import { setLoadedModel } from '../../src/engine/model/session';
+import { worldSealContexts } from '../../src/engine/seal/contexts';
+import { squadJson } from '../../src/engine/seal/experiments';
 import { createSealService, type SealEvent } from '../../src/engine/seal/service';
 import { freshStore } from './storeHelpers';
 
@@ -80,6 +82,29 @@ describe('engine.seal', () => {
     await expect(
       seal.runForgetting('bad', { config: TINY, worldSeed: 1, passages: 0 }),
     ).rejects.toThrow(/number of passages must be a positive whole number/);
+    setLoadedModel(null);
+    await store.close();
+  });
+
+  it('runs on a stored passage dataset: its first half trained on, its second half held out', async () => {
+    const store = freshStore();
+    const seal = createSealService(store, new JobRegistry());
+    await seal.loadTinyModel(3, 1);
+    const passages = worldSealContexts(1).heldOut.slice(0, 4);
+    const dataset = await store.importDataset('four.json', squadJson(passages));
+    await expect(
+      seal.startRun('both', { config: TINY, worldSeed: 1, datasetId: dataset.id }),
+    ).rejects.toThrow(/either a world seed or a dataset id/);
+    const run = await seal.startRun('dataset', {
+      config: { ...TINY, outer: { rounds: 1, contextsPerRound: 1 } },
+      datasetId: dataset.id,
+    });
+    expect(run.status).toBe('done');
+    expect(run.datasetIds).toEqual([dataset.id]);
+    const files = await seal.exportFiles(run.id);
+    expect(JSON.parse(files['contexts-train.json'])).toHaveLength(2);
+    const heldOut = JSON.parse(files['contexts-held-out.json']) as { title: string }[];
+    expect(heldOut.map((p) => p.title)).toEqual([passages[2]!.title]);
     setLoadedModel(null);
     await store.close();
   });

@@ -231,6 +231,8 @@ export interface NewSealRun {
   name?: string;
   /** Stored in the run so that it can be resumed with the same contexts. */
   contextsSource: Record<string, number | string>;
+  /** Stored datasets the contexts come from. */
+  datasetIds?: string[];
 }
 
 /** Starts a run: stores it (status running), then runs it to its end or a stop. */
@@ -245,7 +247,7 @@ export async function startSealRun(options: SealRunOptions, input: NewSealRun): 
       contexts: input.contextsSource,
     },
     seeds: { run: config.seed },
-    datasetIds: [],
+    datasetIds: input.datasetIds ?? [],
   });
   return driveRun(options, run, config);
 }

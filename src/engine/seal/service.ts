@@ -22,6 +22,7 @@ import {
   resumeSealRun,
   sealConfigOfRun,
   startSealRun,
+  type SealContexts,
   type SealEvent,
   type SealRunOptions,
 } from './restem';
@@ -33,10 +34,18 @@ export type { SealConfig } from './config';
 export interface SealStartRequest {
   /** Overrides of the defaults (see `defaults()`). */
   config: unknown;
-  /** Seed of the synthetic world whose contexts the run trains and is evaluated on. */
-  worldSeed: number;
+  /** Seed of the synthetic world whose contexts the run trains and is evaluated on … */
+  worldSeed?: number;
+  /**
+   * … or a passage dataset in the store (imported SQuAD-style passages): its first half is
+   * trained on, its second half held out.
+   */
+  datasetId?: string;
   name?: string;
 }
+
+/** Where a run's contexts come from, as its record keeps it. */
+type ContextsSource = { world: number } | { dataset: string };
 
 export interface SealResults {
   run: RunRecord;
@@ -88,15 +97,40 @@ export interface SealApi {
   exportFiles(runId: string): Promise<SealExportFiles>;
 }
 
-function worldSeedOf(run: RunRecord): number {
-  const seed = (run.config as { contexts?: { world?: unknown } }).contexts?.world;
-  if (typeof seed !== 'number')
-    throw new Error(`Run ${run.id} is not a SEAL run of the synthetic world.`);
-  return seed;
+function sourceOfRun(run: RunRecord): ContextsSource {
+  const source = (run.config as { contexts?: { world?: unknown; dataset?: unknown } }).contexts;
+  if (typeof source?.world === 'number') return { world: source.world };
+  if (typeof source?.dataset === 'string') return { dataset: source.dataset };
+  throw new Error(`Run ${run.id} does not say where its contexts come from: not a SEAL run.`);
+}
+
+function sourceOfRequest(request: SealStartRequest): ContextsSource {
+  const { worldSeed, datasetId } = request;
+  if ((worldSeed === undefined) === (datasetId === undefined)) {
+    throw new Error('a SEAL run needs either a world seed or a dataset id, and not both');
+  }
+  if (datasetId !== undefined) return { dataset: datasetId };
+  if (!Number.isInteger(worldSeed)) {
+    throw new Error(`the world seed must be a whole number, got ${worldSeed}`);
+  }
+  return { world: worldSeed! };
 }
 
 export function createSealService(store: SealStore, jobs: JobRegistry): SealApi {
   const stopStatuses = new Map<string, 'paused' | 'cancelled'>();
+
+  async function contextsOf(source: ContextsSource): Promise<SealContexts> {
+    if ('world' in source) return worldSealContexts(source.world);
+    const dataset = await store.getDataset(source.dataset);
+    if (!dataset) throw new Error(`There is no dataset ${source.dataset} in this browser's store.`);
+    if (dataset.passages.length < 2) {
+      throw new Error(
+        `Dataset ${dataset.name} needs at least 2 passages (one to train, one held out).`,
+      );
+    }
+    const half = Math.ceil(dataset.passages.length / 2);
+    return { train: dataset.passages.slice(0, half), heldOut: dataset.passages.slice(half) };
+  }
 
   /**
    * Runs `drive` as job `jobId`. A pause or cancel is a normal end of the call: it resolves to
@@ -104,16 +138,17 @@ export function createSealService(store: SealStore, jobs: JobRegistry): SealApi 
    */
   const runJob = async (
     jobId: string,
-    worldSeed: number,
+    source: ContextsSource,
     onEvent: ((event: SealEvent) => void) | undefined,
     drive: (options: SealRunOptions) => Promise<RunRecord>,
   ): Promise<RunRecord> => {
     let runId: string | null = null;
+    const contexts = await contextsOf(source);
     try {
       return await jobs.run(jobId, (checkpoint) =>
         drive({
           model: requireLoadedModel(),
-          contexts: worldSealContexts(worldSeed),
+          contexts,
           records: store,
           checkpoint,
           onEvent: (event) => {
@@ -149,21 +184,20 @@ export function createSealService(store: SealStore, jobs: JobRegistry): SealApi 
     },
 
     async startRun(jobId, request, onEvent) {
-      if (!Number.isInteger(request.worldSeed)) {
-        throw new Error(`the world seed must be a whole number, got ${request.worldSeed}`);
-      }
-      return runJob(jobId, request.worldSeed, onEvent, (options) =>
+      const source = sourceOfRequest(request);
+      return runJob(jobId, source, onEvent, (options) =>
         startSealRun(options, {
           config: request.config,
           name: request.name,
-          contextsSource: { world: request.worldSeed },
+          contextsSource: source,
+          datasetIds: 'dataset' in source ? [source.dataset] : [],
         }),
       );
     },
 
     async resumeRun(jobId, runId, onEvent) {
-      const worldSeed = worldSeedOf(await requireRun(runId));
-      return runJob(jobId, worldSeed, onEvent, (options) => resumeSealRun(options, runId));
+      const source = sourceOfRun(await requireRun(runId));
+      return runJob(jobId, source, onEvent, (options) => resumeSealRun(options, runId));
     },
 
     async stopRun(jobId, status) {
@@ -201,7 +235,7 @@ export function createSealService(store: SealStore, jobs: JobRegistry): SealApi 
     async exportFiles(runId) {
       const run = await requireRun(runId);
       const config = sealConfigOfRun(run);
-      const contexts = worldSealContexts(worldSeedOf(run));
+      const contexts = await contextsOf(sourceOfRun(run));
       return {
         'contexts-train.json': squadJson(contexts.train),
         'contexts-held-out.json': squadJson(heldOutUnits(config, contexts).flat()),
