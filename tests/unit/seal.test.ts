@@ -12,7 +12,7 @@ import {
   runForgetting,
   table2Metrics,
 } from '../../src/engine/seal/experiments';
-import { promptText, rewardOf, type Probe } from '../../src/engine/seal/innerLoop';
+import { probeClosedBook, promptText, rewardOf, type Probe } from '../../src/engine/seal/innerLoop';
 import { createTokenizer } from '../../src/engine/model/tokenizer';
 import { FIXTURES } from './llamaFixtures';
 import {
@@ -84,6 +84,29 @@ describe('prompt style', () => {
     expect(chat.endsWith('<|im_start|>assistant\n')).toBe(true);
     expect(() => promptText({ ...model, chatTemplate: null }, 'chat', prompt)).toThrow(
       /no chat template/,
+    );
+    tf.dispose([...model.weights.values()]);
+  });
+});
+
+describe('grading', () => {
+  it('judges answers with the model itself, yes or no, and takes an exact match as right', async () => {
+    const model = tinySealModel(3, 1);
+    const questions = contexts.train[0]!.questions.slice(0, 3);
+    const settings = (metric: string) =>
+      resolveSealConfig({ grading: { metric, maxAnswerTokens: 3 } });
+    const exact = await probeClosedBook(model, questions, settings('exact-match'));
+    // Gold answers equal to the model's own answers: the judge must count them right.
+    const own = questions.map((q, i) => ({ ...q, answer: exact.answers[i]! || 'x' }));
+    const judged = await probeClosedBook(model, own, settings('judge'));
+    expect(judged.answers).toEqual(exact.answers);
+    judged.grades.forEach((grade, i) => {
+      if (exact.answers[i]) expect(grade).toBe(1);
+      expect([0, 1]).toContain(grade);
+    });
+    const again = await probeClosedBook(model, questions, settings('judge'));
+    expect(again.grades).toEqual(
+      (await probeClosedBook(model, questions, settings('judge'))).grades,
     );
     tf.dispose([...model.weights.values()]);
   });

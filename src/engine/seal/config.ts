@@ -18,7 +18,12 @@ import { SELF_EDIT_FORMATS, selfEditPrompt, type SelfEditFormat } from './prompt
 export const REWARD_MODES = ['improvement', 'accuracy', 'likelihood-gain'] as const;
 export type RewardMode = (typeof REWARD_MODES)[number];
 
-export const GRADE_METRICS: readonly GradeMetric[] = ['exact-match', 'f1'];
+/**
+ * SQuAD's exact match and token F1, or 'judge': the loaded model itself, without the update,
+ * asked yes/no against the gold answer (the paper's GPT-4.1 judge, for instruct models).
+ */
+export type SealGradeMetric = GradeMetric | 'judge';
+export const GRADE_METRICS: readonly SealGradeMetric[] = ['exact-match', 'f1', 'judge'];
 
 /** What the held-out evaluation trains on before asking a context's questions. */
 export const HELD_OUT_CONDITIONS = ['base', 'passage', 'self-edit'] as const;
@@ -56,7 +61,7 @@ export interface SealConfig {
     maxLength: number;
   };
   grading: {
-    metric: GradeMetric;
+    metric: SealGradeMetric;
     maxAnswerTokens: number;
     /** Ask only the first this many questions of each passage (null: all, as the paper). */
     maxQuestions: number | null;

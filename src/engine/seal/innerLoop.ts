@@ -16,8 +16,8 @@ import { tokenizeExamples } from '../train/dataset';
 import { LoraAdapter } from '../train/lora';
 import { DEFAULT_SFT_OPTIONS, evaluateLoss, trainSft } from '../train/sft';
 import type { RewardMode, SealConfig } from './config';
-import { gradeAnswer } from './grade';
-import { ANSWER_END, answerCompletion, closedBookPrompt } from './prompts';
+import { exactMatch, gradeAnswer } from './grade';
+import { ANSWER_END, answerCompletion, closedBookPrompt, judgePrompt } from './prompts';
 
 export interface SealModel {
   config: ModelConfig;
@@ -74,6 +74,45 @@ function mean(values: readonly number[]): number {
   return values.length === 0 ? 0 : values.reduce((sum, x) => sum + x, 0) / values.length;
 }
 
+/**
+ * The model without any update judges each answer yes (1) or no (0) against the gold answer; an
+ * exact match needs no judge.
+ */
+async function judgeAnswers(
+  model: SealModel,
+  config: Pick<SealConfig, 'promptStyle'>,
+  questions: readonly QuestionAnswer[],
+  answers: readonly string[],
+  checkpoint?: Checkpoint,
+): Promise<number[]> {
+  const grades = answers.map((answer, i) => exactMatch(answer, questions[i]!.answer));
+  const judged = grades.flatMap((grade, i) => (grade === 1 ? [] : [i]));
+  if (judged.length === 0) return grades;
+  const replies = await generate(
+    model,
+    judged.map((i) =>
+      model.tokenizer.encode(
+        promptText(
+          model,
+          config.promptStyle,
+          judgePrompt(questions[i]!.question, questions[i]!.answer, answers[i]!),
+        ),
+      ),
+    ),
+    {
+      maxNewTokens: 3,
+      sampling: GREEDY,
+      stopTokenIds: stopIdsOf(model),
+      decode: (ids) => model.tokenizer.decode(ids),
+      checkpoint,
+    },
+  );
+  replies.sequences.forEach((reply, k) => {
+    grades[judged[k]!] = /^\s*yes\b/i.test(reply.text) ? 1 : 0;
+  });
+  return grades;
+}
+
 /** Greedy closed-book answers to every question (one batch), graded, and the gold answers' likelihood. */
 export async function probeClosedBook(
   model: SealModel,
@@ -98,9 +137,11 @@ export async function probeClosedBook(
     checkpoint,
   });
   const answers = generated.sequences.map((s) => s.text.trim());
-  const grades = answers.map((answer, i) =>
-    gradeAnswer(grading.metric, answer, questions[i]!.answer),
-  );
+  const { metric } = grading;
+  const grades =
+    metric === 'judge'
+      ? await judgeAnswers(model, config, questions, answers, checkpoint)
+      : answers.map((answer, i) => gradeAnswer(metric, answer, questions[i]!.answer));
   const { sequences } = tokenizeExamples(
     questions.map((q, i) => ({ prompt: asked[i]!, completion: answerCompletion(q.answer) })),
     model.tokenizer,

@@ -78,3 +78,15 @@ export function readingPrompt(title: string, context: string, question: string):
 export function answerCompletion(answer: string): string {
   return ` ${answer}${ANSWER_END}`;
 }
+
+/**
+ * Asks a model whether an answer is right, as the method's yes/no judge does: the question, the
+ * gold answer and the answer to judge; the judge's reply starts with yes or no.
+ */
+export function judgePrompt(question: string, gold: string, answer: string): string {
+  return (
+    'Decide whether the answer to the question is correct, given the gold answer.\n' +
+    `Question: ${question}\nGold answer: ${gold}\nAnswer: ${answer}\n` +
+    'Is the answer correct? Reply yes or no.\nReply:'
+  );
+}
