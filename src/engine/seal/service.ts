@@ -1,7 +1,8 @@
 /**
  * SEAL as the engine serves it: start, pause, resume and cancel runs of the loop on the loaded
  * model, with live events for the panel, and a run's results and files read back from the store.
- * Contexts come from the synthetic world of the run's seed, so a run can be resumed in any tab.
+ * Contexts come from the synthetic world of a seed or from a stored passage dataset, as the run
+ * records, so a run can be resumed in any tab.
  */
 import { isCancelledError, type JobRegistry } from '../jobs';
 import { requireLoadedModel, setLoadedModel } from '../model/session';
