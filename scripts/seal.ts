@@ -1,5 +1,5 @@
 /**
- * `npm run seal -- --config experiments/<name>.json [--out DIR]`: runs a SEAL experiment in Node on
+ * `npm run seal -- --config experiments/<name>.json [--out DIR [--resume]]`: runs a SEAL experiment in Node on
  * wasm, exactly as the SEAL panel runs it in the browser, and writes its records to files: the run
  * in the History panel's export format (run.zip, importable in the browser), its episodes as JSONL,
  * a summary, the contexts as SQuAD-style JSON and the M-step data as prompt/completion JSONL (the
@@ -9,7 +9,7 @@
  * `formats` (one run per self-edit format) and `forgetting` (sequential edits, accuracy matrix).
  */
 import 'fake-indexeddb/auto';
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -27,9 +27,15 @@ import {
   table2Metrics,
 } from '../src/engine/seal/experiments';
 import { SELF_EDIT_FORMATS } from '../src/engine/seal/prompts';
-import { heldOutUnits, planRound, startSealRun, type SealEvent } from '../src/engine/seal/restem';
+import {
+  heldOutUnits,
+  planRound,
+  resumeSealRun,
+  startSealRun,
+  type SealEvent,
+} from '../src/engine/seal/restem';
 import { tinySealModel } from '../src/engine/seal/tinyModel';
-import { openStore, type RunRecord } from '../src/engine/store';
+import { openStore } from '../src/engine/store';
 import { RESULTS_DIR, gitCommit, type BenchResult } from './benchResult';
 
 const EXPERIMENTS = ['seal', 'table2', 'formats', 'forgetting'] as const;
@@ -105,15 +111,15 @@ async function loadExperimentModel(
 }
 
 /** One line redrawn in place on a terminal, or a line per update otherwise. */
-function progressBar(label: string, total: number) {
+function progressBar(label: string, total: number, alreadyDone = 0) {
   const started = Date.now();
-  let done = 0;
+  let done = alreadyDone;
   return (detail: string) => {
     done += 1;
     const width = 30;
     const filled = Math.round((done / total) * width);
     const seconds = (Date.now() - started) / 1000;
-    const eta = done > 0 ? (seconds / done) * (total - done) : 0;
+    const eta = done > alreadyDone ? (seconds / (done - alreadyDone)) * (total - done) : 0;
     const line = `${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} ${seconds.toFixed(0)}s, ~${eta.toFixed(0)}s left · ${detail}`;
     if (process.stderr.isTTY)
       process.stderr.write(`\r${line.slice(0, process.stderr.columns - 1)}`);
@@ -126,25 +132,46 @@ function write(dir: string, name: string, text: string): void {
   writeFileSync(join(dir, name), text);
 }
 
+/**
+ * One SEAL run, its records written to `outDir`. With `resume`, a run that already finished there
+ * is read back, and one interrupted there continues from its last round.
+ */
 async function runOne(
   file: ExperimentFile,
   model: LoadedModel,
   overrides: Record<string, unknown>,
   outDir: string,
-): Promise<{ run: RunRecord; metrics: Record<string, number> }> {
+  resume: boolean,
+): Promise<{ metrics: Record<string, number> }> {
+  const summaryPath = join(outDir, 'summary.json');
+  const zipPath = join(outDir, 'run.zip');
+  if (resume && existsSync(summaryPath)) {
+    return JSON.parse(readFileSync(summaryPath, 'utf8')) as { metrics: Record<string, number> };
+  }
   const config = resolveSealConfig(overrides);
   const contexts = worldSealContexts(file.world);
   let total = 0;
   for (let round = 0; round <= config.outer.rounds; round++) {
     total += planRound(config, contexts, round).steps.length;
   }
-  const tick = progressBar(`${file.name} ${config.format}`, total);
   const store = openStore({
     databaseName: `seal-cli-${process.pid}-${config.format}`,
     channelName: null,
   });
+  const interrupted =
+    resume && existsSync(zipPath) ? await store.importRun(readFileSync(zipPath)) : null;
+  const tick = progressBar(`${file.name} ${config.format}`, total, interrupted?.episodeCount ?? 0);
+  mkdirSync(outDir, { recursive: true });
+  // The run as it stands after each round, so that an interrupted command can go on with --resume.
+  let saving = Promise.resolve();
+  const saveRun = (runId: string) => {
+    saving = saving.then(async () => writeFileSync(zipPath, await store.exportRun(runId)));
+  };
+  let runId = interrupted?.id ?? null;
   const jobs = new JobRegistry();
   const onEvent = (event: SealEvent) => {
+    if (event.type === 'run') runId = event.run.id;
+    if (event.type === 'round' && runId !== null) saveRun(runId);
     if (event.type === 'episode') {
       const { round, contextIndex, sampleIndex, reward } = event.episode;
       tick(
@@ -152,15 +179,19 @@ async function runOne(
       );
     }
   };
-  const run = await jobs.run('seal', (checkpoint) =>
-    startSealRun(
-      { model, contexts, records: store, checkpoint, onEvent },
-      { config: overrides, name: file.name, contextsSource: { world: file.world } },
-    ),
-  );
+  const run = await jobs.run('seal', (checkpoint) => {
+    const options = { model, contexts, records: store, checkpoint, onEvent };
+    return interrupted
+      ? resumeSealRun(options, interrupted.id)
+      : startSealRun(options, {
+          config: overrides,
+          name: file.name,
+          contextsSource: { world: file.world },
+        });
+  });
+  await saving;
   const episodes = await store.listEpisodes(run.id);
-  mkdirSync(outDir, { recursive: true });
-  writeFileSync(join(outDir, 'run.zip'), await store.exportRun(run.id));
+  writeFileSync(zipPath, await store.exportRun(run.id));
   write(outDir, 'episodes.jsonl', episodes.map((e) => `${JSON.stringify(e)}\n`).join(''));
   write(outDir, 'contexts-train.json', squadJson(contexts.train));
   write(outDir, 'contexts-held-out.json', squadJson(heldOutUnits(config, contexts).flat()));
@@ -177,14 +208,22 @@ async function runOne(
   };
   write(outDir, 'summary.json', `${JSON.stringify(summary, null, 2)}\n`);
   await store.close();
-  return { run, metrics };
+  return { metrics };
 }
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { config: { type: 'string' }, out: { type: 'string' } },
+    options: {
+      config: { type: 'string' },
+      out: { type: 'string' },
+      resume: { type: 'boolean', default: false },
+    },
   });
-  if (!values.config) fail('usage: npm run seal -- --config experiments/<name>.json [--out DIR]');
+  if (!values.config) {
+    fail('usage: npm run seal -- --config experiments/<name>.json [--out DIR [--resume]]');
+  }
+  if (values.resume && !values.out)
+    fail('--resume needs --out: the folder of the run to go on with');
   const file = readExperiment(values.config);
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const outDir = values.out ?? join('runs', `${file.name}-${stamp}`);
@@ -211,13 +250,13 @@ async function main(): Promise<void> {
     const table: Record<string, Record<string, number>> = {};
     for (const format of file.formats ?? [...SELF_EDIT_FORMATS]) {
       table[format] = (
-        await runOne(file, model, { ...seal, format }, join(outDir, format))
+        await runOne(file, model, { ...seal, format }, join(outDir, format), values.resume!)
       ).metrics;
     }
     write(outDir, 'formats.json', `${JSON.stringify(table, null, 2)}\n`);
     console.table(table);
   } else {
-    const { metrics } = await runOne(file, model, seal, outDir);
+    const { metrics } = await runOne(file, model, seal, outDir, values.resume!);
     console.table(metrics);
     if (file.experiment === 'table2') {
       const result: BenchResult = {
