@@ -7,24 +7,11 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Checkpoint } from '../jobs';
 import { createRandom } from '../random';
-import { randomModelWeights, SMALL_LLAMA_CONFIG } from '../train/randomModel';
-import type { ModelConfig } from './config';
+import { BENCHMARK_LLAMA_CONFIG, randomModelWeights } from '../train/randomModel';
 import { generate, type GenerationModel, type GenerationStats } from './generate';
 import { GREEDY, type SamplingOptions } from './sampling';
 import { disposeModelWeights } from './weights';
 
-/** About 5 M parameters: real work on wasm, still quick on a software WebGPU. */
-const BENCHMARK_CONFIG: ModelConfig = {
-  ...SMALL_LLAMA_CONFIG,
-  vocabSize: 2048,
-  hiddenSize: 256,
-  intermediateSize: 688,
-  numLayers: 4,
-  numHeads: 8,
-  numKvHeads: 4,
-  headDim: 32,
-  maxPositionEmbeddings: 512,
-};
 const PROMPT_TOKENS = 64;
 const NEW_TOKENS = 32;
 const TIMED_RUNS = 3;
@@ -57,12 +44,12 @@ export async function runGenerateBenchmark(
   checkpoint: Checkpoint,
 ): Promise<Record<string, number>> {
   const model: GenerationModel = {
-    config: BENCHMARK_CONFIG,
-    weights: randomModelWeights(BENCHMARK_CONFIG, 1),
+    config: BENCHMARK_LLAMA_CONFIG,
+    weights: randomModelWeights(BENCHMARK_LLAMA_CONFIG, 1),
   };
   const random = createRandom(2);
   const prompt = Array.from({ length: PROMPT_TOKENS }, () =>
-    Math.floor(random() * BENCHMARK_CONFIG.vocabSize),
+    Math.floor(random() * BENCHMARK_LLAMA_CONFIG.vocabSize),
   );
   const run = (
     batch: number,

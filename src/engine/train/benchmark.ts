@@ -4,24 +4,12 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Checkpoint } from '../jobs';
-import type { ModelConfig } from '../model/config';
 import { disposeModelWeights } from '../model/weights';
 import { LoraAdapter } from './lora';
-import { randomModelWeights, SMALL_LLAMA_CONFIG } from './randomModel';
+import { BENCHMARK_LLAMA_CONFIG, randomModelWeights } from './randomModel';
 import { DEFAULT_SFT_OPTIONS, trainSft, type TrainableModel, type TrainingTarget } from './sft';
 import type { TokenizedSequence } from './dataset';
 
-/** About 5 M parameters: a real workload on wasm, still quick on a software WebGPU. */
-export const TRAIN_BENCHMARK_CONFIG: ModelConfig = {
-  ...SMALL_LLAMA_CONFIG,
-  vocabSize: 2048,
-  hiddenSize: 256,
-  intermediateSize: 688,
-  numLayers: 4,
-  numHeads: 8,
-  numKvHeads: 4,
-  headDim: 32,
-};
 const BATCH = 4;
 const SEQUENCE_LENGTH = 64;
 const TIMED_STEPS = 5;
@@ -56,7 +44,7 @@ async function timeSteps(
 }
 
 export async function runTrainBenchmark(checkpoint: Checkpoint): Promise<Record<string, number>> {
-  const config = TRAIN_BENCHMARK_CONFIG;
+  const config = BENCHMARK_LLAMA_CONFIG;
   const model = { config, weights: randomModelWeights(config, 1) };
   const data = benchmarkData(config.vocabSize);
   const metrics: Record<string, number> = {};

@@ -28,6 +28,19 @@ export const SMALL_LLAMA_CONFIG: ModelConfig = {
   eosTokenIds: [],
 };
 
+/** About 5 M parameters: a real workload on wasm, still quick on a software WebGPU. */
+export const BENCHMARK_LLAMA_CONFIG: ModelConfig = {
+  ...SMALL_LLAMA_CONFIG,
+  vocabSize: 2048,
+  hiddenSize: 256,
+  intermediateSize: 688,
+  numLayers: 4,
+  numHeads: 8,
+  numKvHeads: 4,
+  headDim: 32,
+  maxPositionEmbeddings: 512,
+};
+
 /**
  * Norm gains start at 1, biases at 0, everything else ~ N(0, std²); transformers uses 0.02, whose
  * near-uniform output a LoRA cannot sharpen much, so tests that must learn use a larger `std`.
