@@ -6,7 +6,9 @@
  *   --name NAME          model folder under --out (seal-world-1m)
  *   --out DIR            where models go (models)
  *   --checkpoints DIR    where checkpoints go (.checkpoints)
- *   --steps N            optimizer steps of the whole run (the cosine schedule ends there)
+ *   --steps N            optimizer steps of the whole run (1000; the cosine schedule ends there);
+ *                        with --resume, a new total that extends a finished run: the cosine
+ *                        restarts from where that total puts it (a warm restart)
  *   --max-minutes M      stop after M minutes of training this time (checkpoint + export)
  *   --checkpoint-minutes M   minutes between checkpoints (5)
  *   --resume             continue from the checkpoint in --checkpoints/NAME
@@ -43,7 +45,7 @@ const { values: args } = parseArgs({
     name: { type: 'string', default: 'seal-world-1m' },
     out: { type: 'string', default: 'models' },
     checkpoints: { type: 'string', default: '.checkpoints' },
-    steps: { type: 'string', default: '1600' },
+    steps: { type: 'string' },
     'max-minutes': { type: 'string' },
     'checkpoint-minutes': { type: 'string', default: '5' },
     resume: { type: 'boolean', default: false },
@@ -76,6 +78,7 @@ function numberArg(name: keyof typeof args, integer = true): number {
   return value;
 }
 
+const DEFAULT_STEPS = 1000;
 const seed = numberArg('seed');
 const sequenceLength = numberArg('seq-len');
 const modelDir = join(args.out!, args.name!);
@@ -137,6 +140,8 @@ function writeCheckpoint(files: PretrainCheckpointFiles, config: ModelConfig, lo
 interface TrainingLog {
   /** Mean loss of each block of 10 steps: [last step of the block, mean loss]. */
   losses: [number, number][];
+  /** The cosine schedule's total steps, and from which step each total applied. */
+  schedules: { fromStep: number; totalSteps: number }[];
   /** Wall-clock seconds spent training, over all sessions. */
   trainingSeconds: number;
   tokensPerSecond: number;
@@ -176,7 +181,7 @@ async function main(): Promise<void> {
     batchSize: numberArg('batch'),
     learningRate: numberArg('lr', false),
     warmupSteps: numberArg('warmup'),
-    totalSteps: numberArg('steps'),
+    totalSteps: args.steps === undefined ? DEFAULT_STEPS : numberArg('steps'),
     weightDecay: numberArg('weight-decay', false),
     maxGradNorm: 1,
     seed,
@@ -185,6 +190,7 @@ async function main(): Promise<void> {
   const trainer = new Pretrainer(config, weights, documents, options);
   let log: TrainingLog = {
     losses: [],
+    schedules: [{ fromStep: 0, totalSteps: options.totalSteps }],
     trainingSeconds: 0,
     tokensPerSecond: 0,
     worldSeed: seed,
@@ -192,8 +198,23 @@ async function main(): Promise<void> {
     corpusTokens,
   };
   if (checkpoint && saved) {
-    trainer.restoreCheckpoint(checkpoint);
     log = JSON.parse(readFileSync(join(checkpointDir, 'log.json'), 'utf8')) as TrainingLog;
+    log.schedules ??= [{ fromStep: 0, totalSteps: options.totalSteps }];
+    if (log.corpusDocuments !== documents.length || log.worldSeed !== seed) {
+      throw new Error(
+        `the checkpoint was trained on world ${log.worldSeed} with ${log.corpusDocuments} documents, not world ${seed} with ${documents.length} (--seed, --documents)`,
+      );
+    }
+    if (args.resume && args.steps !== undefined && numberArg('steps') !== options.totalSteps) {
+      if (numberArg('steps') <= checkpoint.state.step) {
+        throw new Error(
+          `--steps ${args.steps} is not beyond the checkpoint's step ${checkpoint.state.step}`,
+        );
+      }
+      options.totalSteps = numberArg('steps');
+      log.schedules.push({ fromStep: checkpoint.state.step, totalSteps: options.totalSteps });
+    }
+    trainer.restoreCheckpoint(checkpoint);
     console.log(`resumed at step ${checkpoint.state.step} of ${options.totalSteps}`);
   }
   console.log(
@@ -262,6 +283,9 @@ async function main(): Promise<void> {
     const last = log.losses.at(-1);
     const summary = {
       parameters: countParameters(config),
+      worldSeed: log.worldSeed,
+      corpusDocuments: log.corpusDocuments,
+      corpusTokens: log.corpusTokens,
       steps: trainer.progress.step,
       totalSteps: options.totalSteps,
       tokensSeen: trainer.progress.tokens,
@@ -271,6 +295,7 @@ async function main(): Promise<void> {
       tokensPerSecond: log.tokensPerSecond,
       machine: `${os.cpus().length} CPU cores, Node ${process.version}, tfjs wasm`,
       options,
+      schedules: log.schedules,
       losses: log.losses,
     };
     writeFileSync(join(modelDir, 'training.json'), JSON.stringify(summary) + '\n');

@@ -1,0 +1,49 @@
+import { statSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadModelFolder } from '../../scripts/modelFolder';
+import { selectBackend } from '../../src/engine/backend';
+import { DEFAULT_WORLD_EVAL_OPTIONS, evaluateWorld } from '../../src/engine/eval/world';
+import { setLoadedModel, type LoadedModel } from '../../src/engine/model/session';
+import { countParameters } from '../../src/engine/model/weights';
+import { generateWorld } from '../../src/engine/world/generate';
+
+/** The default model shipped with the app, trained on the world of seed 1. */
+const MODEL_FOLDER = 'models/seal-world-1m';
+
+let model: LoadedModel;
+
+beforeAll(async () => {
+  await selectBackend('wasm');
+  model = await loadModelFolder(MODEL_FOLDER);
+}, 60_000);
+
+afterAll(() => setLoadedModel(null));
+
+describe('the shipped default model', () => {
+  it('is a small Llama in the Hub layout with the world tokenizer', () => {
+    expect(model.config.architecture).toBe('LlamaForCausalLM');
+    expect(countParameters(model.config)).toBeGreaterThan(1_000_000);
+    expect(statSync(`${MODEL_FOLDER}/model.safetensors`).size).toBeLessThan(40 * 2 ** 20);
+    expect(model.tokenizer.bosTokenId).toBe(1);
+    expect(model.tokenizer.eosTokenId).toBe(2);
+  });
+
+  it('answers in the world formats, knows pretraining entities better than held-out ones, and writes self-edits', async () => {
+    const world = generateWorld(1);
+    const report = await evaluateWorld(model, world, {
+      ...DEFAULT_WORLD_EVAL_OPTIONS,
+      limit: 3,
+      maxSelfEditTokens: 64,
+    });
+    const { metrics, examples } = report;
+    expect(metrics.questions_heldout).toBeGreaterThanOrEqual(20);
+    // A year is answered with a year, from the passage in the prompt or not.
+    const years = examples.reading.filter((r) => /^\d{4}$/.test(r.gold));
+    expect(years.length).toBeGreaterThan(0);
+    for (const { answer } of years) expect(answer).toMatch(/^\d{4}$/);
+    expect(metrics.closed_book_pretrain_em).toBeGreaterThan(metrics.closed_book_heldout_em);
+    expect(metrics.closed_book_heldout_em).toBeLessThanOrEqual(0.1);
+    expect(metrics.self_edit_lines_mean).toBeGreaterThanOrEqual(3);
+    expect(metrics.self_edit_varied_fraction).toBe(1);
+  }, 240_000);
+});
