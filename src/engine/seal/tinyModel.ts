@@ -6,7 +6,7 @@
 import type { ModelConfig } from '../model/config';
 import type { LoadedModel } from '../model/session';
 import { createTokenizer } from '../model/tokenizer';
-import { randomModelWeights } from '../train/randomModel';
+import { randomModelWeights, SMALL_LLAMA_CONFIG } from '../train/randomModel';
 import { generateCorpus, generateWorld, tokenizerConfigJson, trainTokenizer } from '../world';
 
 const CORPUS_DOCUMENTS = 300;
@@ -40,21 +40,9 @@ export function tinySealModel(
     tokenizerConfigJson(CONTEXT_TOKENS),
   );
   const config: ModelConfig = {
-    architecture: 'LlamaForCausalLM',
+    ...SMALL_LLAMA_CONFIG,
     vocabSize,
-    hiddenSize: 64,
-    intermediateSize: 128,
-    numLayers: 2,
-    numHeads: 4,
-    numKvHeads: 2,
-    headDim: 16,
-    rmsNormEps: 1e-5,
-    ropeTheta: 10000,
-    ropeScaling: null,
     maxPositionEmbeddings: CONTEXT_TOKENS,
-    tieWordEmbeddings: false,
-    attentionBias: false,
-    mlpBias: false,
     ...shape,
     bosTokenId: tokenizer.bosTokenId,
     eosTokenIds: tokenizer.eosTokenId === null ? [] : [tokenizer.eosTokenId],
