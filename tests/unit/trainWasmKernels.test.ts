@@ -51,7 +51,7 @@ describe('UnsortedSegmentSum on wasm', () => {
   });
 });
 
-describe('BatchMatMul on wasm with transposed operands', () => {
+describe('BatchMatMul on wasm with transposed operands and several batches', () => {
   it('equals cpu for every transpose combination, batched and broadcast', async () => {
     const shapes: [number[], number[], boolean, boolean][] = [
       [[5, 3], [3, 4], false, false],
@@ -65,6 +65,14 @@ describe('BatchMatMul on wasm with transposed operands', () => {
       [[3, 40], [3, 33], true, false],
       [[2, 3, 40], [2, 33, 3], true, true],
       [[40, 3], [3, 2], false, false],
+      // Enough work per batch to be split into 2-D products: same batches, and either side
+      // broadcast, with and without transposes.
+      [[3, 4, 40, 32], [3, 4, 32, 20], false, false],
+      [[3, 4, 40, 32], [3, 4, 20, 32], false, true],
+      [[3, 4, 32, 40], [3, 4, 32, 20], true, false],
+      [[1, 40, 32], [3, 32, 20], false, false],
+      [[2, 3, 40, 32], [32, 20], false, false],
+      [[40, 32], [2, 20, 32], false, true],
     ];
     for (const [aShape, bShape, transposeA, transposeB] of shapes) {
       const results: Float32Array[] = [];
