@@ -1,4 +1,7 @@
-/** The `?backend=` URL parameter forces a backend; it survives reloads and can be shared. */
+/**
+ * URL parameters that choose how the app opens; they survive reloads and can be shared:
+ * `?backend=` forces a backend, `?model=` names the shipped model to load (`none`: no model).
+ */
 import { parseBackendRequest, type BackendRequest } from '../engine/backendChoice';
 
 export function requestedBackendFromUrl(): BackendRequest {
@@ -10,4 +13,8 @@ export function rememberBackendInUrl(request: BackendRequest): void {
   if (request === 'auto') url.searchParams.delete('backend');
   else url.searchParams.set('backend', request);
   history.replaceState(null, '', url);
+}
+
+export function requestedModelFromUrl(): string | null {
+  return new URL(location.href).searchParams.get('model');
 }

@@ -1,5 +1,12 @@
-import type { BackendInfo, LogEntry, MemoryInfo, ModelSummary } from '../engine/api';
-import { Comlink, connectEngine, type EngineClient } from './engineClient';
+import type {
+  BackendInfo,
+  JobProgress,
+  LogEntry,
+  MemoryInfo,
+  ModelSource,
+  ModelSummary,
+} from '../engine/api';
+import { Comlink, connectEngine, newJobId, progressProxy, type EngineClient } from './engineClient';
 import type { BackendRequest } from '../engine/backendChoice';
 
 const MAX_LOG_ENTRIES = 200;
@@ -12,6 +19,10 @@ export const app = $state({
   logs: [] as LogEntry[],
   /** The engine's loaded model, as the Model panel last saw it. */
   loadedModel: null as ModelSummary | null,
+  /** The model load in progress, from the Model panel or the default load on opening. */
+  modelLoad: null as { jobId: string; label: string; progress: JobProgress | null } | null,
+  modelLoadError: null as string | null,
+  modelLoadNotice: null as string | null,
 });
 
 export const engine: EngineClient = connectEngine();
@@ -39,4 +50,59 @@ export function listenToEngine(): void {
       if (event.type === 'log') app.logs = [...app.logs, event.entry].slice(-MAX_LOG_ENTRIES);
     }),
   );
+}
+
+function messageOf(cause: unknown): string {
+  return cause instanceof Error ? cause.message : String(cause);
+}
+
+/** Loads a model in the engine, keeping progress, errors and the result in `app`. */
+export async function loadModel(source: ModelSource, label: string): Promise<void> {
+  if (app.modelLoad) throw new Error(`${app.modelLoad.label} is still loading`);
+  const jobId = newJobId('model-load');
+  app.modelLoad = { jobId, label, progress: null };
+  app.modelLoadError = null;
+  app.modelLoadNotice = null;
+  try {
+    app.loadedModel = await engine.model.load(
+      jobId,
+      source,
+      progressProxy((progress) => {
+        if (app.modelLoad?.jobId === jobId) app.modelLoad = { jobId, label, progress };
+      }),
+    );
+  } catch (cause) {
+    const cancelled = cause instanceof Error && cause.name === 'CancelledError';
+    if (cancelled) {
+      app.modelLoadNotice = 'Loading was cancelled; the previous model (if any) is still loaded.';
+    } else app.modelLoadError = messageOf(cause);
+  } finally {
+    app.modelLoad = null;
+    await refreshMemory();
+  }
+}
+
+export async function cancelModelLoad(): Promise<void> {
+  if (app.modelLoad) await engine.cancel(app.modelLoad.jobId);
+}
+
+/**
+ * Opening the app loads a model that ships with it, so it is ready to use offline: the one the
+ * `?model=` URL parameter names, else the first listed; `?model=none` opens with no model.
+ */
+export async function loadDefaultModel(requested: string | null): Promise<void> {
+  if (requested === 'none' || app.backend === null) return;
+  try {
+    const shipped = await engine.model.listShipped();
+    const chosen = requested === null ? shipped[0] : shipped.find((m) => m.name === requested);
+    if (requested !== null && chosen === undefined) {
+      const names = shipped.map((m) => m.name).join(', ') || 'none';
+      app.modelLoadError = `?model=${requested} names no shipped model (shipped: ${names})`;
+      return;
+    }
+    if (chosen === undefined || (await engine.model.current()) !== null || app.modelLoad) return;
+    await loadModel({ kind: 'shipped', name: chosen.name }, chosen.name);
+  } catch (cause) {
+    app.modelLoadNotice = `The default model was not loaded: ${messageOf(cause)}`;
+  }
 }

@@ -8,15 +8,20 @@ import { openApp, type PageWithEngine } from './helpers';
 const QUESTIONS = [0, 1];
 
 /**
- * The default model ships with the app: the Model panel offers it first, it loads on WebGPU, and
- * its answers about a held-out passage are those it gives on wasm, and of the kind asked for.
+ * The default model ships with the app and loads on opening, with no click: the Model panel
+ * shows it, and its answers about a held-out passage on WebGPU are those it gives on wasm, and of
+ * the kind asked for.
  */
-test('the shipped default model loads on WebGPU and answers as on wasm', async ({ page }) => {
-  await openApp(page);
+test('the shipped default model loads on opening and answers on WebGPU as on wasm', async ({
+  page,
+}) => {
+  await openApp(page, '', { defaultModel: true });
+  await expect(page.getByTestId('status-model')).toContainText('Model seal-world-1m', {
+    timeout: 120_000,
+  });
   await page.getByRole('tab', { name: 'Model' }).click();
   await expect(page.getByLabel('Shipped with the app')).toBeChecked();
-  await page.getByTestId('model-load').click();
-  await expect(page.getByTestId('model-id')).toContainText('seal-world-1m', { timeout: 120_000 });
+  await expect(page.getByTestId('model-id')).toContainText('seal-world-1m');
 
   const world = generateWorld(1);
   const context = contextOf(world, world.splits.eval[0]!);
@@ -50,4 +55,20 @@ test('the shipped default model loads on WebGPU and answers as on wasm', async (
   expect(questions[0]!.gold).toMatch(/^\d{4}$/);
   expect(answers.webgpu[0]).toMatch(/^\d{4}$/);
   expect(answers.webgpu[1]).toMatch(/^[A-Z][a-z]+$/);
+});
+
+test('?model=none opens with no model, and an unknown name says what ships @no-webgpu', async ({
+  page,
+}) => {
+  await openApp(page);
+  await page.getByRole('tab', { name: 'Model' }).click();
+  await expect(page.getByTestId('model-none')).toBeVisible();
+  await expect(page.getByTestId('status-model')).toHaveText('No model loaded');
+
+  await page.goto('/?model=no-such-model');
+  await page.getByRole('tab', { name: 'Model' }).click();
+  await expect(page.getByTestId('model-error')).toContainText(
+    '?model=no-such-model names no shipped model (shipped: seal-world-1m)',
+  );
+  await expect(page.getByTestId('model-none')).toBeVisible();
 });

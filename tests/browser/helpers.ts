@@ -4,8 +4,19 @@ import type { EngineApi } from '../../src/engine/api';
 /** The engine proxy the app exposes on `window.seal` (the same one its panels use). */
 export type PageWithEngine = { seal: { engine: EngineApi } };
 
-export async function openApp(page: Page, query = ''): Promise<void> {
-  await page.goto(`/${query}`);
+/**
+ * Opens the app and waits for its engine. Unless `defaultModel` is set, it opens with no model
+ * (`?model=none`), so a test that loads its own model does not race the default load.
+ */
+export async function openApp(
+  page: Page,
+  query = '',
+  { defaultModel = false }: { defaultModel?: boolean } = {},
+): Promise<void> {
+  const params = new URLSearchParams(query);
+  if (!defaultModel) params.set('model', 'none');
+  const search = params.toString();
+  await page.goto(search === '' ? '/' : `/?${search}`);
   await expect(page.getByTestId('active-backend')).toBeVisible();
 }
 
