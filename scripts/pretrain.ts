@@ -15,6 +15,10 @@
  *   --export             write the model from the checkpoint without training
  *   --no-export          train and checkpoint but do not write the model folder
  *   --documents N        corpus documents (smaller for quick runs)
+ *   --mix KIND=W,…       from this session on, train on a fresh corpus of the same size with these
+ *                        relative shares of document kinds (passage, closedBook, reading, selfEdit;
+ *                        a kind left out gets none), tokenized with the world's tokenizer; the
+ *                        model card's training.json records each phase's mix and first step
  *   --hidden, --layers, --heads, --kv-heads, --intermediate   model shape
  *   --seq-len, --batch, --lr, --warmup, --weight-decay        training settings
  */
@@ -36,7 +40,11 @@ import {
 } from '../src/engine/train/pretrain';
 import { randomModelWeights } from '../src/engine/train/randomModel';
 import { buildWorld } from '../src/engine/world/build';
-import { DEFAULT_CORPUS_PARAMS } from '../src/engine/world/corpus';
+import {
+  DEFAULT_CORPUS_PARAMS,
+  generateCorpus,
+  type DocumentKind,
+} from '../src/engine/world/corpus';
 import { SPECIAL_TOKENS, tokenizerConfigJson } from '../src/engine/world/tokenizer';
 
 const { values: args } = parseArgs({
@@ -52,6 +60,7 @@ const { values: args } = parseArgs({
     export: { type: 'boolean', default: false },
     'no-export': { type: 'boolean', default: false },
     documents: { type: 'string', default: String(DEFAULT_CORPUS_PARAMS.documents) },
+    mix: { type: 'string' },
     hidden: { type: 'string', default: '128' },
     layers: { type: 'string', default: '4' },
     heads: { type: 'string', default: '4' },
@@ -83,6 +92,24 @@ const seed = numberArg('seed');
 const sequenceLength = numberArg('seq-len');
 const modelDir = join(args.out!, args.name!);
 const checkpointDir = join(args.checkpoints!, args.name!);
+
+type Mix = Record<DocumentKind, number>;
+
+function parseMix(text: string): Mix {
+  const mix: Mix = { passage: 0, closedBook: 0, reading: 0, selfEdit: 0 };
+  for (const part of text.split(',')) {
+    const [kind, weight] = part.split('=');
+    const value = Number(weight);
+    if (!kind || !(kind in mix) || weight === undefined || !(value >= 0)) {
+      throw new Error(
+        `--mix wants KIND=WEIGHT pairs with KIND one of ${Object.keys(mix).join(', ')} and WEIGHT ≥ 0, got "${part}"`,
+      );
+    }
+    mix[kind as DocumentKind] = value;
+  }
+  if (Object.values(mix).every((w) => w === 0)) throw new Error('--mix gives every kind 0');
+  return mix;
+}
 
 function modelConfig(vocabSize: number): ModelConfig {
   const hiddenSize = numberArg('hidden');
@@ -148,6 +175,8 @@ interface TrainingLog {
   worldSeed: number;
   corpusDocuments: number;
   corpusTokens: number;
+  /** The corpus mix trained on from each step on (absent: the default mix throughout). */
+  phases?: { fromStep: number; mix: Mix }[];
 }
 
 function formatDuration(seconds: number): string {
@@ -187,7 +216,14 @@ async function main(): Promise<void> {
     seed,
   };
   const weights = randomModelWeights(config, seed);
-  const trainer = new Pretrainer(config, weights, documents, options);
+  const mix = args.mix === undefined ? null : parseMix(args.mix);
+  const trainingDocuments =
+    mix === null
+      ? documents
+      : generateCorpus(build.world, { documents: documents.length, mix }).map((d) =>
+          tokenizer.encode(d.text),
+        );
+  const trainer = new Pretrainer(config, weights, trainingDocuments, options);
   let log: TrainingLog = {
     losses: [],
     schedules: [{ fromStep: 0, totalSteps: options.totalSteps }],
@@ -216,6 +252,12 @@ async function main(): Promise<void> {
     }
     trainer.restoreCheckpoint(checkpoint);
     console.log(`resumed at step ${checkpoint.state.step} of ${options.totalSteps}`);
+  }
+  log.phases ??= [{ fromStep: 0, mix: DEFAULT_CORPUS_PARAMS.mix }];
+  const phaseMix = mix ?? DEFAULT_CORPUS_PARAMS.mix;
+  if (JSON.stringify(log.phases.at(-1)!.mix) !== JSON.stringify(phaseMix)) {
+    log.phases.push({ fromStep: trainer.progress.step, mix: phaseMix });
+    console.log(`corpus mix from step ${trainer.progress.step}:`, phaseMix);
   }
   console.log(
     `model: ${countParameters(config).toLocaleString('en')} parameters, ${config.numLayers} layers, hidden ${config.hiddenSize}; ` +
@@ -296,6 +338,7 @@ async function main(): Promise<void> {
       machine: `${os.cpus().length} CPU cores, Node ${process.version}, tfjs wasm`,
       options,
       schedules: log.schedules,
+      phases: log.phases,
       losses: log.losses,
     };
     writeFileSync(join(modelDir, 'training.json'), JSON.stringify(summary) + '\n');
