@@ -1,9 +1,10 @@
 /**
- * `npm run eval:world [-- --model models/NAME] [--limit N] [--seed N] [--samples N]`: measures the
- * model's abilities in the synthetic world of its seed (reading, closed-book QA on held-out and
- * on pretraining entities, self-edits checked against the world's facts), prints them and writes
- * them under bench/results/ as the benchmark `world`. `--limit N` evaluates the first N contexts
- * of each split.
+ * `npm run eval:world [-- --model models/NAME] [--limit N] [--seed N] [--samples N] [--split rl]`:
+ * measures the model's abilities in the synthetic world of its seed (reading, closed-book QA on
+ * held-out and on pretraining entities, self-edits checked against the world's facts), prints them
+ * and writes them under bench/results/ as the benchmark `world`. `--limit N` evaluates the first N contexts
+ * of each split. `--split rl` takes the held-out metrics from the RL-training contexts instead,
+ * to compare checkpoints without looking at the evaluation contexts; it writes `world-rl`.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -30,8 +31,13 @@ async function main(): Promise<void> {
       limit: { type: 'string' },
       seed: { type: 'string', default: '1' },
       samples: { type: 'string' },
+      split: { type: 'string', default: 'eval' },
     },
   });
+  if (values.split !== 'eval' && values.split !== 'rl') {
+    throw new Error(`--split must be eval or rl, got "${values.split}"`);
+  }
+  const unseenSplit = values.split;
   const backend = await selectBackend('wasm');
   const model = await loadModelFolder(values.model!);
   const world = generateWorld(integerArg('seed', values.seed)!);
@@ -42,6 +48,7 @@ async function main(): Promise<void> {
     {
       ...DEFAULT_WORLD_EVAL_OPTIONS,
       limit: integerArg('limit', values.limit),
+      unseenSplit,
       selfEditsPerContext:
         integerArg('samples', values.samples) ?? DEFAULT_WORLD_EVAL_OPTIONS.selfEditsPerContext,
     },
@@ -49,7 +56,7 @@ async function main(): Promise<void> {
   );
   process.stderr.write('\n');
   const result: BenchResult = {
-    name: 'world',
+    name: unseenSplit === 'eval' ? 'world' : 'world-rl',
     date: new Date().toISOString(),
     commit: gitCommit(),
     machine: { cpus: os.cpus().length, node: process.version, browser: null },
@@ -61,7 +68,7 @@ async function main(): Promise<void> {
   for (const sample of report.examples.selfEdits) console.log(sample.text, sample.lines);
   console.log(JSON.stringify(result, null, 2));
   mkdirSync(RESULTS_DIR, { recursive: true });
-  const file = `${RESULTS_DIR}/world-${result.date.replace(/[:.]/g, '-')}.json`;
+  const file = `${RESULTS_DIR}/${result.name}-${result.date.replace(/[:.]/g, '-')}.json`;
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
   console.log(`→ ${file}`);
 }

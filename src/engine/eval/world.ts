@@ -27,6 +27,12 @@ import type { World } from '../world/types';
 export interface WorldEvalOptions {
   /** Contexts of each split evaluated (the first ones, in split order); null for all. */
   limit: number | null;
+  /**
+   * Where the "held-out" metrics come from: the evaluation contexts (what gets reported), or the
+   * RL-training contexts, equally unseen in pretraining, to compare checkpoints without looking
+   * at the evaluation contexts.
+   */
+  unseenSplit: 'eval' | 'rl';
   /** Seeds the sampled self-edits. */
   seed: number;
   selfEditFormat: SelfEditFormat;
@@ -39,6 +45,7 @@ export interface WorldEvalOptions {
 
 export const DEFAULT_WORLD_EVAL_OPTIONS: WorldEvalOptions = {
   limit: null,
+  unseenSplit: 'eval',
   seed: 0,
   selfEditFormat: 'implications',
   selfEditsPerContext: 2,
@@ -188,7 +195,7 @@ export async function evaluateWorld(
     throw new Error(`limit must be a positive whole number, got ${options.limit}`);
   }
   const pick = (ids: string[]) => ids.slice(0, options.limit ?? ids.length);
-  const heldout = pick(world.splits.eval).map((id) => contextOf(world, id));
+  const heldout = pick(world.splits[options.unseenSplit]).map((id) => contextOf(world, id));
   const pretrain = pick(world.splits.pretrainQa).map((id) => contextOf(world, id));
 
   const reading = questionsOf(heldout, true);
