@@ -18,7 +18,7 @@ import { JobRegistry } from '../src/engine/jobs';
 import { loadModel } from '../src/engine/model/loader';
 import { requireLoadedModel, setLoadedModel, type LoadedModel } from '../src/engine/model/session';
 import { resolveSealConfig } from '../src/engine/seal/config';
-import { worldSealContexts } from '../src/engine/seal/contexts';
+import { worldSealContexts, type HeldOutSplit } from '../src/engine/seal/contexts';
 import {
   mStepJsonl,
   roundSummaries,
@@ -49,6 +49,11 @@ interface ExperimentFile {
   model: { kind: 'folder'; path: string } | { kind: 'tiny'; seed: number };
   /** Seed of the synthetic world whose contexts the run uses. */
   world: number;
+  /**
+   * `validation` trains on the first half of the RL contexts and holds out the second half, to
+   * choose settings without looking at the evaluation contexts (`eval`, the default).
+   */
+  heldOut?: HeldOutSplit;
   /** Overrides of the SEAL defaults (src/engine/seal/config.ts). */
   seal?: Record<string, unknown>;
   /** `formats`: the self-edit formats compared. */
@@ -77,6 +82,9 @@ function readExperiment(path: string): ExperimentFile {
   }
   if (!Number.isInteger(file.world))
     fail(`${path}: "world" must be a whole number (the world seed)`);
+  if (file.heldOut !== undefined && file.heldOut !== 'eval' && file.heldOut !== 'validation') {
+    fail(`${path}: "heldOut" must be "eval" or "validation"`);
+  }
   const model = file.model as { kind?: string; path?: unknown; seed?: unknown } | undefined;
   if (
     !(model?.kind === 'folder' && typeof model.path === 'string') &&
@@ -149,7 +157,7 @@ async function runOne(
     return JSON.parse(readFileSync(summaryPath, 'utf8')) as { metrics: Record<string, number> };
   }
   const config = resolveSealConfig(overrides);
-  const contexts = worldSealContexts(file.world);
+  const contexts = worldSealContexts(file.world, file.heldOut);
   let total = 0;
   for (let round = 0; round <= config.outer.rounds; round++) {
     total += planRound(config, contexts, round).steps.length;
@@ -186,7 +194,10 @@ async function runOne(
       : startSealRun(options, {
           config: overrides,
           name: file.name,
-          contextsSource: { world: file.world },
+          contextsSource:
+            file.heldOut === 'validation'
+              ? { world: file.world, heldOut: 'validation' }
+              : { world: file.world },
         });
   });
   await saving;
@@ -234,7 +245,10 @@ async function main(): Promise<void> {
 
   if (file.experiment === 'forgetting') {
     const config = resolveSealConfig(seal);
-    const passages = worldSealContexts(file.world).heldOut.slice(0, file.passages ?? 8);
+    const passages = worldSealContexts(file.world, file.heldOut).heldOut.slice(
+      0,
+      file.passages ?? 8,
+    );
     const tick = progressBar(`${file.name} forgetting`, passages.length);
     const result = await runForgetting(model, passages, config, {
       onEdit: (index, row) =>
@@ -258,7 +272,8 @@ async function main(): Promise<void> {
   } else {
     const { metrics } = await runOne(file, model, seal, outDir, values.resume!);
     console.table(metrics);
-    if (file.experiment === 'table2') {
+    // Only the evaluation contexts give the reported result; validation runs stay in their folder.
+    if (file.experiment === 'table2' && file.heldOut !== 'validation') {
       const result: BenchResult = {
         name: 'table2',
         date: new Date().toISOString(),

@@ -109,3 +109,17 @@ describe('engine.seal', () => {
     await store.close();
   });
 });
+
+describe('world contexts', () => {
+  it('hold out the eval split, or for validation the second half of the RL split', () => {
+    const ids = (passages: { id: string }[]) => passages.map((p) => p.id);
+    const reported = worldSealContexts(1);
+    const validation = worldSealContexts(1, 'validation');
+    expect(reported.train.length).toBeGreaterThanOrEqual(200);
+    expect(ids(validation.train)).toEqual(ids(reported.train).slice(0, validation.train.length));
+    expect([...ids(validation.train), ...ids(validation.heldOut)]).toEqual(ids(reported.train));
+    const evalIds = new Set(ids(reported.heldOut));
+    expect(ids(validation.heldOut).filter((id) => evalIds.has(id))).toEqual([]);
+    expect(validation.heldOut.length).toBe(reported.train.length - validation.train.length);
+  });
+});

@@ -8,7 +8,7 @@ import { isCancelledError, type JobRegistry } from '../jobs';
 import { requireLoadedModel, setLoadedModel } from '../model/session';
 import type { RunRecord, SealStore } from '../store';
 import { DEFAULT_SEAL_CONFIG, PAPER_SETTINGS, resolveSealConfig, type SealConfig } from './config';
-import { worldSealContexts } from './contexts';
+import { worldSealContexts, type HeldOutSplit } from './contexts';
 import {
   mStepJsonl,
   roundSummaries,
@@ -46,7 +46,7 @@ export interface SealStartRequest {
 }
 
 /** Where a run's contexts come from, as its record keeps it. */
-type ContextsSource = { world: number } | { dataset: string };
+type ContextsSource = { world: number; heldOut?: HeldOutSplit } | { dataset: string };
 
 export interface SealResults {
   run: RunRecord;
@@ -99,8 +99,14 @@ export interface SealApi {
 }
 
 function sourceOfRun(run: RunRecord): ContextsSource {
-  const source = (run.config as { contexts?: { world?: unknown; dataset?: unknown } }).contexts;
-  if (typeof source?.world === 'number') return { world: source.world };
+  const source = (
+    run.config as { contexts?: { world?: unknown; heldOut?: unknown; dataset?: unknown } }
+  ).contexts;
+  if (typeof source?.world === 'number') {
+    return source.heldOut === 'validation'
+      ? { world: source.world, heldOut: 'validation' }
+      : { world: source.world };
+  }
   if (typeof source?.dataset === 'string') return { dataset: source.dataset };
   throw new Error(`Run ${run.id} does not say where its contexts come from: not a SEAL run.`);
 }
@@ -121,7 +127,7 @@ export function createSealService(store: SealStore, jobs: JobRegistry): SealApi 
   const stopStatuses = new Map<string, 'paused' | 'cancelled'>();
 
   async function contextsOf(source: ContextsSource): Promise<SealContexts> {
-    if ('world' in source) return worldSealContexts(source.world);
+    if ('world' in source) return worldSealContexts(source.world, source.heldOut);
     const dataset = await store.getDataset(source.dataset);
     if (!dataset) throw new Error(`There is no dataset ${source.dataset} in this browser's store.`);
     if (dataset.passages.length < 2) {
