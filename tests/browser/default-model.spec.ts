@@ -1,16 +1,14 @@
 import { expect, test } from '@playwright/test';
+import { exactMatch } from '../../src/engine/seal/grade';
 import { readingPrompt } from '../../src/engine/seal/prompts';
 import { contextOf } from '../../src/engine/world/contexts';
 import { generateWorld } from '../../src/engine/world/generate';
 import { openApp, type PageWithEngine } from './helpers';
 
-/** Questions (by index) about the first held-out evaluation passage. */
-const QUESTIONS = [0, 1];
-
 /**
  * The default model ships with the app and loads on opening, with no click: the Model panel
- * shows it, and its answers about a held-out passage on WebGPU are those it gives on wasm, and of
- * the kind asked for.
+ * shows it, and it answers questions about a held-out passage from the passage in the prompt, on
+ * WebGPU as on wasm.
  */
 test('the shipped default model loads on opening and answers on WebGPU as on wasm', async ({
   page,
@@ -25,9 +23,9 @@ test('the shipped default model loads on opening and answers on WebGPU as on was
 
   const world = generateWorld(1);
   const context = contextOf(world, world.splits.eval[0]!);
-  const questions = QUESTIONS.map((i) => ({
+  const questions = context.questions.map((question, i) => ({
     prompt: readingPrompt(context.title, context.context, context.asked[i]!),
-    gold: context.questions[i]!.answer,
+    gold: question.answer,
   }));
   const answers = await page.evaluate(
     async (prompts) => {
@@ -35,7 +33,7 @@ test('the shipped default model loads on opening and answers on WebGPU as on was
       const request = {
         prompts: prompts.map((text) => ({ kind: 'completion' as const, text })),
         samplesPerPrompt: 1,
-        maxNewTokens: 8,
+        maxNewTokens: 16,
         sampling: { temperature: 0, topK: 0, topP: 1, seed: 0 },
         stopStrings: ['\n'],
       };
@@ -51,10 +49,9 @@ test('the shipped default model loads on opening and answers on WebGPU as on was
     questions.map((q) => q.prompt),
   );
   expect(answers.webgpu).toEqual(answers.wasm);
-  // The first question asks for a year, the second for a town: answered in kind.
-  expect(questions[0]!.gold).toMatch(/^\d{4}$/);
-  expect(answers.webgpu[0]).toMatch(/^\d{4}$/);
-  expect(answers.webgpu[1]).toMatch(/^[A-Z][a-z]+$/);
+  const right = answers.webgpu.filter((answer, i) => exactMatch(answer, questions[i]!.gold));
+  expect(questions.length).toBeGreaterThanOrEqual(5);
+  expect(right.length).toBeGreaterThanOrEqual(questions.length / 2);
 });
 
 test('?model=none opens with no model, and an unknown name says what ships @no-webgpu', async ({
