@@ -112,8 +112,8 @@ export const DEFAULT_SEAL_CONFIG: SealConfig = {
     maxLength: 512,
   },
   grading: { metric: 'exact-match', maxAnswerTokens: 16, maxQuestions: null },
-  // A model of a million parameters rarely gets a new passage's answer exactly right, so the
-  // paper's binary reward is mostly 0; the likelihood of the gold answers moves with every edit.
+  // An update of a million-parameter model turns few answers exactly right, so the paper's
+  // binary reward ties most samples of a passage; the gold answers' likelihood ranks them all.
   reward: 'likelihood-gain',
   outer: {
     rounds: 2,
