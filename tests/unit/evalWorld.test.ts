@@ -47,5 +47,7 @@ describe('the shipped default model', () => {
     expect(metrics.closed_book_heldout_em).toBeLessThanOrEqual(0.1);
     expect(metrics.self_edit_lines_mean).toBeGreaterThanOrEqual(3);
     expect(metrics.self_edit_varied_fraction).toBe(1);
+    // A self-edit is one block of lines: sampling stops where a blank line would start another.
+    for (const sample of examples.selfEdits) expect(sample.text).not.toContain('\n\n');
   }, 240_000);
 });

@@ -17,6 +17,7 @@ import {
   closedBookPrompt,
   readingPrompt,
   selfEditPrompt,
+  selfEditStopStrings,
   type SelfEditFormat,
 } from '../seal/prompts';
 import { selfEditLines } from '../seal/selfEdit';
@@ -159,6 +160,7 @@ async function sampleSelfEdits(
         samplesPerPrompt: options.selfEditsPerContext,
         maxNewTokens: options.maxSelfEditTokens,
         sampling: { temperature: 1, topK: 0, topP: 1, seed: options.seed + start },
+        stopStrings: selfEditStopStrings('completion'),
       },
       { checkpoint: hooks.checkpoint },
     );

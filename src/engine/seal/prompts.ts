@@ -20,6 +20,16 @@ export type SelfEditFormat = (typeof SELF_EDIT_FORMATS)[number];
 /** What the model writes after each answer: generation of an answer stops here. */
 export const ANSWER_END = '\n';
 
+/**
+ * Where a self-edit written after a plain completion prompt ends, besides the end-of-sequence
+ * token: its lines form one block, so a blank line means a base model has moved on to a new
+ * document (often another passage, whose facts would then be trained on as this one's). A chat
+ * model ends its turn instead, and may set its lines apart with blank ones.
+ */
+export function selfEditStopStrings(promptStyle: 'completion' | 'chat'): string[] {
+  return promptStyle === 'completion' ? ['\n\n'] : [];
+}
+
 /** The cue a self-QA completion continues from; parsing puts it back in front of the completion. */
 export const SELF_QA_CUE = 'Question 1: ';
 

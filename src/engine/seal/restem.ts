@@ -49,6 +49,7 @@ import {
   type Probe,
   type SealModel,
 } from './innerLoop';
+import { selfEditStopStrings } from './prompts';
 import { selfEditTrainingTexts } from './selfEdit';
 
 /** What a run reads and writes of the store. */
@@ -459,6 +460,7 @@ export async function sampleSelfEdits(
         seed,
       },
       stopTokenIds: stopIdsOf(model),
+      stopStrings: selfEditStopStrings(config.promptStyle),
       decode: (ids) => model.tokenizer.decode(ids),
       checkpoint,
     },
