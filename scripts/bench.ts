@@ -66,7 +66,7 @@ async function benchBrowser(names: string[]): Promise<void> {
   try {
     const page = await browser.newPage();
     for (const backend of ['webgpu', 'wasm'] as const) {
-      await gotoWhenServing(page, `http://127.0.0.1:${PORT}/?backend=${backend}`);
+      await gotoWhenServing(page, `http://127.0.0.1:${PORT}/?backend=${backend}&model=none`);
       const engineInPage = {
         runBenchmark: (jobId: string, name: string) =>
           page.evaluate(
