@@ -18,6 +18,13 @@ export interface Tokenizer {
   readonly eosTokenId: number | null;
   /** Every special token by its text (for chat templates: `bos_token`, `eos_token`, …). */
   readonly specialTokens: Record<string, string>;
+  /** The two files it was built from, so another thread can build the same tokenizer. */
+  readonly source?: TokenizerSource;
+}
+
+export interface TokenizerSource {
+  tokenizerJson: unknown;
+  tokenizerConfig: unknown;
 }
 
 type JsonObject = Record<string, unknown>;
@@ -110,5 +117,6 @@ export function createTokenizer(
     eosToken: specialTokens.eos_token ?? null,
     eosTokenId,
     specialTokens,
+    source: { tokenizerJson, tokenizerConfig },
   };
 }

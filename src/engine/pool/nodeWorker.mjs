@@ -1,0 +1,6 @@
+// A Node worker thread starts without the parent's TypeScript loader: it registers tsx's own,
+// then loads the TypeScript entry.
+import { register } from 'tsx/esm/api';
+
+register();
+await import('./nodeWorker.ts');
