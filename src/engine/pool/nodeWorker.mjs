@@ -3,4 +3,4 @@
 import { register } from 'tsx/esm/api';
 
 register();
-await import('./nodeWorker.ts');
+await import(new URL('./nodeWorker.ts', import.meta.url).href);
