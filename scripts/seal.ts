@@ -13,27 +13,29 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { selectBackend } from '../src/engine/backend';
+import { selectBackend, type BackendInfo } from '../src/engine/backend';
 import { JobRegistry } from '../src/engine/jobs';
 import { loadModel } from '../src/engine/model/loader';
 import { requireLoadedModel, setLoadedModel, type LoadedModel } from '../src/engine/model/session';
-import { resolveSealConfig } from '../src/engine/seal/config';
+import { resolveSealConfig, type SealConfig } from '../src/engine/seal/config';
 import { worldSealContexts, type HeldOutSplit } from '../src/engine/seal/contexts';
-import {
-  mStepJsonl,
-  roundSummaries,
-  runForgetting,
-  squadJson,
-  table2Metrics,
-} from '../src/engine/seal/experiments';
+import { mStepJsonl, runForgetting, squadJson } from '../src/engine/seal/experiments';
+import { heldOutUnits, planRound } from '../src/engine/seal/plan';
 import { SELF_EDIT_FORMATS } from '../src/engine/seal/prompts';
 import {
-  heldOutUnits,
-  planRound,
   resumeSealRun,
   startSealRun,
   type SealEvent,
+  type SealRunOptions,
 } from '../src/engine/seal/restem';
+import {
+  randomSelectionMetrics,
+  roundSummaries,
+  table2Metrics,
+  type ResultEpisode,
+} from '../src/engine/seal/results';
+import { createWorkerPool, defaultPoolSize } from '../src/engine/pool/executor';
+import { spawnNodePoolWorker } from '../src/engine/pool/node';
 import { tinySealModel } from '../src/engine/seal/tinyModel';
 import { openStore } from '../src/engine/store';
 import { RESULTS_DIR, gitCommit, type BenchResult } from './benchResult';
@@ -60,6 +62,8 @@ interface ExperimentFile {
   formats?: string[];
   /** `forgetting`: how many held-out passages are edited in sequence. */
   passages?: number;
+  /** `table2`: false leaves out the random-selection control (run by default). */
+  control?: boolean;
 }
 
 function fail(message: string): never {
@@ -140,40 +144,68 @@ function write(dir: string, name: string, text: string): void {
   writeFileSync(join(dir, name), text);
 }
 
+interface RunOutcome {
+  config: SealConfig;
+  episodes: ResultEpisode[];
+  metrics: Record<string, number>;
+  wallSeconds: number;
+}
+
+/** How often an unfinished run is written to its folder, besides after every round. */
+const SAVE_EVERY_MS = 10 * 60 * 1000;
+
 /**
  * One SEAL run, its records written to `outDir`. With `resume`, a run that already finished there
- * is read back, and one interrupted there continues from its last round.
+ * is read back, and one interrupted there continues from where it was last saved.
  */
 async function runOne(
   file: ExperimentFile,
   model: LoadedModel,
   overrides: Record<string, unknown>,
   outDir: string,
-  resume: boolean,
-): Promise<{ metrics: Record<string, number> }> {
+  { resume, workers }: { resume: boolean; workers: number },
+): Promise<RunOutcome> {
   const summaryPath = join(outDir, 'summary.json');
+  const episodesPath = join(outDir, 'episodes.jsonl');
   const zipPath = join(outDir, 'run.zip');
-  if (resume && existsSync(summaryPath)) {
-    return JSON.parse(readFileSync(summaryPath, 'utf8')) as { metrics: Record<string, number> };
-  }
   const config = resolveSealConfig(overrides);
+  if (resume && existsSync(summaryPath)) {
+    const summary = JSON.parse(readFileSync(summaryPath, 'utf8')) as RunOutcome;
+    const episodes = readFileSync(episodesPath, 'utf8')
+      .split('\n')
+      .filter((line) => line.length > 0)
+      .map((line) => JSON.parse(line) as ResultEpisode);
+    return { ...summary, config, episodes };
+  }
   const contexts = worldSealContexts(file.world, file.heldOut);
   let total = 0;
   for (let round = 0; round <= config.outer.rounds; round++) {
     total += planRound(config, contexts, round).steps.length;
   }
   const store = openStore({
-    databaseName: `seal-cli-${process.pid}-${config.format}`,
+    databaseName: `seal-cli-${process.pid}-${outDir}`,
     channelName: null,
   });
   const interrupted =
     resume && existsSync(zipPath) ? await store.importRun(readFileSync(zipPath)) : null;
   const tick = progressBar(`${file.name} ${config.format}`, total, interrupted?.episodeCount ?? 0);
   mkdirSync(outDir, { recursive: true });
-  // The run as it stands after each round, so that an interrupted command can go on with --resume.
+  // The run as it stands after each round and every few minutes, for --resume, with the time
+  // spent on it so far (a resumed run adds its sessions up).
+  const wallPath = join(outDir, 'wall-seconds.txt');
+  const earlierSeconds =
+    interrupted && existsSync(wallPath) ? Number(readFileSync(wallPath, 'utf8')) : 0;
+  const sessionStart = Date.now();
+  const wallSecondsNow = () => earlierSeconds + (Date.now() - sessionStart) / 1000;
   let saving = Promise.resolve();
+  let savedAt = Date.now();
   const saveRun = (runId: string) => {
-    saving = saving.then(async () => writeFileSync(zipPath, await store.exportRun(runId)));
+    savedAt = Date.now();
+    const seconds = wallSecondsNow();
+    saving = saving.then(async () => {
+      writeFileSync(zipPath, await store.exportRun(runId));
+      writeFileSync(wallPath, `${seconds}\n`);
+    });
   };
   let runId = interrupted?.id ?? null;
   const jobs = new JobRegistry();
@@ -185,10 +217,20 @@ async function runOne(
       tick(
         `round ${round} context ${contextIndex} sample ${sampleIndex}: reward ${reward.toFixed(3)}`,
       );
+      if (runId !== null && Date.now() - savedAt > SAVE_EVERY_MS) saveRun(runId);
     }
   };
+  const createExecutor: SealRunOptions['createExecutor'] = (generator, checkpoint) =>
+    createWorkerPool(generator, { size: workers, spawn: spawnNodePoolWorker, checkpoint });
   const run = await jobs.run('seal', (checkpoint) => {
-    const options = { model, contexts, records: store, checkpoint, onEvent };
+    const options: SealRunOptions = {
+      model,
+      contexts,
+      records: store,
+      checkpoint,
+      onEvent,
+      createExecutor: workers > 1 ? createExecutor : undefined,
+    };
     return interrupted
       ? resumeSealRun(options, interrupted.id)
       : startSealRun(options, {
@@ -207,8 +249,9 @@ async function runOne(
   write(outDir, 'contexts-train.json', squadJson(contexts.train));
   write(outDir, 'contexts-held-out.json', squadJson(heldOutUnits(config, contexts).flat()));
   write(outDir, 'm-step.jsonl', mStepJsonl(config, episodes));
-  const metrics = table2Metrics(episodes);
-  const wallSeconds = (run.updatedAt - run.createdAt) / 1000;
+  const metrics = table2Metrics(config, episodes);
+  const wallSeconds = wallSecondsNow();
+  writeFileSync(wallPath, `${wallSeconds}\n`);
   const summary = {
     run: run.id,
     model: model.id,
@@ -219,7 +262,61 @@ async function runOne(
   };
   write(outDir, 'summary.json', `${JSON.stringify(summary, null, 2)}\n`);
   await store.close();
-  return { metrics };
+  return { config, episodes, metrics, wallSeconds };
+}
+
+function writeResult(name: string, backend: BackendInfo, metrics: Record<string, number>): void {
+  const result: BenchResult = {
+    name,
+    date: new Date().toISOString(),
+    commit: gitCommit(),
+    machine: { cpus: os.cpus().length, node: process.version, browser: null },
+    backend: backend.active,
+    adapter: backend.adapter,
+    metrics,
+  };
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const resultFile = join(RESULTS_DIR, `${name}-${result.date.replace(/[:.]/g, '-')}.json`);
+  writeFileSync(resultFile, `${JSON.stringify(result, null, 2)}\n`);
+  console.log(`→ ${resultFile}`);
+}
+
+/**
+ * Table 2: the SEAL run and, unless the file turns it off, its control: the same ReST-EM keeping a
+ * random self-edit per context, which starts from the same generator and so skips the
+ * evaluations before its first round (SEAL's serve for both).
+ */
+async function runTable2(
+  file: ExperimentFile,
+  model: LoadedModel,
+  outDir: string,
+  options: { resume: boolean; workers: number },
+): Promise<Record<string, number>> {
+  const seal = file.seal ?? {};
+  const main = await runOne(file, model, seal, outDir, options);
+  let metrics = main.metrics;
+  let wallSeconds = main.wallSeconds;
+  if (file.control !== false && main.config.outer.rounds > 0) {
+    const heldOut = (seal.heldOut ?? {}) as Record<string, unknown>;
+    const outer = (seal.outer ?? {}) as Record<string, unknown>;
+    const control = await runOne(
+      file,
+      model,
+      {
+        ...seal,
+        outer: { ...outer, selection: 'random' },
+        heldOut: { ...heldOut, conditions: [], crossConditions: false },
+      },
+      join(outDir, 'random-selection'),
+      options,
+    );
+    metrics = {
+      ...metrics,
+      ...randomSelectionMetrics(main.config, main.episodes, control.episodes),
+    };
+    wallSeconds += control.wallSeconds;
+  }
+  return { ...metrics, wall_s: wallSeconds };
 }
 
 async function main(): Promise<void> {
@@ -228,13 +325,20 @@ async function main(): Promise<void> {
       config: { type: 'string' },
       out: { type: 'string' },
       resume: { type: 'boolean', default: false },
+      workers: { type: 'string' },
     },
   });
   if (!values.config) {
-    fail('usage: npm run seal -- --config experiments/<name>.json [--out DIR [--resume]]');
+    fail(
+      'usage: npm run seal -- --config experiments/<name>.json [--out DIR [--resume]] [--workers N]',
+    );
   }
   if (values.resume && !values.out)
     fail('--resume needs --out: the folder of the run to go on with');
+  const workers = values.workers === undefined ? defaultPoolSize() : Number(values.workers);
+  if (!Number.isInteger(workers) || workers < 1) {
+    fail(`--workers must be a whole number ≥ 1, got "${values.workers}"`);
+  }
   const file = readExperiment(values.config);
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const outDir = values.out ?? join('runs', `${file.name}-${stamp}`);
@@ -242,6 +346,7 @@ async function main(): Promise<void> {
   const model = await loadExperimentModel(file.model, file.world);
   const started = Date.now();
   const seal = file.seal ?? {};
+  const options = { resume: values.resume!, workers };
 
   if (file.experiment === 'forgetting') {
     const config = resolveSealConfig(seal);
@@ -264,33 +369,23 @@ async function main(): Promise<void> {
     const table: Record<string, Record<string, number>> = {};
     for (const format of file.formats ?? [...SELF_EDIT_FORMATS]) {
       table[format] = (
-        await runOne(file, model, { ...seal, format }, join(outDir, format), values.resume!)
+        await runOne(file, model, { ...seal, format }, join(outDir, format), options)
       ).metrics;
     }
     write(outDir, 'formats.json', `${JSON.stringify(table, null, 2)}\n`);
     console.table(table);
-  } else {
-    const { metrics } = await runOne(file, model, seal, outDir, values.resume!);
+  } else if (file.experiment === 'table2') {
+    const metrics = await runTable2(file, model, outDir, options);
     console.table(metrics);
+    write(outDir, 'table2.json', `${JSON.stringify(metrics, null, 2)}\n`);
     // Only the evaluation contexts give the reported result; validation runs stay in their folder.
-    if (file.experiment === 'table2' && file.heldOut !== 'validation') {
-      const result: BenchResult = {
-        name: 'table2',
-        date: new Date().toISOString(),
-        commit: gitCommit(),
-        machine: { cpus: os.cpus().length, node: process.version, browser: null },
-        backend: backend.active,
-        adapter: backend.adapter,
-        metrics,
-      };
-      mkdirSync(RESULTS_DIR, { recursive: true });
-      const resultFile = join(RESULTS_DIR, `table2-${result.date.replace(/[:.]/g, '-')}.json`);
-      writeFileSync(resultFile, `${JSON.stringify(result, null, 2)}\n`);
-      console.log(`→ ${resultFile}`);
-    }
+    if (file.heldOut !== 'validation') writeResult('table2', backend, metrics);
+  } else {
+    const { metrics } = await runOne(file, model, seal, outDir, options);
+    console.table(metrics);
   }
   console.log(
-    `${file.name}: ${((Date.now() - started) / 1000).toFixed(1)} s on ${backend.active}; records in ${outDir}`,
+    `${file.name}: ${((Date.now() - started) / 1000).toFixed(1)} s on ${backend.active} with ${workers} worker(s); records in ${outDir}`,
   );
 }
 

@@ -6,19 +6,17 @@ import { selectBackend } from '../../src/engine/backend';
 import { isCancelledError, JobRegistry } from '../../src/engine/jobs';
 import { resolveSealConfig, selfEditPromptOf, type SealConfig } from '../../src/engine/seal/config';
 import { worldSealContexts } from '../../src/engine/seal/contexts';
-import {
-  mStepJsonl,
-  roundSummaries,
-  runForgetting,
-  table2Metrics,
-} from '../../src/engine/seal/experiments';
+import { mStepJsonl, runForgetting } from '../../src/engine/seal/experiments';
+import { heldOutUnits, planRound } from '../../src/engine/seal/plan';
+import { roundSummaries, table2Metrics } from '../../src/engine/seal/results';
 import { probeClosedBook, promptText, rewardOf, type Probe } from '../../src/engine/seal/innerLoop';
 import { createTokenizer } from '../../src/engine/model/tokenizer';
 import { FIXTURES } from './llamaFixtures';
+import { completeLines } from '../../src/engine/seal/sampleSelfEdits';
+import { comparePositions } from '../../src/engine/store';
 import {
-  heldOutUnits,
-  planRound,
   resumeSealRun,
+  selectAtRandom,
   selectForMStep,
   startSealRun,
   type SealEvent,
@@ -184,6 +182,121 @@ describe('ReST-EM selection', () => {
   });
 });
 
+describe('the evaluation protocol', () => {
+  const config = resolveSealConfig({
+    ...TINY,
+    outer: { rounds: 2, contextsPerRound: 2, rewardCheckContexts: 1 },
+    heldOut: {
+      contexts: 2,
+      draws: 2,
+      subsetContexts: 1,
+      crossConditions: true,
+      conditions: ['base', 'passage', 'self-edit', 'teacher'],
+    },
+  });
+  const heldOutRows = (round: number) =>
+    planRound(config, contexts, round).steps.flatMap((s) =>
+      s.kind === 'held-out' ? [[s.unit, s.condition, s.draw, s.weights].join(' ')] : [],
+    );
+
+  it('compares every condition on every context first, with draws for the self-edit ones', () => {
+    expect(heldOutRows(0)).toEqual([
+      '0 base 0 generator',
+      '0 passage 0 generator',
+      '0 self-edit 0 generator',
+      '0 self-edit 1 generator',
+      '0 teacher 0 generator',
+      '0 teacher 1 generator',
+      '1 base 0 generator',
+      '1 passage 0 generator',
+      '1 self-edit 0 generator',
+      '1 self-edit 1 generator',
+      '1 teacher 0 generator',
+      '1 teacher 1 generator',
+    ]);
+  });
+
+  it('tracks the rounds in between on the subset, and ends with every context and the cross conditions', () => {
+    expect(heldOutRows(1)).toEqual(['0 self-edit 0 generator', '0 self-edit 1 generator']);
+    expect(heldOutRows(2)).toEqual([
+      '0 self-edit 0 generator',
+      '0 self-edit 1 generator',
+      '0 passage 0 generator',
+      '1 self-edit 0 generator',
+      '1 self-edit 1 generator',
+      '0 self-edit-on-base 0 base',
+      '0 self-edit-on-base 1 base',
+    ]);
+  });
+
+  it('checks the rewards of the first contexts of a round after its E-step, at increasing positions', () => {
+    const plan = planRound(config, contexts, 0);
+    const training = plan.steps.filter((s) => s.kind !== 'held-out');
+    expect(
+      training.map((s) => `${s.kind} ${s.position.contextIndex}/${s.position.sampleIndex}`),
+    ).toEqual([
+      'self-edit 2/0',
+      'self-edit 2/1',
+      'self-edit 3/0',
+      'self-edit 3/1',
+      'reward-check 4/0',
+      'reward-check 4/1',
+    ]);
+    expect(plan.mStepPosition).toEqual({ round: 0, contextIndex: 5, sampleIndex: 0 });
+    const positions = plan.steps.map((s) => s.position);
+    for (let i = 1; i < positions.length; i++) {
+      expect(comparePositions(positions[i - 1]!, positions[i]!)).toBeLessThan(0);
+    }
+    const randomControl = resolveSealConfig({
+      ...TINY,
+      outer: { rounds: 1, contextsPerRound: 2, rewardCheckContexts: 1, selection: 'random' },
+    });
+    expect(planRound(randomControl, contexts, 0).steps.some((s) => s.kind === 'reward-check')).toBe(
+      false,
+    );
+  });
+
+  it('refuses the teacher condition without the world that writes it', () => {
+    const withoutWorld = { train: contexts.train, heldOut: contexts.heldOut };
+    expect(() => planRound(config, withoutWorld, 0)).toThrow(/teacher/);
+  });
+
+  it("writes the teacher's self-edit from the world's facts: every line agrees with them", () => {
+    const passage = contexts.heldOut[0]!;
+    const teacher = contexts.world!.teacherSelfEdit(passage, 4);
+    const lines = teacher.trim().split('\n');
+    expect(lines.length).toBeGreaterThanOrEqual(4);
+    for (const line of lines) expect(contexts.world!.checkLine(passage, line)).toBe('consistent');
+    expect(contexts.world!.teacherSelfEdit(passage, 4)).toBe(teacher);
+    expect(contexts.world!.teacherSelfEdit(passage, 5)).not.toBe(teacher);
+  });
+
+  it('keeps one self-edit per context at random for the control, the same for the same seed', () => {
+    const candidates = [0, 1, 2].flatMap((contextIndex) =>
+      [0, 1, 2, 3].map((sampleIndex) => ({ contextIndex, sampleIndex, reward: sampleIndex })),
+    );
+    const picks = (seed: number) => selectAtRandom(candidates, seed).map((c) => c.sampleIndex);
+    expect(selectAtRandom(candidates, 1).map((c) => c.contextIndex)).toEqual([0, 1, 2]);
+    expect(picks(1)).toEqual(picks(1));
+    const seen = new Set(Array.from({ length: 20 }, (_, seed) => picks(seed).join()));
+    expect(seen.size).toBeGreaterThan(1);
+    // Selection by reward always takes the best.
+    expect(selectForMStep(candidates, false).map((c) => c.sampleIndex)).toEqual([3, 3, 3]);
+  });
+
+  it('never trains on a line the token limit cut off', () => {
+    expect(completeLines('A is B.\nC is', 'length')).toEqual({
+      text: 'A is B.\n',
+      truncated: true,
+    });
+    expect(completeLines('A is B.\n', 'max-lines')).toEqual({
+      text: 'A is B.\n',
+      truncated: false,
+    });
+    expect(completeLines('A is B.', 'eos')).toEqual({ text: 'A is B.', truncated: false });
+  });
+});
+
 describe('held-out evaluation modes', () => {
   it('pools passages for continued pretraining, one update per pool', () => {
     const config = resolveSealConfig({
@@ -285,11 +398,17 @@ describe('a tiny SEAL run', () => {
     // Round 0: 1 held-out passage × 3 conditions + 2 contexts × 2 samples; round 1: held-out only.
     expect(first.stored).toHaveLength(8);
     expect(first.checkpoints.map((c) => [c.kind, c.round])).toEqual([['full', 0]]);
-    const selfEdits = first.stored.filter((e) => e.contextId.startsWith('train/'));
+    const selfEdits = first.stored.filter((e) => e.kind === 'self-edit');
     expect(selfEdits).toHaveLength(4);
+    expect(first.stored.filter((e) => e.kind === 'held-out').map((e) => e.condition)).toEqual([
+      'base',
+      'passage',
+      'self-edit',
+      'self-edit',
+    ]);
     for (const episode of selfEdits) {
       expect(episode.prompt).toContain('Implications:');
-      const passage = contexts.train.find((p) => `train/${p.id}` === episode.contextId)!;
+      const passage = contexts.train.find((p) => p.id === episode.contextId)!;
       expect(episode.parsedExamples.at(-1)).toBe(`${passage.title}\n${passage.context}`);
       expect(episode.lossCurve.length).toBeGreaterThan(0);
       expect(episode.answers.length).toBe(episode.grades.length);
@@ -298,12 +417,12 @@ describe('a tiny SEAL run', () => {
     // Different self-edits of one context get different rewards (a dense reward on a tiny model).
     expect(new Set(selfEdits.map((e) => e.reward)).size).toBeGreaterThan(1);
     const config = resolveSealConfig(TINY);
-    expect(Object.keys(table2Metrics(first.stored))).toEqual([
-      'base',
-      'passage',
-      'base_self_edits',
-      'seal_round_1',
-    ]);
+    const metrics = table2Metrics(config, first.stored);
+    for (const row of ['base', 'passage', 'base_self_edits', 'seal_final', 'seal_round_1']) {
+      expect(metrics[row]).toBeGreaterThanOrEqual(metrics[`${row}_ci_low`]!);
+      expect(metrics[row]).toBeLessThanOrEqual(metrics[`${row}_ci_high`]!);
+    }
+    expect(metrics.contexts).toBe(1);
     expect(roundSummaries(config, first.stored).map((r) => r.kept)).toEqual([2, 0]);
     expect(mStepJsonl(config, first.stored).trim().split('\n')).toHaveLength(2);
     expect(first.events.some((e) => e.type === 'phase' && e.phase === 'learn')).toBe(true);

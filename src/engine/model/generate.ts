@@ -28,6 +28,8 @@ export interface GenerateOptions {
   stopTokenIds: readonly number[];
   /** A sequence also ends when its text contains one of these; the text is cut before it. */
   stopStrings?: readonly string[];
+  /** A sequence also ends once its text holds this many lines, each ended by a newline. */
+  maxLines?: number;
   /** Text of generated ids, for stop strings and streamed text; without it texts are ''. */
   decode?: (ids: number[]) => string;
   adapter?: LinearAdapter;
@@ -46,7 +48,7 @@ export interface GenerationStep {
   finished: boolean[];
 }
 
-export type FinishReason = 'eos' | 'stop-string' | 'length';
+export type FinishReason = 'eos' | 'stop-string' | 'max-lines' | 'length';
 
 export interface GeneratedSequence {
   /** Generated ids, the end-of-sequence id included when that is how it ended. */
@@ -107,6 +109,12 @@ function leftPad(prompts: readonly (readonly number[])[], length: number) {
   return { ids, mask };
 }
 
+function lineCount(text: string): number {
+  let count = 0;
+  for (let at = text.indexOf('\n'); at >= 0; at = text.indexOf('\n', at + 1)) count++;
+  return count;
+}
+
 /** Tracks one sequence's tokens, text and whether and why it ended. */
 class SequenceState {
   readonly tokens: number[] = [];
@@ -117,7 +125,7 @@ class SequenceState {
 
   add(token: number): void {
     this.tokens.push(token);
-    const { decode, stopStrings = [], stopTokenIds, maxNewTokens } = this.options;
+    const { decode, stopStrings = [], stopTokenIds, maxNewTokens, maxLines } = this.options;
     if (decode) this.text = decode(this.tokens);
     const stopAt = Math.min(
       ...stopStrings.map((stop) => this.text.indexOf(stop)).filter((index) => index >= 0),
@@ -126,6 +134,8 @@ class SequenceState {
     else if (Number.isFinite(stopAt)) {
       this.text = this.text.slice(0, stopAt);
       this.finishReason = 'stop-string';
+    } else if (maxLines !== undefined && lineCount(this.text) >= maxLines) {
+      this.finishReason = 'max-lines';
     } else if (this.tokens.length >= maxNewTokens) this.finishReason = 'length';
   }
 }

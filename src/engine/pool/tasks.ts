@@ -14,7 +14,7 @@ import {
   type QuestionAnswer,
   type SealModel,
 } from '../seal/innerLoop';
-import { sampleSelfEdits } from '../seal/restem';
+import { sampleSelfEdits, type SampledSelfEdit } from '../seal/sampleSelfEdits';
 
 /** `count` self-edits of one passage, drawn from the model with `seed`. */
 export interface SampleTask {
@@ -45,7 +45,7 @@ export interface ApplyTask {
 export type SealTask = SampleTask | ProbeTask | ApplyTask;
 
 interface ResultOfKind {
-  sample: string[];
+  sample: SampledSelfEdit[];
   probe: Probe;
   apply: AppliedSelfEdit;
 }

@@ -8,7 +8,9 @@ import { disposeModelWeights } from '../model/weights';
 import { DEFAULT_SEAL_CONFIG, selfEditPromptOf } from './config';
 import { worldSealContexts } from './contexts';
 import { applyTrainingTexts, probeClosedBook } from './innerLoop';
-import { seedOf, sampleSelfEdits, updateGenerator } from './restem';
+import { seedOf } from './plan';
+import { updateGenerator } from './restem';
+import { sampleSelfEdits } from './sampleSelfEdits';
 import { selfEditTrainingTexts } from './selfEdit';
 import { tinySealModel } from './tinyModel';
 
@@ -51,7 +53,12 @@ export async function runSealBenchmark(checkpoint: Checkpoint): Promise<Record<s
     let finetuneMs = 0;
     let gradeMs = 0;
     for (const selfEdit of selfEdits) {
-      const texts = selfEditTrainingTexts(config.format, passage.title, passage.context, selfEdit);
+      const texts = selfEditTrainingTexts(
+        config.format,
+        passage.title,
+        passage.context,
+        selfEdit.text,
+      );
       const applied = await applyTrainingTexts(
         model,
         texts,
@@ -73,7 +80,7 @@ export async function runSealBenchmark(checkpoint: Checkpoint): Promise<Record<s
       model,
       Array.from({ length: config.outer.contextsPerRound }, () => ({
         prompt,
-        selfEdit: selfEdits[0]!,
+        selfEdit: selfEdits[0]!.text,
       })),
       config,
       seedOf(config.seed, 3),

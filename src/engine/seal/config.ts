@@ -25,8 +25,12 @@ export type RewardMode = (typeof REWARD_MODES)[number];
 export type SealGradeMetric = GradeMetric | 'judge';
 export const GRADE_METRICS: readonly SealGradeMetric[] = ['exact-match', 'f1', 'judge'];
 
-/** What the held-out evaluation trains on before asking a context's questions. */
-export const HELD_OUT_CONDITIONS = ['base', 'passage', 'self-edit'] as const;
+/**
+ * What the held-out evaluation compares before the first round: the base model, training on the
+ * passage, on the passage and the generator's self-edits, and on the passage and a teacher's
+ * self-edits (synthetic-world contexts only).
+ */
+export const HELD_OUT_CONDITIONS = ['base', 'passage', 'self-edit', 'teacher'] as const;
 export type HeldOutCondition = (typeof HELD_OUT_CONDITIONS)[number];
 
 /** The steps of the loop, as the loop diagram numbers them. */
@@ -47,8 +51,18 @@ export interface SealConfig {
    * each prompt is the user's turn of the model's chat template (an instruct model).
    */
   promptStyle: 'completion' | 'chat';
-  /** Sampling of self-edits from the generator. */
-  selfEdit: { samples: number; temperature: number; topP: number; maxNewTokens: number };
+  /**
+   * Sampling of self-edits from the generator. A self-edit ends at the model's end of text, at the
+   * start of another document, after `maxLines` lines or after `maxNewTokens` tokens; a line cut
+   * off by the token limit is dropped.
+   */
+  selfEdit: {
+    samples: number;
+    temperature: number;
+    topP: number;
+    maxNewTokens: number;
+    maxLines: number;
+  };
   /** Applying one self-edit: a fresh LoRA fine-tuned on its examples. */
   inner: {
     lora: LoraSettings;
@@ -73,6 +87,16 @@ export interface SealConfig {
     contextsPerRound: number;
     /** Keep only a best self-edit whose reward is above zero. */
     keepOnlyPositive: boolean;
+    /**
+     * How the M-step picks each context's kept self-edit: the highest reward (ReST-EM), or one at
+     * random, a control that trains on the model's own samples without selecting them.
+     */
+    selection: 'reward' | 'random';
+    /**
+     * Of each round's contexts, how many have their self-edits' rewards measured a second time
+     * with other seeds, to report how reliably the reward ranks them (0: none).
+     */
+    rewardCheckContexts: number;
     /** SFT of the generator on (prompt → kept self-edit); a LoRA is merged afterwards. */
     mStep: {
       method: 'lora' | 'full';
@@ -82,7 +106,11 @@ export interface SealConfig {
       batchSize: number;
     };
   };
-  /** Evaluation on contexts never trained on, before the first round and after each round. */
+  /**
+   * Evaluation on contexts never trained on, before the first round and after each round. Every
+   * condition and round uses the same sampling and LoRA seeds for a context and draw, so their
+   * differences are not drowned by the noise of different draws.
+   */
   heldOut: {
     contexts: number;
     /** 'single': one update per passage; 'pooled': `poolSize` passages in one update (CPT). */
@@ -90,6 +118,19 @@ export interface SealConfig {
     poolSize: number;
     /** Compared before the first round (later rounds evaluate self-edits only). */
     conditions: HeldOutCondition[];
+    /** Independent self-edit draws (a sample and a LoRA seed) per context and condition. */
+    draws: number;
+    /**
+     * Rounds between the first and the last evaluate only the first this many contexts (null:
+     * all), which still shows the curve; the first and the last evaluate all of them.
+     */
+    subsetContexts: number | null;
+    /**
+     * After the last round, on the subset: the final generator's self-edits applied to the base
+     * model, and the passage alone trained into the final generator, so that a gain can be told
+     * apart into better self-edits and a better learner.
+     */
+    crossConditions: boolean;
   };
 }
 
@@ -100,7 +141,10 @@ export const DEFAULT_SEAL_CONFIG: SealConfig = {
   format: 'implications',
   customPrompt: null,
   promptStyle: 'completion',
-  selfEdit: { samples: 5, temperature: 1, topP: 0.95, maxNewTokens: 96 },
+  // The default model was trained on 256-token rows and its self-edit prompts take up to 136 of
+  // them; the self-edits it ends by itself have 3–8 lines, and longer ones drift into other
+  // documents.
+  selfEdit: { samples: 5, temperature: 1, topP: 0.95, maxNewTokens: 120, maxLines: 8 },
   // Chosen on validation contexts (half the RL split) with the default model: at 1e-3 an update
   // barely moves its answers; from 5e-3 on, training on self-edits drives it below the base model.
   inner: {
@@ -119,6 +163,8 @@ export const DEFAULT_SEAL_CONFIG: SealConfig = {
     rounds: 2,
     contextsPerRound: 24,
     keepOnlyPositive: false,
+    selection: 'reward',
+    rewardCheckContexts: 0,
     mStep: {
       method: 'lora',
       lora: { targets: ALL_PROJECTIONS, rank: 16, alpha: 32, dropout: 0 },
@@ -127,7 +173,15 @@ export const DEFAULT_SEAL_CONFIG: SealConfig = {
       batchSize: 1,
     },
   },
-  heldOut: { contexts: 12, mode: 'single', poolSize: 4, conditions: [...HELD_OUT_CONDITIONS] },
+  heldOut: {
+    contexts: 12,
+    mode: 'single',
+    poolSize: 4,
+    conditions: ['base', 'passage', 'self-edit'],
+    draws: 1,
+    subsetContexts: null,
+    crossConditions: false,
+  },
 };
 
 /** The paper's values (Qwen2.5-7B, SQuAD), for display beside the defaults. */
@@ -233,6 +287,12 @@ export function resolveSealConfig(overrides: unknown = {}): SealConfig {
     'a positive whole number',
     selfEdit.maxNewTokens,
   );
+  check(
+    isCount(selfEdit.maxLines),
+    'selfEdit.maxLines',
+    'a positive whole number',
+    selfEdit.maxLines,
+  );
   checkLora(inner.lora, 'inner.lora');
   check(isCount(inner.epochs), 'inner.epochs', 'a positive whole number', inner.epochs);
   check(inner.learningRate > 0, 'inner.learningRate', 'positive', inner.learningRate);
@@ -313,6 +373,31 @@ export function resolveSealConfig(overrides: unknown = {}): SealConfig {
     heldOut.mode,
   );
   check(isCount(heldOut.poolSize), 'heldOut.poolSize', 'a positive whole number', heldOut.poolSize);
+  check(isCount(heldOut.draws), 'heldOut.draws', 'a positive whole number', heldOut.draws);
+  check(
+    heldOut.subsetContexts === null || isCount(heldOut.subsetContexts),
+    'heldOut.subsetContexts',
+    'null or a positive whole number',
+    heldOut.subsetContexts,
+  );
+  check(
+    typeof heldOut.crossConditions === 'boolean',
+    'heldOut.crossConditions',
+    'true or false',
+    heldOut.crossConditions,
+  );
+  check(
+    outer.selection === 'reward' || outer.selection === 'random',
+    'outer.selection',
+    "'reward' or 'random'",
+    outer.selection,
+  );
+  check(
+    Number.isInteger(outer.rewardCheckContexts) && outer.rewardCheckContexts >= 0,
+    'outer.rewardCheckContexts',
+    'a whole number ≥ 0',
+    outer.rewardCheckContexts,
+  );
   check(
     Array.isArray(heldOut.conditions) &&
       heldOut.conditions.every((c) => (HELD_OUT_CONDITIONS as readonly string[]).includes(c)),

@@ -17,6 +17,7 @@ import { LoraAdapter } from '../train/lora';
 import { DEFAULT_SFT_OPTIONS, evaluateLoss, trainSft } from '../train/sft';
 import type { RewardMode, SealConfig } from './config';
 import { exactMatch, gradeAnswer } from './grade';
+import { mean } from './statistics';
 import { ANSWER_END, answerCompletion, closedBookPrompt, judgePrompt } from './prompts';
 
 export interface SealModel {
@@ -64,14 +65,15 @@ export interface Probe {
   goldLogLikelihood: number;
 }
 
+/**
+ * Where generated text ends: the model's end-of-sequence ids, and the beginning of a new document
+ * (a model pretrained on packed documents may start the next one instead of ending this one).
+ */
 export function stopIdsOf(model: SealModel): number[] {
   const ids = new Set(model.config.eosTokenIds);
   if (model.tokenizer.eosTokenId !== null) ids.add(model.tokenizer.eosTokenId);
+  if (model.tokenizer.bosTokenId !== null) ids.add(model.tokenizer.bosTokenId);
   return [...ids];
-}
-
-function mean(values: readonly number[]): number {
-  return values.length === 0 ? 0 : values.reduce((sum, x) => sum + x, 0) / values.length;
 }
 
 /**
@@ -151,11 +153,14 @@ export async function probeClosedBook(
   return { answers, grades, accuracy: mean(grades), goldLogLikelihood: -loss };
 }
 
+/** The numbers of a probe that rewards are made of. */
+export type ProbeScore = Pick<Probe, 'accuracy' | 'goldLogLikelihood'>;
+
 /**
  * A self-edit's reward from the adapted model's probe and the unadapted model's (which the
  * 'accuracy' reward does without).
  */
-export function rewardOf(mode: RewardMode, adapted: Probe, before: Probe | null): number {
+export function rewardOf(mode: RewardMode, adapted: ProbeScore, before: ProbeScore | null): number {
   if (mode === 'accuracy') return adapted.accuracy;
   if (!before) throw new Error(`the '${mode}' reward needs the model's answers before the update`);
   switch (mode) {
@@ -175,7 +180,8 @@ export interface AppliedSelfEdit {
   grades: number[];
   accuracy: number;
   goldLogLikelihood: number;
-  /** Reward of each seed's adapted model, and their mean. */
+  /** Each seed's adapted model's scores, and its reward. */
+  seedScores: ProbeScore[];
   seedRewards: number[];
   reward: number;
   /** Training loss per step, averaged over the seeds. */
@@ -250,6 +256,7 @@ export async function applyTrainingTexts(
     grades: questions.map((_, i) => mean(probes.map((p) => p.grades[i]!))),
     accuracy: mean(probes.map((p) => p.accuracy)),
     goldLogLikelihood: mean(probes.map((p) => p.goldLogLikelihood)),
+    seedScores: probes.map(({ accuracy, goldLogLikelihood }) => ({ accuracy, goldLogLikelihood })),
     seedRewards,
     reward: mean(seedRewards),
     lossCurve: curves[0]!.map((_, step) => mean(curves.map((curve) => curve[step]!))),

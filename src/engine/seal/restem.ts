@@ -1,9 +1,9 @@
 /**
  * The outer loop, ReST-EM (the paper's Algorithm 1), with every self-edit evaluation kept as an
- * episode of a stored run. Each round:
+ * episode of a stored run. Each round (plan.ts lists its steps):
  *
  *   0. evaluate the current generator on held-out contexts (before round 1 this also measures the
- *      base model and training on the passage alone: the rows of the paper's Table 2);
+ *      base model, training on the passage alone and a teacher's self-edits: Table 2's rows);
  *   1. E-step: for each context of the round's batch, sample K self-edits from the generator;
  *   2. apply each self-edit to a fresh LoRA on the generator (the inner loop) and reward it;
  *   3. M-step: keep the best self-edit of each context and fine-tune the generator on
@@ -12,20 +12,21 @@
  * The generator of self-edits and the model they update are the same model. After the last
  * round only step 0 runs, so the held-out accuracy after every round is measured.
  *
- * A run's position (round, context, sample) is that of its next episode; the store moves it in
- * the same transaction that stores an episode, and everything is seeded, so a run resumed after a
- * reload redoes exactly the work that was not yet stored and gets the same numbers.
+ * Independent steps run together on an executor (a pool of workers, or this thread); their
+ * episodes are stored in run order. A run's position (round, context, sample) is that of its next
+ * episode; the store moves it in the same transaction that stores an episode, and everything is
+ * seeded, so a run resumed after a reload redoes exactly the work that was not yet stored and gets
+ * the same numbers.
  */
 import * as tf from '@tensorflow/tfjs';
 import { isCancelledError, type Checkpoint } from '../jobs';
-import { generate } from '../model/generate';
-import { streamSeed } from '../random';
+import { inProcessExecutor, type SealExecutor } from '../pool/executor';
+import { createRandom, streamSeed } from '../random';
 import {
   comparePositions,
   type CheckpointRecord,
   type EpisodeRecord,
   type NewEpisode,
-  type Passage,
   type RunPosition,
   type RunRecord,
   type SealStore,
@@ -34,23 +35,13 @@ import { tokenizeExamples } from '../train/dataset';
 import { LoraAdapter } from '../train/lora';
 import { hubConfig } from '../train/peft';
 import { DEFAULT_SFT_OPTIONS, trainSft } from '../train/sft';
-import {
-  resolveSealConfig,
-  selfEditPromptOf,
-  type HeldOutCondition,
-  type LoopPhase,
-  type SealConfig,
-} from './config';
-import {
-  applyTrainingTexts,
-  probeClosedBook,
-  promptText,
-  stopIdsOf,
-  type Probe,
-  type SealModel,
-} from './innerLoop';
-import { selfEditStopStrings } from './prompts';
-import { selfEditTrainingTexts } from './selfEdit';
+import { resolveSealConfig, type LoopPhase, type SealConfig } from './config';
+import type { SealContexts } from './contexts';
+import { episodeKind } from './episodes';
+import { RoundEvaluator } from './evaluate';
+import type { SealModel } from './innerLoop';
+import { planRound, seedOf, STREAM, type PlannedStep, type StepWeights } from './plan';
+import { mean } from './statistics';
 
 /** What a run reads and writes of the store. */
 export type SealRecords = Pick<
@@ -67,31 +58,6 @@ export type SealRecords = Pick<
   | 'loadCheckpoint'
 >;
 
-export interface SealContexts {
-  /** Contexts the outer loop trains on. */
-  train: Passage[];
-  /** Contexts only ever evaluated on. */
-  heldOut: Passage[];
-}
-
-/** One planned evaluation: a position of the run and what runs there. */
-export type PlannedStep =
-  | {
-      kind: 'held-out';
-      position: RunPosition;
-      condition: HeldOutCondition;
-      /** One passage, or a pool of them trained on together. */
-      passages: Passage[];
-    }
-  | { kind: 'self-edit'; position: RunPosition; passage: Passage };
-
-export interface RoundPlan {
-  round: number;
-  steps: PlannedStep[];
-  /** Where the M-step sits (null after the last round, which only evaluates). */
-  mStepPosition: RunPosition | null;
-}
-
 export type SealEvent =
   | { type: 'run'; run: RunRecord }
   | { type: 'phase'; phase: LoopPhase; position: RunPosition }
@@ -104,69 +70,6 @@ export type SealEvent =
     }
   | { type: 'round'; round: number; kept: number; meanReward: number | null }
   | { type: 'done'; run: RunRecord };
-
-/** The held-out units of a run: single passages, or pools of `poolSize` passages. */
-export function heldOutUnits(config: SealConfig, contexts: SealContexts): Passage[][] {
-  const passages = contexts.heldOut.slice(0, config.heldOut.contexts);
-  if (config.heldOut.mode === 'single') return passages.map((p) => [p]);
-  const pools: Passage[][] = [];
-  for (let i = 0; i < passages.length; i += config.heldOut.poolSize) {
-    pools.push(passages.slice(i, i + config.heldOut.poolSize));
-  }
-  return pools;
-}
-
-/** Seeds of the run: one independent stream per purpose and index path. */
-export function seedOf(seed: number, ...path: number[]): number {
-  return path.reduce((current, index) => streamSeed(current, index), seed >>> 0);
-}
-
-const STREAM = { batch: 1, selfEdits: 2, lora: 3, heldOutSelfEdit: 4, mStep: 5 } as const;
-
-/** The training contexts of `round`: consecutive slices of one seeded shuffle of them all. */
-export function roundBatch(config: SealConfig, contexts: SealContexts, round: number): Passage[] {
-  const order = contexts.train.map((_, i) => i);
-  let state = seedOf(config.seed, STREAM.batch);
-  for (let i = order.length - 1; i > 0; i--) {
-    state = streamSeed(state, i);
-    const j = state % (i + 1);
-    [order[i], order[j]] = [order[j]!, order[i]!];
-  }
-  const size = Math.min(config.outer.contextsPerRound, order.length);
-  return Array.from(
-    { length: size },
-    (_, i) => contexts.train[order[(round * size + i) % order.length]!]!,
-  );
-}
-
-/** Every step of `round`, in run order: held-out evaluations, then the E-step, then the M-step. */
-export function planRound(config: SealConfig, contexts: SealContexts, round: number): RoundPlan {
-  const units = heldOutUnits(config, contexts);
-  const conditions: HeldOutCondition[] = round === 0 ? config.heldOut.conditions : ['self-edit'];
-  const steps: PlannedStep[] = [];
-  units.forEach((passages, contextIndex) => {
-    conditions.forEach((condition, sampleIndex) => {
-      steps.push({
-        kind: 'held-out',
-        position: { round, contextIndex, sampleIndex },
-        condition,
-        passages,
-      });
-    });
-  });
-  if (round >= config.outer.rounds) return { round, steps, mStepPosition: null };
-  roundBatch(config, contexts, round).forEach((passage, i) => {
-    for (let sampleIndex = 0; sampleIndex < config.selfEdit.samples; sampleIndex++) {
-      steps.push({
-        kind: 'self-edit',
-        position: { round, contextIndex: units.length + i, sampleIndex },
-        passage,
-      });
-    }
-  });
-  const mStepIndex = units.length + Math.min(config.outer.contextsPerRound, contexts.train.length);
-  return { round, steps, mStepPosition: { round, contextIndex: mStepIndex, sampleIndex: 0 } };
-}
 
 export interface Candidate {
   contextIndex: number;
@@ -196,12 +99,33 @@ export function selectForMStep<T extends Candidate>(
     .sort((a, b) => a.contextIndex - b.contextIndex);
 }
 
-function passageText(passage: Passage): string {
-  return `${passage.title}\n${passage.context}`;
+/** The control's M-step data: per context, one of its self-edits drawn at random. In context order. */
+export function selectAtRandom<T extends Candidate>(candidates: readonly T[], seed: number): T[] {
+  const byContext = new Map<number, T[]>();
+  for (const candidate of candidates) {
+    byContext.set(candidate.contextIndex, [
+      ...(byContext.get(candidate.contextIndex) ?? []),
+      candidate,
+    ]);
+  }
+  return [...byContext.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([contextIndex, samples]) => {
+      const ordered = [...samples].sort((a, b) => a.sampleIndex - b.sampleIndex);
+      const random = createRandom(streamSeed(seed, contextIndex));
+      return ordered[Math.floor(random() * ordered.length)]!;
+    });
 }
 
-function mean(values: readonly number[]): number {
-  return values.length === 0 ? 0 : values.reduce((sum, x) => sum + x, 0) / values.length;
+/** The M-step's data of a round, chosen as the run's config says. */
+export function keptSelfEdits<T extends Candidate>(
+  config: SealConfig,
+  round: number,
+  candidates: readonly T[],
+): T[] {
+  return config.outer.selection === 'random'
+    ? selectAtRandom(candidates, seedOf(config.seed, STREAM.selection, round))
+    : selectForMStep(candidates, config.outer.keepOnlyPositive);
 }
 
 /** The model's weights as checkpoint tensors. */
@@ -225,6 +149,11 @@ export interface SealRunOptions {
   onEvent?: (event: SealEvent) => void;
   /** Says what a stop (cancel) of the job means for the run; default 'paused'. */
   stopStatus?: () => 'paused' | 'cancelled';
+  /**
+   * Where the steps' work runs, made for the run once its generator is restored (default: one
+   * step at a time in this thread); it is disposed when the run stops.
+   */
+  createExecutor?: (model: SealModel, checkpoint?: Checkpoint) => Promise<SealExecutor>;
 }
 
 export interface NewSealRun {
@@ -283,10 +212,13 @@ async function driveRun(
 ): Promise<RunRecord> {
   const { model, records } = options;
   const base = new Map([...model.weights].map(([name, v]) => [name, tf.keep(v.clone())]));
+  let executor: SealExecutor | null = null;
   try {
     if (run.progress.round > 0) await restoreGenerator(options, run.id, run.progress.round - 1);
+    executor = await (options.createExecutor?.(model, options.checkpoint) ??
+      inProcessExecutor(model, options.checkpoint));
     options.onEvent?.({ type: 'run', run });
-    await runRounds(options, run, config);
+    await runRounds(options, run, config, new WeightSwitch(model, base, executor));
     const done = await records.stopRun(run.id, 'done');
     options.onEvent?.({ type: 'done', run: done });
     return done;
@@ -299,6 +231,7 @@ async function driveRun(
     if (stopped) options.onEvent?.({ type: 'run', run: stopped });
     throw error;
   } finally {
+    await executor?.dispose();
     for (const [name, variable] of model.weights) variable.assign(base.get(name)!);
     tf.dispose([...base.values()]);
   }
@@ -338,32 +271,103 @@ async function restoreGenerator(
   await loadGenerator(options, saved.id);
 }
 
+/**
+ * Puts the weights a step needs into the model (and the executor's copies): the round's generator,
+ * or the base model for the cross conditions. The generator is kept aside meanwhile.
+ */
+class WeightSwitch {
+  private loaded: StepWeights = 'generator';
+  private generator: Map<string, tf.Tensor> | null = null;
+
+  constructor(
+    private readonly model: SealModel,
+    private readonly base: ReadonlyMap<string, tf.Tensor>,
+    readonly executor: SealExecutor,
+  ) {}
+
+  async use(weights: StepWeights): Promise<void> {
+    if (weights === this.loaded) return;
+    const { model } = this;
+    if (weights === 'base') {
+      this.generator = new Map([...model.weights].map(([name, v]) => [name, tf.keep(v.clone())]));
+      for (const [name, variable] of model.weights) variable.assign(this.base.get(name)!);
+    } else {
+      for (const [name, variable] of model.weights) variable.assign(this.generator!.get(name)!);
+      tf.dispose([...this.generator!.values()]);
+      this.generator = null;
+    }
+    this.loaded = weights;
+    await this.executor.syncWeights();
+  }
+}
+
+/**
+ * Consecutive steps that run together: steps on the same weights, as many as keep every worker of
+ * the executor busy. One step at a time without parallelism, so that a stop loses at most one.
+ */
+function windowsOf(steps: readonly PlannedStep[], parallelism: number): PlannedStep[][] {
+  const size = parallelism === 1 ? 1 : parallelism * 3;
+  const windows: PlannedStep[][] = [];
+  for (const step of steps) {
+    const current = windows.at(-1);
+    if (current && current.length < size && current[0]!.weights === step.weights)
+      current.push(step);
+    else windows.push([step]);
+  }
+  return windows;
+}
+
 /** The paper's Algorithm 1, resumed at `run.progress`. */
 async function runRounds(
   options: SealRunOptions,
   run: RunRecord,
   config: SealConfig,
+  weights: WeightSwitch,
 ): Promise<void> {
   const { records, model, contexts } = options;
+  const { executor } = weights;
   let position = run.progress;
   for (let round = position.round; round <= config.outer.rounds; round++) {
     const plan = planRound(config, contexts, round);
-    const runner = new RoundRunner(options, run.id, config);
+    const evaluator = new RoundEvaluator({
+      runId: run.id,
+      round,
+      config,
+      contexts,
+      model,
+      executor,
+      storedEpisodes: () => records.listEpisodes(run.id),
+      onPhase: (phase: LoopPhase, at: RunPosition) =>
+        options.onEvent?.({ type: 'phase', phase, position: at }),
+    });
+    const nextOf = new Map(
+      plan.steps.map((step, i) => [
+        step,
+        plan.steps[i + 1]?.position ?? plan.mStepPosition ?? nextRound(round),
+      ]),
+    );
     // Held-out evaluations, then the E-step: each planned step is one stored episode.
-    for (const [index, step] of plan.steps.entries()) {
-      if (comparePositions(step.position, position) < 0) continue;
-      const next = plan.steps[index + 1]?.position ?? plan.mStepPosition ?? nextRound(round);
-      await runner.evaluate(step, next);
-      position = next;
+    const pending = plan.steps.filter((step) => comparePositions(step.position, position) >= 0);
+    for (const window of windowsOf(pending, executor.parallelism)) {
+      await weights.use(window[0]!.weights);
+      const results = window.map((step) => evaluator.evaluate(step));
+      // Every result is awaited below; a failure of one must not go unheard as unhandled.
+      for (const result of results) result.catch(() => undefined);
+      for (const [i, step] of window.entries()) {
+        const { episode, accuracy } = await results[i]!;
+        position = nextOf.get(step)!;
+        await records.appendEpisode(episode, position);
+        options.onEvent?.({ type: 'episode', step, episode, accuracy });
+      }
     }
+    await weights.use('generator');
     if (plan.mStepPosition === null) break;
-    // M-step: fine-tune the generator on the best self-edit of each context, then keep it.
+    // M-step: fine-tune the generator on the kept self-edit of each context, then keep it.
     options.onEvent?.({ type: 'phase', phase: 'learn', position: plan.mStepPosition });
     const episodes = (await records.listEpisodes(run.id)).filter(
-      (e: EpisodeRecord) =>
-        e.round === round && e.contextIndex >= heldOutUnits(config, contexts).length,
+      (e: EpisodeRecord) => e.round === round && episodeKind(e) === 'self-edit',
     );
-    const kept = selectForMStep(episodes, config.outer.keepOnlyPositive);
+    const kept = keptSelfEdits(config, round, episodes);
     // A run stopped between keeping the generator and moving on reuses the one it kept.
     const saved = await savedGenerator(records, run.id, round);
     if (saved) {
@@ -385,6 +389,7 @@ async function runRounds(
         tensors: await weightTensors(model),
       });
     }
+    await executor.syncWeights();
     options.onEvent?.({
       type: 'round',
       round,
@@ -433,202 +438,5 @@ export async function updateGenerator(
     adapter.mergeInto(model.weights);
   } finally {
     adapter.dispose();
-  }
-}
-
-/** `count` self-edits of a passage, sampled as one batch; each row has its own seeded stream. */
-export async function sampleSelfEdits(
-  model: SealModel,
-  config: Pick<SealConfig, 'selfEdit' | 'format' | 'customPrompt' | 'promptStyle'>,
-  passage: Pick<Passage, 'title' | 'context'>,
-  seed: number,
-  count: number,
-  checkpoint?: Checkpoint,
-): Promise<string[]> {
-  const prompt = model.tokenizer.encode(
-    promptText(model, config.promptStyle, selfEditPromptOf(config, passage.title, passage.context)),
-  );
-  const result = await generate(
-    model,
-    Array.from({ length: count }, () => prompt),
-    {
-      maxNewTokens: config.selfEdit.maxNewTokens,
-      sampling: {
-        temperature: config.selfEdit.temperature,
-        topK: 0,
-        topP: config.selfEdit.topP,
-        seed,
-      },
-      stopTokenIds: stopIdsOf(model),
-      stopStrings: selfEditStopStrings(config.promptStyle),
-      decode: (ids) => model.tokenizer.decode(ids),
-      checkpoint,
-    },
-  );
-  return result.sequences.map((s) => s.text);
-}
-
-/** Evaluates the steps of one round, sharing each context's samples and unadapted probe. */
-class RoundRunner {
-  private readonly selfEdits = new Map<number, Promise<string[]>>();
-  private readonly before = new Map<string, Promise<Probe>>();
-
-  constructor(
-    private readonly options: SealRunOptions,
-    private readonly runId: string,
-    private readonly config: SealConfig,
-  ) {}
-
-  private phase(phase: LoopPhase, position: RunPosition) {
-    this.options.onEvent?.({ type: 'phase', phase, position });
-  }
-
-  /** The unadapted generator's probe on some questions (once per round and context). */
-  private probeBefore(key: string, questions: Passage['questions']): Promise<Probe> {
-    let probe = this.before.get(key);
-    if (!probe) {
-      probe = probeClosedBook(
-        this.options.model,
-        questions,
-        this.config,
-        undefined,
-        this.options.checkpoint,
-      );
-      this.before.set(key, probe);
-    }
-    return probe;
-  }
-
-  private sample(passage: Passage, seed: number, count: number): Promise<string[]> {
-    const { model, checkpoint } = this.options;
-    return sampleSelfEdits(model, this.config, passage, seed, count, checkpoint);
-  }
-
-  async evaluate(step: PlannedStep, next: RunPosition): Promise<void> {
-    const { config, options } = this;
-    const { round, contextIndex, sampleIndex } = step.position;
-    const started = performance.now();
-    this.phase('read', step.position);
-    const passages = step.kind === 'held-out' ? step.passages : [step.passage];
-    const questions = passages.flatMap((p) =>
-      p.questions.slice(0, config.grading.maxQuestions ?? undefined),
-    );
-    const contextId = passages.map((p) => p.id).join('+');
-
-    // Write: the self-edit (none for the base and passage-only conditions).
-    const condition = step.kind === 'held-out' ? step.condition : 'self-edit';
-    let completions: string[] = [];
-    let sampleSeed = 0;
-    const generateStart = performance.now();
-    if (condition === 'self-edit') {
-      this.phase('write', step.position);
-      if (step.kind === 'self-edit') {
-        sampleSeed = seedOf(config.seed, STREAM.selfEdits, round, contextIndex);
-        let samples = this.selfEdits.get(contextIndex);
-        if (!samples) {
-          samples = this.sample(step.passage, sampleSeed, config.selfEdit.samples);
-          this.selfEdits.set(contextIndex, samples);
-        }
-        completions = [(await samples)[sampleIndex]!];
-      } else {
-        sampleSeed = seedOf(config.seed, STREAM.heldOutSelfEdit, round, contextIndex);
-        completions = await Promise.all(
-          passages.map((p, i) => this.sample(p, streamSeed(sampleSeed, i), 1).then((s) => s[0]!)),
-        );
-      }
-    }
-    // Samples of one context are drawn together: each episode carries its share of the time.
-    const generateMs =
-      (performance.now() - generateStart) /
-      (step.kind === 'self-edit' && sampleIndex === 0 ? config.selfEdit.samples : 1);
-
-    const prompts = passages.map((p) =>
-      promptText(options.model, config.promptStyle, selfEditPromptOf(config, p.title, p.context)),
-    );
-    const texts =
-      condition === 'base'
-        ? []
-        : condition === 'passage'
-          ? passages.map(passageText)
-          : passages.flatMap((p, i) =>
-              selfEditTrainingTexts(config.format, p.title, p.context, completions[i]!),
-            );
-
-    const loraSeeds = Array.from({ length: config.inner.seeds }, (_, i) =>
-      // The same LoRA seeds for every sample of a context: rewards then differ by the self-edit only.
-      seedOf(config.seed, STREAM.lora, round, contextIndex, i),
-    );
-    let result: {
-      answers: string[];
-      grades: number[];
-      accuracy: number;
-      reward: number;
-      lossCurve: number[];
-      trainMs: number;
-      gradeMs: number;
-    };
-    if (texts.length === 0) {
-      this.phase('answer', step.position);
-      const gradeStart = performance.now();
-      const before = await this.probeBefore(contextId, questions);
-      result = {
-        ...before,
-        reward: before.accuracy,
-        lossCurve: [],
-        trainMs: 0,
-        gradeMs: performance.now() - gradeStart,
-      };
-    } else {
-      // Held-out evaluations report accuracy; training self-edits get the configured reward,
-      // which may compare with the model's answers before the update.
-      const reward = step.kind === 'held-out' ? 'accuracy' : config.reward;
-      const before = reward === 'accuracy' ? null : await this.probeBefore(contextId, questions);
-      this.phase('finetune', step.position);
-      result = await applyTrainingTexts(
-        options.model,
-        texts,
-        questions,
-        { ...config, reward },
-        before,
-        loraSeeds,
-        {
-          checkpoint: options.checkpoint,
-          onAnswering: () => this.phase('answer', step.position),
-        },
-      );
-    }
-    this.phase('reward', step.position);
-    const episode: NewEpisode = {
-      runId: this.runId,
-      round,
-      contextIndex,
-      sampleIndex,
-      contextId:
-        `${step.kind === 'held-out' ? `held-out/${condition}` : 'train'}/${contextId}`.slice(
-          0,
-          1000,
-        ),
-      prompt: condition === 'self-edit' ? prompts.join('\n\n') : '',
-      selfEdit: completions.join('\n\n'),
-      parsedExamples: texts,
-      lossCurve: result.lossCurve,
-      answers: result.answers,
-      grades: result.grades,
-      reward: result.reward,
-      seeds: {
-        run: config.seed,
-        sample: sampleSeed,
-        ...Object.fromEntries(loraSeeds.map((seed, i) => [`lora${i}`, seed])),
-      },
-      timings: {
-        generateMs,
-        trainMs: result.trainMs,
-        gradeMs: result.gradeMs,
-        totalMs: performance.now() - started,
-      },
-      adapterId: null,
-    };
-    await options.records.appendEpisode(episode, next);
-    options.onEvent?.({ type: 'episode', step, episode, accuracy: result.accuracy });
   }
 }

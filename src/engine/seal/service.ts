@@ -8,22 +8,14 @@ import { isCancelledError, type JobRegistry } from '../jobs';
 import { requireLoadedModel, setLoadedModel } from '../model/session';
 import type { RunRecord, SealStore } from '../store';
 import { DEFAULT_SEAL_CONFIG, PAPER_SETTINGS, resolveSealConfig, type SealConfig } from './config';
-import { worldSealContexts, type HeldOutSplit } from './contexts';
+import { worldSealContexts, type HeldOutSplit, type SealContexts } from './contexts';
+import { mStepJsonl, runForgetting, squadJson, type ForgettingResult } from './experiments';
+import { roundSummaries, table2Metrics, type RoundSummary } from './results';
+import { heldOutUnits } from './plan';
 import {
-  mStepJsonl,
-  roundSummaries,
-  runForgetting,
-  squadJson,
-  table2Metrics,
-  type ForgettingResult,
-  type RoundSummary,
-} from './experiments';
-import {
-  heldOutUnits,
   resumeSealRun,
   sealConfigOfRun,
   startSealRun,
-  type SealContexts,
   type SealEvent,
   type SealRunOptions,
 } from './restem';
@@ -220,7 +212,7 @@ export function createSealService(store: SealStore, jobs: JobRegistry): SealApi 
       return {
         run,
         config,
-        table2: table2Metrics(episodes),
+        table2: table2Metrics(config, episodes),
         rounds: roundSummaries(config, episodes),
       };
     },

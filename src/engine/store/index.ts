@@ -19,10 +19,13 @@ export type { DatasetSummary, ParsedDataset } from './datasets';
 export { parseDataset } from './datasets';
 export type { ModelFileRecord } from './models';
 export type { StoreChange } from './coordination';
+export { EPISODE_KINDS, EVALUATION_CONDITIONS } from './records';
 export type {
   CheckpointRecord,
   DatasetRecord,
+  EpisodeKind,
   EpisodeRecord,
+  EvaluationCondition,
   Json,
   NewEpisode,
   NewRun,

@@ -131,6 +131,28 @@ export const NewRunSchema = v.strictObject({
 });
 export type NewRun = v.InferInput<typeof NewRunSchema>;
 
+/**
+ * What an episode measured: a held-out evaluation of one condition, a training self-edit of the
+ * E-step, or a second evaluation of a training self-edit's reward with other seeds (how reliably
+ * the reward ranks self-edits).
+ */
+export const EPISODE_KINDS = ['held-out', 'self-edit', 'reward-check'] as const;
+export type EpisodeKind = (typeof EPISODE_KINDS)[number];
+
+/**
+ * What a held-out evaluation trains on before asking a context's questions: nothing, the passage,
+ * the passage and a self-edit of the generator, the passage and a teacher's self-edit written from
+ * the world's facts, or the passage and the generator's self-edit applied to the base model.
+ */
+export const EVALUATION_CONDITIONS = [
+  'base',
+  'passage',
+  'self-edit',
+  'teacher',
+  'self-edit-on-base',
+] as const;
+export type EvaluationCondition = (typeof EVALUATION_CONDITIONS)[number];
+
 export const EpisodeSchema = v.strictObject({
   schemaVersion: v.literal(2),
   runId: IdSchema,
@@ -155,6 +177,14 @@ export const EpisodeSchema = v.strictObject({
   timings: NumberMapSchema,
   /** The checkpoint holding this episode's adapter, when it was kept. */
   adapterId: v.nullable(IdSchema),
+  /** Absent in episodes stored before it was recorded: their contextId says it instead. */
+  kind: v.optional(v.picklist(EPISODE_KINDS)),
+  /** Held-out evaluations: what was trained on. */
+  condition: v.optional(v.picklist(EVALUATION_CONDITIONS)),
+  /** Held-out evaluations: which of a context's independent draws (samples and seeds) this is. */
+  draw: v.optional(CountSchema),
+  /** Diagnostics, e.g. the self-edit's lines and how many agree with the world's facts. */
+  metrics: v.optional(NumberMapSchema),
   createdAt: TimeSchema,
 });
 export type EpisodeRecord = v.InferOutput<typeof EpisodeSchema>;

@@ -341,3 +341,16 @@ export function imitatedSelfEdit(
     completion: imitateCompletion(format, view, passage, pool, params, rng),
   };
 }
+
+/**
+ * A teacher's self-edit, the reference a strong model's synthetic data sets: every fact of the
+ * entity restated correctly as a standalone sentence (one wording of each, chosen by `rng`, so
+ * relations appear from either side as the world words them), then the facts that combine two of
+ * them, in a shuffled order, one per line.
+ */
+export function teacherSelfEdit(world: World, entity: Entity, rng: Rng): string {
+  const view = viewOf(world, entity);
+  const full = fullReference(view);
+  const facts = slotsOf(view).map((slot) => sentence(rng.pick(slot.variants), full));
+  return rng.shuffle([...new Set([...facts, ...derivedStatements(view)])]).join('\n') + '\n';
+}

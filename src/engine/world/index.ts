@@ -16,6 +16,7 @@ export {
 } from './corpus';
 export {
   imitatedSelfEdit,
+  teacherSelfEdit,
   imitateCompletion,
   DEFAULT_IMITATION_PARAMS,
   type ImitationParams,
