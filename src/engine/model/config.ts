@@ -5,6 +5,13 @@
  * `rope_parameters`.
  */
 import * as v from 'valibot';
+import {
+  parseOrThrow,
+  plainObjectSchema,
+  positiveNumberSchema,
+  shownValue,
+  wholeNumberSchema,
+} from '../validation';
 import { countParameters } from './weights';
 
 export interface RopeScaling {
@@ -46,8 +53,6 @@ export interface ModelConfig {
   eosTokenIds: number[];
 }
 
-type Json = Record<string, unknown>;
-
 /**
  * The largest sizes config.json may give. Each is well above any Llama/Qwen2 checkpoint published
  * so far (Llama 3.1 405B has 126 layers, hidden 16384, intermediate 53248, 128 heads and a
@@ -70,20 +75,13 @@ export const MODEL_CONFIG_LIMITS = {
   parameters: 20e9,
 } as const;
 
-/** A value as an error message shows it (NaN and Infinity as such, long values cut short). */
-function shown(value: unknown): string {
-  const text =
-    typeof value === 'number' || value === undefined ? String(value) : JSON.stringify(value);
-  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
-}
-
 /** The message for `field` breaking `rule`; a field that is absent or null is missing. */
 const wrong =
   (field: string, rule: string) =>
   (issue: v.BaseIssue<unknown>): string =>
     issue.input === undefined || issue.input === null
       ? `missing required field ${field}`
-      : `${field} must be ${rule}, got ${shown(issue.input)}`;
+      : `${field} must be ${rule}, got ${shownValue(issue.input)}`;
 
 /** The message of an object schema: a required key it lacks (the input is an object by then). */
 const missingKey =
@@ -92,22 +90,12 @@ const missingKey =
     `missing required field ${prefix}${String(issue.path?.at(-1)?.key)}`;
 
 const size = (field: keyof typeof MODEL_CONFIG_LIMITS, prefix = '') => {
-  const message = wrong(
-    `${prefix}${field}`,
-    `a positive integer ≤ ${MODEL_CONFIG_LIMITS[field].toLocaleString('en-US')}`,
-  );
-  return v.pipe(
-    v.number(message),
-    v.safeInteger(message),
-    v.minValue(1, message),
-    v.maxValue(MODEL_CONFIG_LIMITS[field], message),
-  );
+  const limit = MODEL_CONFIG_LIMITS[field];
+  const rule = `a positive integer ≤ ${limit.toLocaleString('en-US')}`;
+  return wholeNumberSchema(wrong(`${prefix}${field}`, rule), 1, limit);
 };
 
-const positiveNumber = (field: string) => {
-  const message = wrong(field, 'a positive number');
-  return v.pipe(v.number(message), v.finite(message), v.gtValue(0, message));
-};
+const positiveNumber = (field: string) => positiveNumberSchema(wrong(field, 'a positive number'));
 
 const flag = (field: string, fallback: boolean) =>
   v.nullish(v.boolean(wrong(field, 'true or false')), fallback);
@@ -116,18 +104,12 @@ function isTokenId(value: unknown): value is number {
   return Number.isSafeInteger(value) && (value as number) >= 0;
 }
 
-const ObjectSchema = (message: (issue: v.BaseIssue<unknown>) => string) =>
-  v.custom<Json>(
-    (value) => typeof value === 'object' && value !== null && !Array.isArray(value),
-    message,
-  );
-
 /**
  * The fields of config.json this engine reads, with their defaults when absent or null; other
  * keys are ignored. Checks that need several fields follow the fields' own.
  */
 const ConfigJsonSchema = v.pipe(
-  ObjectSchema(() => 'must hold a JSON object'),
+  plainObjectSchema(() => 'must hold a JSON object'),
   v.looseObject(
     {
       architectures: v.optional(
@@ -148,21 +130,23 @@ const ConfigJsonSchema = v.pipe(
       rms_norm_eps: v.nullish(positiveNumber('rms_norm_eps'), 1e-6),
       rope_theta: v.nullish(positiveNumber('rope_theta'), 10000),
       rope_scaling: v.nullish(
-        ObjectSchema(
-          (issue) => `rope_scaling must be an object or null, got ${shown(issue.input)}`,
+        plainObjectSchema(
+          (issue) => `rope_scaling must be an object or null, got ${shownValue(issue.input)}`,
         ),
       ),
       rope_parameters: v.nullish(
-        ObjectSchema((issue) => `rope_parameters must be an object, got ${shown(issue.input)}`),
+        plainObjectSchema(
+          (issue) => `rope_parameters must be an object, got ${shownValue(issue.input)}`,
+        ),
       ),
       hidden_act: v.nullish(
         v.literal(
           'silu',
-          (issue) => `hidden_act ${shown(issue.input)} is not supported (only "silu")`,
+          (issue) => `hidden_act ${shownValue(issue.input)} is not supported (only "silu")`,
         ),
       ),
       pretraining_tp: v.nullish(
-        v.literal(1, (issue) => `pretraining_tp ${shown(issue.input)} must be 1`),
+        v.literal(1, (issue) => `pretraining_tp ${shownValue(issue.input)} must be 1`),
       ),
       use_sliding_window: v.optional(v.unknown()),
       tie_word_embeddings: flag('tie_word_embeddings', false),
@@ -232,17 +216,6 @@ function tokenIdsOf(json: {
   ];
 }
 
-/** `json` parsed by `schema`, or an error naming the file and the first problem's field. */
-function parsed<T extends v.GenericSchema>(
-  schema: T,
-  json: unknown,
-  fileName: string,
-): v.InferOutput<T> {
-  const result = v.safeParse(schema, json, { abortEarly: true });
-  if (result.success) return result.output;
-  throw new Error(`${fileName}: ${result.issues[0].message}`);
-}
-
 /**
  * Parses config.json's contents; every error names the file and the field. Sizes beyond
  * `MODEL_CONFIG_LIMITS` are refused here, before anything is sized or allocated from them.
@@ -251,7 +224,7 @@ export function parseModelConfig(json: unknown, fileName = 'config.json'): Model
   const fail = (message: string): never => {
     throw new Error(`${fileName}: ${message}`);
   };
-  const fields = parsed(ConfigJsonSchema, json, fileName);
+  const fields = parseOrThrow(ConfigJsonSchema, json, fileName);
   const architecture = readArchitecture(fields, fail);
   const isQwen2 = architecture === 'Qwen2ForCausalLM';
   if (isQwen2 && fields.use_sliding_window === true) {
@@ -336,7 +309,7 @@ function readRope(
   const scaling = parameters ?? config.rope_scaling;
   const scalingField = parameters ? 'rope_parameters' : 'rope_scaling';
   const ropeTheta = parameters
-    ? parsed(
+    ? parseOrThrow(
         v.nullish(positiveNumber('rope_parameters.rope_theta'), config.rope_theta),
         parameters.rope_theta,
         fileName,
@@ -350,7 +323,7 @@ function readRope(
       `${fileName}: ${scalingField} type ${JSON.stringify(ropeType)} is not supported (supported: "llama3" and unscaled "default")`,
     );
   }
-  const llama3 = parsed(llama3ScalingSchema(scalingField), scaling, fileName);
+  const llama3 = parseOrThrow(llama3ScalingSchema(scalingField), scaling, fileName);
   return {
     ropeTheta,
     ropeScaling: {

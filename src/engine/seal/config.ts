@@ -5,6 +5,13 @@
  */
 import * as v from 'valibot';
 import { LORA_TARGETS } from '../train/targets';
+import {
+  dropoutSchema,
+  isDistinct,
+  positiveNumberSchema,
+  shownValue,
+  wholeNumberSchema,
+} from '../validation';
 import type { GradeMetric } from './grade';
 import { SELF_EDIT_FORMATS, selfEditPrompt } from './prompts';
 
@@ -46,12 +53,8 @@ export const SELF_EDIT_SELECTIONS = ['reward', 'random'] as const;
 export type SelfEditSelection = (typeof SELF_EDIT_SELECTIONS)[number];
 
 /** Each schema's message is the rule the value breaks; `resolveSealConfig` adds label and value. */
-const wholeNumber = (min: number, rule = `a whole number ≥ ${min}`) =>
-  v.pipe(v.number(rule), v.safeInteger(rule), v.minValue(min, rule));
-const positiveNumber = () => {
-  const rule = 'a number > 0';
-  return v.pipe(v.number(rule), v.finite(rule), v.gtValue(0, rule));
-};
+const wholeNumber = (min: number, rule = `a whole number ≥ ${min}`) => wholeNumberSchema(rule, min);
+const positiveNumber = () => positiveNumberSchema('a number > 0');
 const oneOf = <const Options extends readonly string[]>(options: Options) =>
   v.picklist(options, `one of ${options.join(', ')}`);
 
@@ -67,11 +70,7 @@ const LoraSchema = v.strictObject({
   targets: LoraTargetsSchema,
   rank: wholeNumber(1),
   alpha: positiveNumber(),
-  dropout: v.pipe(
-    v.number('a number in [0, 1)'),
-    v.minValue(0, 'a number in [0, 1)'),
-    v.ltValue(1, 'a number in [0, 1)'),
-  ),
+  dropout: dropoutSchema('a number in [0, 1)'),
 });
 
 const SealConfigSchema = v.strictObject({
@@ -273,10 +272,6 @@ export const PAPER_SETTINGS = {
   'heldOut.contexts': 200,
 } as const;
 
-function isDistinct(list: readonly unknown[]): boolean {
-  return new Set(list).size === list.length;
-}
-
 type Plain = Record<string, unknown>;
 
 function isPlain(value: unknown): value is Plain {
@@ -302,13 +297,6 @@ function overlay(base: unknown, overrides: unknown, path: string): unknown {
   return result;
 }
 
-/** A value as an error message shows it: NaN and Infinity as such, long texts cut short. */
-function shown(value: unknown): string {
-  const text =
-    typeof value === 'number' || value === undefined ? String(value) : JSON.stringify(value);
-  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
-}
-
 /**
  * The defaults with `overrides` laid over them, checked. An error names the first bad setting
  * as the SEAL panel labels it, the rule it breaks, the value, and its path in the config.
@@ -324,7 +312,7 @@ export function resolveSealConfig(overrides: unknown = {}): SealConfig {
   const path = keys.join('.') as SettingPath<SealConfig>;
   const value = keys.reduce<unknown>((group, key) => (group as Plain)[key], config);
   throw new Error(
-    `${SETTING_LABELS[path]} must be ${issue.message}, got ${shown(value)} (${path})`,
+    `${SETTING_LABELS[path]} must be ${issue.message}, got ${shownValue(value)} (${path})`,
   );
 }
 
