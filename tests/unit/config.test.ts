@@ -1,6 +1,7 @@
+import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseModelConfig } from '../../src/engine/model/config';
+import { MODEL_CONFIG_LIMITS, parseModelConfig } from '../../src/engine/model/config';
 
 function fixtureConfig(model: string): Record<string, unknown> {
   const url = new URL(`../fixtures/models/${model}/config.json`, import.meta.url);
@@ -91,6 +92,10 @@ describe('parseModelConfig defaults', () => {
       eosTokenIds: [],
     });
   });
+  it('reads a null optional field as absent', () => {
+    const nulls = { ...minimal, num_key_value_heads: null, head_dim: null, rope_scaling: null };
+    expect(parseModelConfig(nulls)).toEqual(parseModelConfig(minimal));
+  });
   it('honours attention_bias and mlp_bias on Llama', () => {
     expect(parseModelConfig({ ...minimal, attention_bias: true, mlp_bias: true })).toMatchObject({
       attentionBias: true,
@@ -144,12 +149,12 @@ describe('parseModelConfig refuses what it cannot run, naming file and field', (
     [
       'a size that is not a positive integer',
       { ...base, num_hidden_layers: 2.5 },
-      /num_hidden_layers must be a positive integer, got 2\.5/,
+      /num_hidden_layers must be a positive integer ≤ 256, got 2\.5/,
     ],
     [
       'a size given as a string',
       { ...base, vocab_size: '400' },
-      /vocab_size must be a positive integer, got "400"/,
+      /vocab_size must be a positive integer ≤ 1,048,576, got "400"/,
     ],
     [
       'heads not a multiple of KV heads',
@@ -177,5 +182,115 @@ describe('parseModelConfig refuses what it cannot run, naming file and field', (
   ];
   it.each(cases)('%s', (_label, json, message) => {
     expect(() => parseModelConfig(json, 'my.json')).toThrow(message);
+  });
+});
+
+describe('parseModelConfig bounds', () => {
+  /** Llama 3.1 405B's config.json: the largest sizes of a published Llama/Qwen2 checkpoint. */
+  const llama405b = {
+    architectures: ['LlamaForCausalLM'],
+    vocab_size: 128256,
+    hidden_size: 16384,
+    intermediate_size: 53248,
+    num_hidden_layers: 126,
+    num_attention_heads: 128,
+    num_key_value_heads: 8,
+    max_position_embeddings: 131072,
+    rope_theta: 500000,
+    rope_scaling: {
+      rope_type: 'llama3',
+      factor: 8,
+      low_freq_factor: 1,
+      high_freq_factor: 4,
+      original_max_position_embeddings: 8192,
+    },
+    bos_token_id: 128000,
+    eos_token_id: [128001, 128008, 128009],
+  };
+  /** Qwen2.5-14B's sizes: a medium model that passes every bound. */
+  const qwen14b = {
+    architectures: ['Qwen2ForCausalLM'],
+    vocab_size: 152064,
+    hidden_size: 5120,
+    intermediate_size: 13824,
+    num_hidden_layers: 48,
+    num_attention_heads: 40,
+    num_key_value_heads: 8,
+    max_position_embeddings: 131072,
+    rope_theta: 1000000,
+    eos_token_id: 151643,
+  };
+
+  it('reads a 14B model', () => {
+    expect(parseModelConfig(qwen14b)).toMatchObject({ numLayers: 48, headDim: 128 });
+  });
+
+  it('refuses, by the parameters its sizes imply, a model too large to hold', () => {
+    expect(() => parseModelConfig(llama405b)).toThrow(
+      'config.json: its sizes imply 405.9 billion parameters, more than the 20 billion this engine can hold as float32',
+    );
+  });
+
+  const limitCases = (
+    [
+      'num_hidden_layers',
+      'hidden_size',
+      'intermediate_size',
+      'num_attention_heads',
+      'num_key_value_heads',
+      'head_dim',
+      'vocab_size',
+      'max_position_embeddings',
+    ] as const
+  ).map((field) => [field, MODEL_CONFIG_LIMITS[field]] as const);
+  it.each(limitCases)('refuses %s above %d, naming the field', (field, limit) => {
+    const message = `${field} must be a positive integer ≤ ${limit.toLocaleString('en-US')}, got ${limit + 1}`;
+    expect(() => parseModelConfig({ ...qwen14b, [field]: limit + 1 })).toThrow(message);
+  });
+
+  it('refuses original_max_position_embeddings above the position limit', () => {
+    const rope_scaling = { ...llama405b.rope_scaling, original_max_position_embeddings: 2 ** 21 };
+    expect(() => parseModelConfig({ ...qwen14b, rope_scaling })).toThrow(
+      'rope_scaling.original_max_position_embeddings must be a positive integer ≤ 1,048,576',
+    );
+  });
+
+  it('accepts each size at its limit (the parameter count then decides)', () => {
+    const tiny = { ...fixtureConfig('tiny-llama'), head_dim: undefined };
+    expect(parseModelConfig({ ...tiny, num_hidden_layers: 256 }).numLayers).toBe(256);
+    expect(parseModelConfig({ ...tiny, vocab_size: 1_048_576 }).vocabSize).toBe(1_048_576);
+    expect(parseModelConfig({ ...tiny, max_position_embeddings: 1_048_576 })).toMatchObject({
+      maxPositionEmbeddings: 1_048_576,
+    });
+  });
+
+  it('refuses a NaN, Infinity or negative size', () => {
+    for (const value of [Number.NaN, Infinity, -4, 0]) {
+      expect(() => parseModelConfig({ ...qwen14b, hidden_size: value })).toThrow(
+        `hidden_size must be a positive integer ≤ 65,536, got ${value}`,
+      );
+    }
+  });
+
+  it('names a required field that is absent or null', () => {
+    const withoutLayers: Record<string, unknown> = { ...qwen14b };
+    delete withoutLayers.num_hidden_layers;
+    expect(() => parseModelConfig(withoutLayers)).toThrow(
+      'config.json: missing required field num_hidden_layers',
+    );
+    expect(() => parseModelConfig({ ...qwen14b, vocab_size: null })).toThrow(
+      'config.json: missing required field vocab_size',
+    );
+  });
+
+  it('refuses a billion layers at once, before any tensor or shape list is made', () => {
+    const before = tf.memory();
+    // Sizing the model first (as loading did) builds eleven billion shapes and dies at the heap
+    // limit minutes later; the refusal comes from the field's own bound.
+    expect(() => parseModelConfig({ ...qwen14b, num_hidden_layers: 1_000_000_000 })).toThrow(
+      'config.json: num_hidden_layers must be a positive integer ≤ 256, got 1000000000',
+    );
+    expect(tf.memory().numTensors).toBe(before.numTensors);
+    expect(tf.memory().numBytes).toBe(before.numBytes);
   });
 });

@@ -49,9 +49,11 @@ describe('SEAL config', () => {
     expect(() => resolveSealConfig({ selfEdit: { sample: 5 } })).toThrow(
       /unknown setting 'selfEdit.sample'/,
     );
-    expect(() => resolveSealConfig({ outer: { rounds: -1 } })).toThrow(/outer.rounds must be/);
-    expect(() => resolveSealConfig({ reward: 'vibes' })).toThrow(/reward must be one of/);
-    expect(() => resolveSealConfig({ format: 'poem' })).toThrow(/format must be one of/);
+    expect(() => resolveSealConfig({ outer: { rounds: -1 } })).toThrow(
+      'Rounds must be a whole number ≥ 0, got -1 (outer.rounds)',
+    );
+    expect(() => resolveSealConfig({ reward: 'vibes' })).toThrow(/^Reward must be one of /);
+    expect(() => resolveSealConfig({ format: 'poem' })).toThrow(/^Self-edit format must be one of/);
   });
 
   it("shows the user's own self-edit prompt with the passage filled in", () => {
@@ -61,7 +63,7 @@ describe('SEAL config', () => {
     );
     expect(selfEditPromptOf(resolveSealConfig({}), 'T', 'C')).toContain('Passage:\nT\nC');
     expect(() => resolveSealConfig({ customPrompt: 'no passage here' })).toThrow(
-      /customPrompt must be null or a text with '\{context\}'/,
+      /^Own self-edit prompt must be null or a text with '\{context\}'.*\(customPrompt\)$/,
     );
   });
 });

@@ -4,10 +4,15 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/engine/backend';
 import { parseModelConfig } from '../../src/engine/model/config';
 import { forward } from '../../src/engine/model/llama';
-import { parseSafetensors } from '../../src/engine/model/safetensors';
+import {
+  parseSafetensors,
+  serializeSafetensors,
+  type NamedFloat32Tensor,
+} from '../../src/engine/model/safetensors';
 import { disposeModelWeights, loadModelWeights } from '../../src/engine/model/weights';
 import { LoraAdapter } from '../../src/engine/train/lora';
 import {
+  ADAPTER_WEIGHTS_FILE,
   exportMergedModel,
   exportPeftAdapter,
   importPeftAdapter,
@@ -36,6 +41,28 @@ const peftFiles = (): AdapterFiles => ({
   config: fixtureText(`${PEFT_DIR}/adapter_config.json`),
   weights: fixture(`${PEFT_DIR}/adapter_model.safetensors`),
 });
+
+/** The PEFT fixture with `patch` laid over its config and its tensors passed through `edit`. */
+function editedPeftFiles(
+  patch: object,
+  edit: (tensors: NamedFloat32Tensor[]) => NamedFloat32Tensor[] = (tensors) => tensors,
+): AdapterFiles {
+  const { config, weights } = peftFiles();
+  const file = parseSafetensors(weights, ADAPTER_WEIGHTS_FILE);
+  const tensors = [...file.entries.values()].map(({ name, shape }) => ({
+    name,
+    shape,
+    data: file.readFloat32(name),
+  }));
+  return {
+    config: JSON.stringify({ ...JSON.parse(config), ...patch }),
+    weights: serializeSafetensors(edit(tensors), { format: 'pt' }),
+  };
+}
+
+/** The module the import reads last, so that a fault there comes after every other module. */
+const LAST_MODULE = 'base_model.model.model.layers.1.self_attn.v_proj';
+
 const inputIds: number[][] = JSON.parse(fixtureText(`${PEFT_DIR}/expected.json`)).input_ids;
 
 async function logits(model: TrainableModel, adapter?: LoraAdapter): Promise<Float32Array> {
@@ -115,10 +142,7 @@ describe('PEFT adapter files', () => {
   });
 
   it('refuses adapters this engine cannot apply, saying why', () => {
-    const withConfig = (patch: object): AdapterFiles => ({
-      ...peftFiles(),
-      config: JSON.stringify({ ...JSON.parse(peftFiles().config), ...patch }),
-    });
+    const withConfig = (patch: object) => editedPeftFiles(patch);
     expect(() => importPeftAdapter(withConfig({ use_dora: true }), model.weights)).toThrow(
       'adapter_config.json: "use_dora" asks for DoRA, which this engine does not support',
     );
@@ -131,6 +155,119 @@ describe('PEFT adapter files', () => {
     expect(() => importPeftAdapter({ ...peftFiles(), config: '{' }, model.weights)).toThrow(
       'adapter_config.json: not valid JSON',
     );
+  });
+
+  it('refuses an adapter_config.json with wrong types or targets, naming the field', () => {
+    const cases: [object, string][] = [
+      [{ r: '4' }, '"r" must be a whole number ≥ 1, got "4"'],
+      [{ r: 0 }, '"r" must be a whole number ≥ 1, got 0'],
+      [{ lora_alpha: null }, '"lora_alpha" must be a number > 0, got null'],
+      [{ lora_dropout: 1 }, '"lora_dropout" must be a number in [0, 1), got 1'],
+      [{ target_modules: 'q_proj' }, '"target_modules" must be a list of the projections'],
+      [{ target_modules: [] }, '"target_modules" must be a list of the projections'],
+      [{ target_modules: ['q_proj', 'embed_tokens'] }, 'got ["q_proj","embed_tokens"]'],
+      [{ target_modules: ['q_proj', 'q_proj'] }, 'must be a list that names each projection once'],
+      [{ bias: 'all' }, '"bias" is "all", only "none" is supported'],
+    ];
+    for (const [patch, message] of cases) {
+      expect(() => importPeftAdapter(editedPeftFiles(patch), model.weights)).toThrow(message);
+    }
+    const withoutRank = JSON.parse(peftFiles().config) as Record<string, unknown>;
+    delete withoutRank.r;
+    expect(() =>
+      importPeftAdapter({ ...peftFiles(), config: JSON.stringify(withoutRank) }, model.weights),
+    ).toThrow('adapter_config.json: "r" is missing');
+    expect(() => importPeftAdapter({ ...peftFiles(), config: '[]' }, model.weights)).toThrow(
+      'adapter_config.json: expected a JSON object',
+    );
+  });
+
+  const embedTokens = (tensors: NamedFloat32Tensor[]): NamedFloat32Tensor[] => {
+    const { hiddenSize, vocabSize } = model.config;
+    const a = { shape: [4, hiddenSize], data: new Float32Array(4 * hiddenSize).fill(0.5) };
+    const b = { shape: [vocabSize, 4], data: new Float32Array(vocabSize * 4).fill(0.5) };
+    return [
+      ...tensors,
+      { name: 'base_model.model.model.embed_tokens.lora_A.weight', ...a },
+      { name: 'base_model.model.model.embed_tokens.lora_B.weight', ...b },
+    ];
+  };
+  const withValue = (name: string, value: number) => (tensors: NamedFloat32Tensor[]) =>
+    tensors.map((tensor) => {
+      if (tensor.name !== name) return tensor;
+      const data = tensor.data.slice();
+      data[3] = value;
+      return { ...tensor, data };
+    });
+  // Built when each case runs: the embedding sizes come from the model `beforeAll` loads.
+  const refusedImports: [string, () => AdapterFiles, string][] = [
+    [
+      'B of another rank than A and r (today a matMul error once it generates)',
+      () =>
+        editedPeftFiles({}, (tensors) =>
+          tensors.map((tensor) =>
+            tensor.name === `${LAST_MODULE}.lora_B.weight`
+              ? { ...tensor, shape: [16, 5], data: new Float32Array(80) }
+              : tensor,
+          ),
+        ),
+      "'model.layers.1.self_attn.v_proj' has A [4, 32] and B [16, 5], expected [4, in] and [out, 4]",
+    ],
+    [
+      'a module without its B',
+      () =>
+        editedPeftFiles({}, (tensors) =>
+          tensors.filter((tensor) => tensor.name !== `${LAST_MODULE}.lora_B.weight`),
+        ),
+      "'model.layers.1.self_attn.v_proj' has no lora_B weight",
+    ],
+    [
+      'a NaN weight',
+      () => editedPeftFiles({}, withValue(`${LAST_MODULE}.lora_A.weight`, Number.NaN)),
+      `'${LAST_MODULE}.lora_A.weight' holds NaN at element 3; an adapter's weights must be finite`,
+    ],
+    [
+      'an infinite weight',
+      () => editedPeftFiles({}, withValue(`${LAST_MODULE}.lora_B.weight`, -Infinity)),
+      `'${LAST_MODULE}.lora_B.weight' holds -Infinity at element 3`,
+    ],
+    [
+      'a module on the embeddings, which LoRA does not apply (but a merge would)',
+      () => editedPeftFiles({}, embedTokens),
+      "adapter module 'model.embed_tokens' is not one LoRA applies to (the q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj linears of the decoder layers)",
+    ],
+    [
+      'a module of a projection target_modules does not name',
+      () => editedPeftFiles({ target_modules: ['q_proj', 'down_proj'] }),
+      "adapter module 'model.layers.0.self_attn.v_proj' is a v_proj, which the adapter's targets (q_proj, down_proj) do not name",
+    ],
+  ];
+  it.each(refusedImports)('refuses %s and leaves no tensor behind', (_case, files, message) => {
+    const adapterFiles = files();
+    const before = tf.memory().numTensors;
+    expect(() => importPeftAdapter(adapterFiles, model.weights)).toThrow(message);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('refuses to merge or check an adapter with a module on the embeddings', () => {
+    const { hiddenSize, vocabSize } = model.config;
+    const adapter = LoraAdapter.fromTensors(
+      { targets: ['q_proj'], rank: 2, alpha: 2, dropout: 0 },
+      [
+        {
+          path: 'model.embed_tokens',
+          a: tf.ones([2, hiddenSize]) as tf.Tensor2D,
+          b: tf.ones([vocabSize, 2]) as tf.Tensor2D,
+        },
+      ],
+    );
+    const embeddings = model.weights.get('model.embed_tokens.weight')!;
+    const before = embeddings.dataSync().slice();
+    expect(() => adapter.mergeInto(model.weights)).toThrow(
+      "adapter module 'model.embed_tokens' is not one LoRA applies to",
+    );
+    expect(embeddings.dataSync()).toEqual(before);
+    adapter.dispose();
   });
 
   it('refuses an adapter made for a differently shaped model', async () => {

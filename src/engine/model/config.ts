@@ -4,6 +4,15 @@
  * Accepts both config layouts found on the Hub: `rope_theta` + `rope_scaling`, and the newer
  * `rope_parameters`.
  */
+import * as v from 'valibot';
+import {
+  parseOrThrow,
+  plainObjectSchema,
+  positiveNumberSchema,
+  shownValue,
+  wholeNumberSchema,
+} from '../validation';
+import { countParameters } from './weights';
 
 export interface RopeScaling {
   type: 'llama3';
@@ -44,91 +53,221 @@ export interface ModelConfig {
   eosTokenIds: number[];
 }
 
-type Json = Record<string, unknown>;
+/**
+ * The largest sizes config.json may give. Each is well above any Llama/Qwen2 checkpoint published
+ * so far (Llama 3.1 405B has 126 layers, hidden 16384, intermediate 53248, 128 heads and a
+ * 128256-token vocabulary; context windows reach 131072), so a real config passes and a mistyped
+ * or hostile one (a billion layers) is refused before anything is sized from it.
+ */
+export const MODEL_CONFIG_LIMITS = {
+  num_hidden_layers: 256,
+  hidden_size: 65_536,
+  intermediate_size: 262_144,
+  num_attention_heads: 1024,
+  num_key_value_heads: 1024,
+  head_dim: 1024,
+  vocab_size: 1_048_576,
+  max_position_embeddings: 1_048_576,
+  /**
+   * Parameters the sizes imply: 20 billion is 80 GB as float32, beyond any memory a browser or
+   * this engine's Node scripts can give a model, while every 14B model still passes.
+   */
+  parameters: 20e9,
+} as const;
 
-/** Parses config.json's contents; every error names the file and the field. */
+/** The message for `field` breaking `rule`; a field that is absent or null is missing. */
+const wrong =
+  (field: string, rule: string) =>
+  (issue: v.BaseIssue<unknown>): string =>
+    issue.input === undefined || issue.input === null
+      ? `missing required field ${field}`
+      : `${field} must be ${rule}, got ${shownValue(issue.input)}`;
+
+/** The message of an object schema: a required key it lacks (the input is an object by then). */
+const missingKey =
+  (prefix = '') =>
+  (issue: v.BaseIssue<unknown>): string =>
+    `missing required field ${prefix}${String(issue.path?.at(-1)?.key)}`;
+
+const size = (field: keyof typeof MODEL_CONFIG_LIMITS, prefix = '') => {
+  const limit = MODEL_CONFIG_LIMITS[field];
+  const rule = `a positive integer ≤ ${limit.toLocaleString('en-US')}`;
+  return wholeNumberSchema(wrong(`${prefix}${field}`, rule), 1, limit);
+};
+
+const positiveNumber = (field: string) => positiveNumberSchema(wrong(field, 'a positive number'));
+
+const flag = (field: string, fallback: boolean) =>
+  v.nullish(v.boolean(wrong(field, 'true or false')), fallback);
+
+function isTokenId(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= 0;
+}
+
+/**
+ * The fields of config.json this engine reads, with their defaults when absent or null; other
+ * keys are ignored. Checks that need several fields follow the fields' own.
+ */
+const ConfigJsonSchema = v.pipe(
+  plainObjectSchema(() => 'must hold a JSON object'),
+  v.looseObject(
+    {
+      architectures: v.optional(
+        v.pipe(
+          v.array(v.unknown(), wrong('architectures', 'a non-empty list')),
+          v.nonEmpty(wrong('architectures', 'a non-empty list')),
+        ),
+      ),
+      model_type: v.optional(v.unknown()),
+      hidden_size: size('hidden_size'),
+      intermediate_size: size('intermediate_size'),
+      num_hidden_layers: size('num_hidden_layers'),
+      num_attention_heads: size('num_attention_heads'),
+      num_key_value_heads: v.nullish(size('num_key_value_heads')),
+      head_dim: v.nullish(size('head_dim')),
+      vocab_size: size('vocab_size'),
+      max_position_embeddings: v.nullish(size('max_position_embeddings'), 2048),
+      rms_norm_eps: v.nullish(positiveNumber('rms_norm_eps'), 1e-6),
+      rope_theta: v.nullish(positiveNumber('rope_theta'), 10000),
+      rope_scaling: v.nullish(
+        plainObjectSchema(
+          (issue) => `rope_scaling must be an object or null, got ${shownValue(issue.input)}`,
+        ),
+      ),
+      rope_parameters: v.nullish(
+        plainObjectSchema(
+          (issue) => `rope_parameters must be an object, got ${shownValue(issue.input)}`,
+        ),
+      ),
+      hidden_act: v.nullish(
+        v.literal(
+          'silu',
+          (issue) => `hidden_act ${shownValue(issue.input)} is not supported (only "silu")`,
+        ),
+      ),
+      pretraining_tp: v.nullish(
+        v.literal(1, (issue) => `pretraining_tp ${shownValue(issue.input)} must be 1`),
+      ),
+      use_sliding_window: v.optional(v.unknown()),
+      tie_word_embeddings: flag('tie_word_embeddings', false),
+      attention_bias: flag('attention_bias', false),
+      mlp_bias: flag('mlp_bias', false),
+      bos_token_id: v.nullish(
+        v.custom<number>(
+          isTokenId,
+          wrong('bos_token_id', 'a token id (non-negative integer) or null'),
+        ),
+        null,
+      ),
+      eos_token_id: v.nullish(
+        v.custom<number | number[]>(
+          (value) => isTokenId(value) || (Array.isArray(value) && value.every(isTokenId)),
+          wrong('eos_token_id', 'a token id or a list of token ids'),
+        ),
+        [],
+      ),
+    },
+    missingKey(),
+  ),
+  v.check(
+    (json) =>
+      json.num_attention_heads % (json.num_key_value_heads ?? json.num_attention_heads) === 0,
+    (issue) =>
+      `num_attention_heads (${issue.input.num_attention_heads}) must be a multiple of num_key_value_heads (${issue.input.num_key_value_heads})`,
+  ),
+  v.check(
+    (json) =>
+      (json.head_dim !== undefined && json.head_dim !== null) ||
+      json.hidden_size % json.num_attention_heads === 0,
+    (issue) =>
+      `hidden_size (${issue.input.hidden_size}) is not divisible by num_attention_heads (${issue.input.num_attention_heads}) and no head_dim is given`,
+  ),
+  v.check(
+    (json) => headDimOf(json) % 2 === 0,
+    (issue) => `head_dim must be even for rotary embeddings, got ${headDimOf(issue.input)}`,
+  ),
+  v.check(
+    (json) => tokenIdsOf(json).every(([, id]) => id < json.vocab_size),
+    (issue) => {
+      const [field, id] = tokenIdsOf(issue.input).find(([, id]) => id >= issue.input.vocab_size)!;
+      return `${field} ${id} is outside the vocabulary (vocab_size ${issue.input.vocab_size})`;
+    },
+  ),
+);
+type ConfigJson = v.InferOutput<typeof ConfigJsonSchema>;
+
+function headDimOf(json: {
+  head_dim?: number | null | undefined;
+  hidden_size: number;
+  num_attention_heads: number;
+}): number {
+  return json.head_dim ?? json.hidden_size / json.num_attention_heads;
+}
+
+function tokenIdsOf(json: {
+  bos_token_id: number | null;
+  eos_token_id: number | number[];
+}): [string, number][] {
+  return [
+    ...(json.bos_token_id === null
+      ? []
+      : [['bos_token_id', json.bos_token_id] as [string, number]]),
+    ...[json.eos_token_id].flat().map((id): [string, number] => ['eos_token_id', id]),
+  ];
+}
+
+/**
+ * Parses config.json's contents; every error names the file and the field. Sizes beyond
+ * `MODEL_CONFIG_LIMITS` are refused here, before anything is sized or allocated from them.
+ */
 export function parseModelConfig(json: unknown, fileName = 'config.json'): ModelConfig {
   const fail = (message: string): never => {
     throw new Error(`${fileName}: ${message}`);
   };
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    return fail('must hold a JSON object');
-  }
-  const config = json as Json;
-  const fields = new FieldReader(config, fail);
-
-  const architecture = readArchitecture(config, fail);
-  const hiddenSize = fields.positiveInteger('hidden_size');
-  const numHeads = fields.positiveInteger('num_attention_heads');
-  const numKvHeads = fields.positiveInteger('num_key_value_heads', numHeads);
-  if (numHeads % numKvHeads !== 0) {
-    fail(
-      `num_attention_heads (${numHeads}) must be a multiple of num_key_value_heads (${numKvHeads})`,
-    );
-  }
-  if (config.head_dim === undefined && hiddenSize % numHeads !== 0) {
-    fail(
-      `hidden_size (${hiddenSize}) is not divisible by num_attention_heads (${numHeads}) and no head_dim is given`,
-    );
-  }
-  const headDim = fields.positiveInteger('head_dim', hiddenSize / numHeads);
-  if (headDim % 2 !== 0) fail(`head_dim must be even for rotary embeddings, got ${headDim}`);
-
+  const fields = parseOrThrow(ConfigJsonSchema, json, fileName);
+  const architecture = readArchitecture(fields, fail);
   const isQwen2 = architecture === 'Qwen2ForCausalLM';
-  if (isQwen2 && config.use_sliding_window === true) {
+  if (isQwen2 && fields.use_sliding_window === true) {
     fail('use_sliding_window: true is not supported (only full attention is implemented)');
   }
-  const hiddenAct = config.hidden_act ?? 'silu';
-  if (hiddenAct !== 'silu') {
-    fail(`hidden_act ${JSON.stringify(hiddenAct)} is not supported (only "silu")`);
-  }
-  const pretrainingTp = config.pretraining_tp ?? 1;
-  if (pretrainingTp !== 1) fail(`pretraining_tp ${JSON.stringify(pretrainingTp)} must be 1`);
-
-  const { ropeTheta, ropeScaling } = readRope(config, fields, fail);
-  const vocabSize = fields.positiveInteger('vocab_size');
-  const bosTokenId = fields.optionalTokenId('bos_token_id');
-  const eosTokenIds = fields.tokenIds('eos_token_id');
-  for (const [field, id] of [
-    ['bos_token_id', bosTokenId],
-    ...eosTokenIds.map((id) => ['eos_token_id', id] as const),
-  ] as const) {
-    if (id !== null && id >= vocabSize) {
-      fail(`${field} ${id} is outside the vocabulary (vocab_size ${vocabSize})`);
-    }
-  }
-  return {
+  const config: ModelConfig = {
     architecture,
-    vocabSize,
-    hiddenSize,
-    intermediateSize: fields.positiveInteger('intermediate_size'),
-    numLayers: fields.positiveInteger('num_hidden_layers'),
-    numHeads,
-    numKvHeads,
-    headDim,
-    rmsNormEps: fields.positiveNumber('rms_norm_eps', 1e-6),
-    ropeTheta,
-    ropeScaling,
-    maxPositionEmbeddings: fields.positiveInteger('max_position_embeddings', 2048),
-    tieWordEmbeddings: fields.boolean('tie_word_embeddings', false),
-    attentionBias: isQwen2 ? true : fields.boolean('attention_bias', false),
-    mlpBias: isQwen2 ? false : fields.boolean('mlp_bias', false),
-    bosTokenId,
-    eosTokenIds,
+    vocabSize: fields.vocab_size,
+    hiddenSize: fields.hidden_size,
+    intermediateSize: fields.intermediate_size,
+    numLayers: fields.num_hidden_layers,
+    numHeads: fields.num_attention_heads,
+    numKvHeads: fields.num_key_value_heads ?? fields.num_attention_heads,
+    headDim: headDimOf(fields),
+    rmsNormEps: fields.rms_norm_eps,
+    ...readRope(fields, fileName),
+    maxPositionEmbeddings: fields.max_position_embeddings,
+    tieWordEmbeddings: fields.tie_word_embeddings,
+    attentionBias: isQwen2 ? true : fields.attention_bias,
+    mlpBias: isQwen2 ? false : fields.mlp_bias,
+    bosTokenId: fields.bos_token_id,
+    eosTokenIds: [fields.eos_token_id].flat(),
   };
+  const parameters = countParameters(config);
+  if (parameters > MODEL_CONFIG_LIMITS.parameters) {
+    fail(
+      `its sizes imply ${formatBillions(parameters)} parameters, more than the ${formatBillions(MODEL_CONFIG_LIMITS.parameters)} this engine can hold as float32`,
+    );
+  }
+  return config;
 }
 
-function readArchitecture(config: Json, fail: (message: string) => never): Architecture {
+function formatBillions(count: number): string {
+  return `${(count / 1e9).toLocaleString('en-US', { maximumFractionDigits: 1 })} billion`;
+}
+
+function readArchitecture(config: ConfigJson, fail: (message: string) => never): Architecture {
   const supported = SUPPORTED_ARCHITECTURES.join(', ');
   const { architectures, model_type: modelType } = config;
   if (architectures !== undefined) {
-    if (!Array.isArray(architectures) || architectures.length === 0) {
-      fail(`architectures must be a non-empty list, got ${JSON.stringify(architectures)}`);
-    }
-    const names = architectures as unknown[];
-    const found = names.find(isSupportedArchitecture);
+    const found = architectures.find(isSupportedArchitecture);
     if (found) return found;
-    const listed = names.map((name) => JSON.stringify(name)).join(', ');
+    const listed = architectures.map((name) => JSON.stringify(name)).join(', ');
     return fail(`architecture ${listed} is not supported (supported: ${supported})`);
   }
   if (typeof modelType === 'string' && modelType in ARCHITECTURE_OF_MODEL_TYPE) {
@@ -143,114 +282,56 @@ function isSupportedArchitecture(name: unknown): name is Architecture {
   return SUPPORTED_ARCHITECTURES.includes(name as Architecture);
 }
 
+const llama3ScalingSchema = (field: string) =>
+  v.pipe(
+    v.looseObject(
+      {
+        factor: positiveNumber(`${field}.factor`),
+        low_freq_factor: positiveNumber(`${field}.low_freq_factor`),
+        high_freq_factor: positiveNumber(`${field}.high_freq_factor`),
+        original_max_position_embeddings: size('max_position_embeddings', `${field}.original_`),
+      },
+      missingKey(`${field}.`),
+    ),
+    v.check(
+      (scaling) => scaling.high_freq_factor > scaling.low_freq_factor,
+      (issue) =>
+        `${field}.high_freq_factor (${issue.input.high_freq_factor}) must exceed low_freq_factor (${issue.input.low_freq_factor})`,
+    ),
+  );
+
 function readRope(
-  config: Json,
-  fields: FieldReader,
-  fail: (message: string) => never,
+  config: ConfigJson,
+  fileName: string,
 ): { ropeTheta: number; ropeScaling: RopeScaling | null } {
   // The newer layout folds rope_theta into rope_parameters, with rope_type 'default' for none.
   const parameters = config.rope_parameters;
-  const scaling = parameters ?? config.rope_scaling ?? null;
-  const scalingField = parameters !== undefined ? 'rope_parameters' : 'rope_scaling';
-  let ropeTheta: number;
-  if (parameters !== undefined && parameters !== null) {
-    if (typeof parameters !== 'object' || Array.isArray(parameters)) {
-      fail(`rope_parameters must be an object, got ${JSON.stringify(parameters)}`);
-    }
-    ropeTheta = new FieldReader(parameters as Json, fail, 'rope_parameters.').positiveNumber(
-      'rope_theta',
-      fields.positiveNumber('rope_theta', 10000),
-    );
-  } else {
-    ropeTheta = fields.positiveNumber('rope_theta', 10000);
-  }
-  if (scaling === null) return { ropeTheta, ropeScaling: null };
-  if (typeof scaling !== 'object' || Array.isArray(scaling)) {
-    return fail(`${scalingField} must be an object or null, got ${JSON.stringify(scaling)}`);
-  }
-  const scalingJson = scaling as Json;
-  const ropeType = scalingJson.rope_type ?? scalingJson.type;
+  const scaling = parameters ?? config.rope_scaling;
+  const scalingField = parameters ? 'rope_parameters' : 'rope_scaling';
+  const ropeTheta = parameters
+    ? parseOrThrow(
+        v.nullish(positiveNumber('rope_parameters.rope_theta'), config.rope_theta),
+        parameters.rope_theta,
+        fileName,
+      )
+    : config.rope_theta;
+  if (!scaling) return { ropeTheta, ropeScaling: null };
+  const ropeType = scaling.rope_type ?? scaling.type;
   if (ropeType === 'default') return { ropeTheta, ropeScaling: null };
   if (ropeType !== 'llama3') {
-    return fail(
-      `${scalingField} type ${JSON.stringify(ropeType)} is not supported (supported: "llama3" and unscaled "default")`,
+    throw new Error(
+      `${fileName}: ${scalingField} type ${JSON.stringify(ropeType)} is not supported (supported: "llama3" and unscaled "default")`,
     );
   }
-  const scalingFields = new FieldReader(scalingJson, fail, `${scalingField}.`);
-  const ropeScaling: RopeScaling = {
-    type: 'llama3',
-    factor: scalingFields.positiveNumber('factor'),
-    lowFreqFactor: scalingFields.positiveNumber('low_freq_factor'),
-    highFreqFactor: scalingFields.positiveNumber('high_freq_factor'),
-    originalMaxPositionEmbeddings: scalingFields.positiveInteger(
-      'original_max_position_embeddings',
-    ),
+  const llama3 = parseOrThrow(llama3ScalingSchema(scalingField), scaling, fileName);
+  return {
+    ropeTheta,
+    ropeScaling: {
+      type: 'llama3',
+      factor: llama3.factor,
+      lowFreqFactor: llama3.low_freq_factor,
+      highFreqFactor: llama3.high_freq_factor,
+      originalMaxPositionEmbeddings: llama3.original_max_position_embeddings,
+    },
   };
-  if (ropeScaling.highFreqFactor <= ropeScaling.lowFreqFactor) {
-    fail(
-      `${scalingField}.high_freq_factor (${ropeScaling.highFreqFactor}) must exceed low_freq_factor (${ropeScaling.lowFreqFactor})`,
-    );
-  }
-  return { ropeTheta, ropeScaling };
-}
-
-/** Typed reads of single fields, each failing with the field's name and the value it found. */
-class FieldReader {
-  constructor(
-    private readonly json: Json,
-    private readonly fail: (message: string) => never,
-    private readonly prefix = '',
-  ) {}
-
-  private read(key: string, fallback: unknown): unknown {
-    const value = this.json[key];
-    if (value !== undefined && value !== null) return value;
-    if (fallback === undefined) this.fail(`missing required field ${this.prefix}${key}`);
-    return fallback;
-  }
-
-  private wrong(key: string, expected: string, value: unknown): never {
-    return this.fail(`${this.prefix}${key} must be ${expected}, got ${JSON.stringify(value)}`);
-  }
-
-  positiveInteger(key: string, fallback?: number): number {
-    const value = this.read(key, fallback);
-    if (!Number.isSafeInteger(value) || (value as number) <= 0) {
-      this.wrong(key, 'a positive integer', value);
-    }
-    return value as number;
-  }
-
-  positiveNumber(key: string, fallback?: number): number {
-    const value = this.read(key, fallback);
-    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-      this.wrong(key, 'a positive number', value);
-    }
-    return value as number;
-  }
-
-  boolean(key: string, fallback: boolean): boolean {
-    const value = this.read(key, fallback);
-    if (typeof value !== 'boolean') this.wrong(key, 'true or false', value);
-    return value as boolean;
-  }
-
-  optionalTokenId(key: string): number | null {
-    const value = this.json[key];
-    if (value === undefined || value === null) return null;
-    if (!isTokenId(value)) this.wrong(key, 'a token id (non-negative integer) or null', value);
-    return value as number;
-  }
-
-  tokenIds(key: string): number[] {
-    const value = this.json[key];
-    if (value === undefined || value === null) return [];
-    if (isTokenId(value)) return [value];
-    if (Array.isArray(value) && value.every(isTokenId)) return [...value];
-    return this.wrong(key, 'a token id or a list of token ids', value);
-  }
-}
-
-function isTokenId(value: unknown): value is number {
-  return Number.isSafeInteger(value) && (value as number) >= 0;
 }

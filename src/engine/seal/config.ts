@@ -3,10 +3,17 @@
  * must finish a run on a laptop; `PAPER_SETTINGS` holds the values the paper used for
  * Qwen2.5-7B, so the UI and the docs can show both side by side.
  */
+import * as v from 'valibot';
 import { LORA_TARGETS } from '../train/targets';
-import type { LoraSettings } from '../train/lora';
+import {
+  dropoutSchema,
+  isDistinct,
+  positiveNumberSchema,
+  shownValue,
+  wholeNumberSchema,
+} from '../validation';
 import type { GradeMetric } from './grade';
-import { SELF_EDIT_FORMATS, selfEditPrompt, type SelfEditFormat } from './prompts';
+import { SELF_EDIT_FORMATS, selfEditPrompt } from './prompts';
 
 /**
  * - `improvement`: 1 when the adapted model answers more questions right than the model before
@@ -37,102 +44,206 @@ export type HeldOutCondition = (typeof HELD_OUT_CONDITIONS)[number];
 export const LOOP_PHASES = ['read', 'write', 'finetune', 'answer', 'reward', 'learn'] as const;
 export type LoopPhase = (typeof LOOP_PHASES)[number];
 
-export interface SealConfig {
+const CUSTOM_PROMPT_RULE = "null or a text with '{context}' (and optionally '{title}') in it";
+/** Longest own self-edit prompt, in characters (the passage it wraps is not counted). */
+const MAX_CUSTOM_PROMPT_LENGTH = 100_000;
+
+/**
+ * How the M-step picks the one self-edit of each context it trains on: 'reward', the highest
+ * reward (ReST-EM); 'random', one drawn with the run's seed, a control that separates selecting
+ * by reward from the sharpening that training on the model's own samples brings by itself.
+ */
+export const SELF_EDIT_SELECTIONS = ['reward', 'random'] as const;
+export type SelfEditSelection = (typeof SELF_EDIT_SELECTIONS)[number];
+
+/** Each schema's message is the rule the value breaks; `resolveSealConfig` adds label and value. */
+const wholeNumber = (min: number, rule = `a whole number ≥ ${min}`) => wholeNumberSchema(rule, min);
+const positiveNumber = () => positiveNumberSchema('a number > 0');
+const oneOf = <const Options extends readonly string[]>(options: Options) =>
+  v.picklist(options, `one of ${options.join(', ')}`);
+
+const PROJECTIONS_RULE = `a list of projections from ${LORA_TARGETS.join(', ')}`;
+const LoraTargetsSchema = v.pipe(
+  v.array(v.picklist(LORA_TARGETS, PROJECTIONS_RULE), PROJECTIONS_RULE),
+  v.nonEmpty('a list of at least one projection'),
+  v.check((targets) => isDistinct(targets), 'a list that names each projection once'),
+);
+
+const LoraSchema = v.strictObject({
+  /** Projection names, as in PEFT's `target_modules`. */
+  targets: LoraTargetsSchema,
+  rank: wholeNumber(1),
+  alpha: positiveNumber(),
+  dropout: dropoutSchema('a number in [0, 1)'),
+});
+
+const SealConfigSchema = v.strictObject({
   /** Every random choice of the run derives from it. */
-  seed: number;
-  format: SelfEditFormat;
+  seed: v.pipe(v.number('a whole number'), v.safeInteger('a whole number')),
+  format: oneOf(SELF_EDIT_FORMATS),
   /**
    * A prompt of the user's own instead of the format's, with `{title}` and `{context}` where the
    * passage goes; completions are still split as `format` says. Null: the format's prompt.
    */
-  customPrompt: string | null;
+  customPrompt: v.nullable(
+    v.pipe(
+      v.string(CUSTOM_PROMPT_RULE),
+      v.includes('{context}', CUSTOM_PROMPT_RULE),
+      v.maxLength(MAX_CUSTOM_PROMPT_LENGTH, `at most ${MAX_CUSTOM_PROMPT_LENGTH} characters`),
+    ),
+  ),
   /**
    * 'completion': prompts go to the model as plain text (a base model, as the paper); 'chat':
    * each prompt is the user's turn of the model's chat template (an instruct model).
    */
-  promptStyle: 'completion' | 'chat';
+  promptStyle: oneOf(['completion', 'chat']),
   /**
    * Sampling of self-edits from the generator. A self-edit ends at the model's end of text, at the
    * start of another document, after `maxLines` lines or after `maxNewTokens` tokens; a line cut
    * off by the token limit is dropped.
    */
-  selfEdit: {
-    samples: number;
-    temperature: number;
-    topP: number;
-    maxNewTokens: number;
-    maxLines: number;
-  };
+  selfEdit: v.strictObject({
+    samples: wholeNumber(1),
+    temperature: v.pipe(
+      v.number('a number ≥ 0'),
+      v.finite('a number ≥ 0'),
+      v.minValue(0, 'a number ≥ 0'),
+    ),
+    topP: v.pipe(
+      v.number('a number in (0, 1]'),
+      v.gtValue(0, 'a number in (0, 1]'),
+      v.maxValue(1, 'a number in (0, 1]'),
+    ),
+    maxNewTokens: wholeNumber(1),
+    maxLines: wholeNumber(1),
+  }),
   /** Applying one self-edit: a fresh LoRA fine-tuned on its examples. */
-  inner: {
-    lora: LoraSettings;
-    epochs: number;
-    learningRate: number;
-    batchSize: number;
+  inner: v.strictObject({
+    lora: LoraSchema,
+    epochs: wholeNumber(1),
+    learningRate: positiveNumber(),
+    batchSize: wholeNumber(1),
     /** Fine-tunes per self-edit, each from its own LoRA seed; their rewards are averaged. */
-    seeds: number;
+    seeds: wholeNumber(1),
     /** Longest training example in tokens. */
-    maxLength: number;
-  };
-  grading: {
-    metric: SealGradeMetric;
-    maxAnswerTokens: number;
+    maxLength: wholeNumber(2),
+  }),
+  grading: v.strictObject({
+    metric: oneOf(GRADE_METRICS),
+    maxAnswerTokens: wholeNumber(1),
     /** Ask only the first this many questions of each passage (null: all, as the paper). */
-    maxQuestions: number | null;
-  };
-  reward: RewardMode;
+    maxQuestions: v.nullable(wholeNumber(1, 'null (every question) or a whole number ≥ 1')),
+  }),
+  reward: oneOf(REWARD_MODES),
   /** ReST-EM. */
-  outer: {
-    rounds: number;
-    contextsPerRound: number;
+  outer: v.strictObject({
+    rounds: wholeNumber(0),
+    contextsPerRound: wholeNumber(1),
     /** Keep only a best self-edit whose reward is above zero. */
-    keepOnlyPositive: boolean;
-    /**
-     * How the M-step picks each context's kept self-edit: the highest reward (ReST-EM), or one at
-     * random, a control that trains on the model's own samples without selecting them.
-     */
-    selection: 'reward' | 'random';
+    keepOnlyPositive: v.boolean('true or false'),
+    selection: oneOf(SELF_EDIT_SELECTIONS),
     /**
      * Of each round's contexts, how many have their self-edits' rewards measured a second time
      * with other seeds, to report how reliably the reward ranks them (0: none).
      */
-    rewardCheckContexts: number;
+    rewardCheckContexts: wholeNumber(0),
     /** SFT of the generator on (prompt → kept self-edit); a LoRA is merged afterwards. */
-    mStep: {
-      method: 'lora' | 'full';
-      lora: LoraSettings;
-      epochs: number;
-      learningRate: number;
-      batchSize: number;
-    };
-  };
+    mStep: v.strictObject({
+      method: oneOf(['lora', 'full']),
+      lora: LoraSchema,
+      epochs: wholeNumber(1),
+      learningRate: positiveNumber(),
+      batchSize: wholeNumber(1),
+    }),
+  }),
   /**
    * Evaluation on contexts never trained on, before the first round and after each round. Every
    * condition and round uses the same sampling and LoRA seeds for a context and draw, so their
    * differences are not drowned by the noise of different draws.
    */
-  heldOut: {
-    contexts: number;
+  heldOut: v.strictObject({
+    contexts: wholeNumber(0),
     /** 'single': one update per passage; 'pooled': `poolSize` passages in one update (CPT). */
-    mode: 'single' | 'pooled';
-    poolSize: number;
+    mode: oneOf(['single', 'pooled']),
+    poolSize: wholeNumber(1),
     /** Compared before the first round (later rounds evaluate self-edits only). */
-    conditions: HeldOutCondition[];
+    conditions: v.pipe(
+      v.array(oneOf(HELD_OUT_CONDITIONS), `a list of ${HELD_OUT_CONDITIONS.join(', ')}`),
+      v.check((conditions) => isDistinct(conditions), 'a list that names each condition once'),
+    ),
     /** Independent self-edit draws (a sample and a LoRA seed) per context and condition. */
-    draws: number;
+    draws: wholeNumber(1),
     /**
      * Rounds between the first and the last evaluate only the first this many contexts (null:
      * all), which still shows the curve; the first and the last evaluate all of them.
      */
-    subsetContexts: number | null;
+    subsetContexts: v.nullable(wholeNumber(1, 'null (every context) or a whole number ≥ 1')),
     /**
      * After the last round, on the subset: the final generator's self-edits applied to the base
      * model, and the passage alone trained into the final generator, so that a gain can be told
      * apart into better self-edits and a better learner.
      */
-    crossConditions: boolean;
-  };
-}
+    crossConditions: v.boolean('true or false'),
+  }),
+});
+
+export type SealConfig = v.InferOutput<typeof SealConfigSchema>;
+
+/** Dotted paths of the settings that hold a value (not a group of settings). */
+type SettingPath<T> = {
+  [K in keyof T & string]: T[K] extends readonly unknown[] | string | number | boolean | null
+    ? K
+    : `${K}.${SettingPath<T[K]>}`;
+}[keyof T & string];
+
+/**
+ * Each setting as the SEAL panel labels it, so that an error names what the user sees; settings
+ * the panel does not show are named in the same style.
+ */
+const SETTING_LABELS: Record<SettingPath<SealConfig>, string> = {
+  seed: 'Run seed',
+  format: 'Self-edit format',
+  customPrompt: 'Own self-edit prompt',
+  promptStyle: 'Prompts',
+  'selfEdit.samples': 'Self-edits per context (K)',
+  'selfEdit.temperature': 'Temperature',
+  'selfEdit.topP': 'Top-p',
+  'selfEdit.maxNewTokens': 'Self-edit tokens',
+  'selfEdit.maxLines': 'Self-edit lines',
+  'inner.lora.targets': 'Inner LoRA targets',
+  'inner.lora.rank': 'Inner LoRA rank',
+  'inner.lora.alpha': 'Inner LoRA alpha',
+  'inner.lora.dropout': 'Inner LoRA dropout',
+  'inner.epochs': 'Inner epochs',
+  'inner.learningRate': 'Inner learning rate',
+  'inner.batchSize': 'Inner batch size',
+  'inner.seeds': 'Seeds per self-edit',
+  'inner.maxLength': 'Inner example tokens',
+  'grading.metric': 'Grading',
+  'grading.maxAnswerTokens': 'Answer tokens',
+  'grading.maxQuestions': 'Questions per context',
+  reward: 'Reward',
+  'outer.rounds': 'Rounds',
+  'outer.contextsPerRound': 'Contexts per round',
+  'outer.keepOnlyPositive': 'Keep only positive rewards',
+  'outer.selection': 'Kept self-edit',
+  'outer.rewardCheckContexts': 'Reward checks per round',
+  'outer.mStep.method': 'M-step',
+  'outer.mStep.lora.targets': 'M-step LoRA targets',
+  'outer.mStep.lora.rank': 'M-step LoRA rank',
+  'outer.mStep.lora.alpha': 'M-step LoRA alpha',
+  'outer.mStep.lora.dropout': 'M-step LoRA dropout',
+  'outer.mStep.epochs': 'M-step epochs',
+  'outer.mStep.learningRate': 'M-step learning rate',
+  'outer.mStep.batchSize': 'M-step batch size',
+  'heldOut.contexts': 'Held-out contexts',
+  'heldOut.mode': 'Held-out mode',
+  'heldOut.poolSize': 'Held-out pool size',
+  'heldOut.conditions': 'Held-out conditions',
+  'heldOut.draws': 'Draws per held-out context',
+  'heldOut.subsetContexts': 'Curve contexts',
+  'heldOut.crossConditions': 'Cross conditions',
+};
 
 const ALL_PROJECTIONS = [...LORA_TARGETS];
 
@@ -234,178 +345,23 @@ function overlay(base: unknown, overrides: unknown, path: string): unknown {
   return result;
 }
 
-function check(condition: boolean, field: string, rule: string, value: unknown): void {
-  if (!condition) {
-    throw new Error(`SEAL config: ${field} must be ${rule}, got ${JSON.stringify(value)}`);
-  }
-}
-
-const isCount = (value: number) => Number.isInteger(value) && value >= 1;
-
-function checkLora(lora: LoraSettings, field: string): void {
-  check(isCount(lora.rank), `${field}.rank`, 'a positive whole number', lora.rank);
-  check(lora.alpha > 0, `${field}.alpha`, 'positive', lora.alpha);
-  check(lora.dropout >= 0 && lora.dropout < 1, `${field}.dropout`, 'in [0, 1)', lora.dropout);
-  check(
-    Array.isArray(lora.targets) && lora.targets.length > 0,
-    `${field}.targets`,
-    'a non-empty list of projection names',
-    lora.targets,
-  );
-}
-
-/** The defaults with `overrides` laid over them, checked; every bad field is named. */
+/**
+ * The defaults with `overrides` laid over them, checked. An error names the first bad setting
+ * as the SEAL panel labels it, the rule it breaks, the value, and its path in the config.
+ */
 export function resolveSealConfig(overrides: unknown = {}): SealConfig {
-  const config = overlay(DEFAULT_SEAL_CONFIG, overrides, '') as SealConfig;
-  check(Number.isInteger(config.seed), 'seed', 'a whole number', config.seed);
-  check(
-    (SELF_EDIT_FORMATS as readonly string[]).includes(config.format),
-    'format',
-    `one of ${SELF_EDIT_FORMATS.join(', ')}`,
-    config.format,
+  const config = overlay(DEFAULT_SEAL_CONFIG, overrides, '');
+  const result = v.safeParse(SealConfigSchema, config, { abortEarly: true });
+  if (result.success) return result.output;
+  const [issue] = result.issues;
+  // An issue inside a list (one bad target) is reported on the whole setting.
+  const keys = (issue.path ?? []).map((item) => String(item.key));
+  while (keys.length > 0 && !(keys.join('.') in SETTING_LABELS)) keys.pop();
+  const path = keys.join('.') as SettingPath<SealConfig>;
+  const value = keys.reduce<unknown>((group, key) => (group as Plain)[key], config);
+  throw new Error(
+    `${SETTING_LABELS[path]} must be ${issue.message}, got ${shownValue(value)} (${path})`,
   );
-  check(
-    config.customPrompt === null ||
-      (typeof config.customPrompt === 'string' && config.customPrompt.includes('{context}')),
-    'customPrompt',
-    "null or a text with '{context}' (and optionally '{title}') in it",
-    config.customPrompt,
-  );
-  check(
-    config.promptStyle === 'completion' || config.promptStyle === 'chat',
-    'promptStyle',
-    "'completion' or 'chat'",
-    config.promptStyle,
-  );
-  const { selfEdit, inner, grading, outer, heldOut } = config;
-  check(isCount(selfEdit.samples), 'selfEdit.samples', 'a positive whole number', selfEdit.samples);
-  check(selfEdit.temperature >= 0, 'selfEdit.temperature', '≥ 0', selfEdit.temperature);
-  check(selfEdit.topP > 0 && selfEdit.topP <= 1, 'selfEdit.topP', 'in (0, 1]', selfEdit.topP);
-  check(
-    isCount(selfEdit.maxNewTokens),
-    'selfEdit.maxNewTokens',
-    'a positive whole number',
-    selfEdit.maxNewTokens,
-  );
-  check(
-    isCount(selfEdit.maxLines),
-    'selfEdit.maxLines',
-    'a positive whole number',
-    selfEdit.maxLines,
-  );
-  checkLora(inner.lora, 'inner.lora');
-  check(isCount(inner.epochs), 'inner.epochs', 'a positive whole number', inner.epochs);
-  check(inner.learningRate > 0, 'inner.learningRate', 'positive', inner.learningRate);
-  check(isCount(inner.batchSize), 'inner.batchSize', 'a positive whole number', inner.batchSize);
-  check(isCount(inner.seeds), 'inner.seeds', 'a positive whole number', inner.seeds);
-  check(inner.maxLength >= 2, 'inner.maxLength', 'at least 2', inner.maxLength);
-  check(
-    (GRADE_METRICS as readonly string[]).includes(grading.metric),
-    'grading.metric',
-    `one of ${GRADE_METRICS.join(', ')}`,
-    grading.metric,
-  );
-  check(
-    isCount(grading.maxAnswerTokens),
-    'grading.maxAnswerTokens',
-    'a positive whole number',
-    grading.maxAnswerTokens,
-  );
-  check(
-    grading.maxQuestions === null || isCount(grading.maxQuestions),
-    'grading.maxQuestions',
-    'null or a positive whole number',
-    grading.maxQuestions,
-  );
-  check(
-    (REWARD_MODES as readonly string[]).includes(config.reward),
-    'reward',
-    `one of ${REWARD_MODES.join(', ')}`,
-    config.reward,
-  );
-  check(
-    Number.isInteger(outer.rounds) && outer.rounds >= 0,
-    'outer.rounds',
-    'a whole number ≥ 0',
-    outer.rounds,
-  );
-  check(
-    isCount(outer.contextsPerRound),
-    'outer.contextsPerRound',
-    'a positive whole number',
-    outer.contextsPerRound,
-  );
-  check(
-    outer.mStep.method === 'lora' || outer.mStep.method === 'full',
-    'outer.mStep.method',
-    "'lora' or 'full'",
-    outer.mStep.method,
-  );
-  checkLora(outer.mStep.lora, 'outer.mStep.lora');
-  check(
-    isCount(outer.mStep.epochs),
-    'outer.mStep.epochs',
-    'a positive whole number',
-    outer.mStep.epochs,
-  );
-  check(
-    outer.mStep.learningRate > 0,
-    'outer.mStep.learningRate',
-    'positive',
-    outer.mStep.learningRate,
-  );
-  check(
-    isCount(outer.mStep.batchSize),
-    'outer.mStep.batchSize',
-    'a positive whole number',
-    outer.mStep.batchSize,
-  );
-  check(
-    Number.isInteger(heldOut.contexts) && heldOut.contexts >= 0,
-    'heldOut.contexts',
-    'a whole number ≥ 0',
-    heldOut.contexts,
-  );
-  check(
-    heldOut.mode === 'single' || heldOut.mode === 'pooled',
-    'heldOut.mode',
-    "'single' or 'pooled'",
-    heldOut.mode,
-  );
-  check(isCount(heldOut.poolSize), 'heldOut.poolSize', 'a positive whole number', heldOut.poolSize);
-  check(isCount(heldOut.draws), 'heldOut.draws', 'a positive whole number', heldOut.draws);
-  check(
-    heldOut.subsetContexts === null || isCount(heldOut.subsetContexts),
-    'heldOut.subsetContexts',
-    'null or a positive whole number',
-    heldOut.subsetContexts,
-  );
-  check(
-    typeof heldOut.crossConditions === 'boolean',
-    'heldOut.crossConditions',
-    'true or false',
-    heldOut.crossConditions,
-  );
-  check(
-    outer.selection === 'reward' || outer.selection === 'random',
-    'outer.selection',
-    "'reward' or 'random'",
-    outer.selection,
-  );
-  check(
-    Number.isInteger(outer.rewardCheckContexts) && outer.rewardCheckContexts >= 0,
-    'outer.rewardCheckContexts',
-    'a whole number ≥ 0',
-    outer.rewardCheckContexts,
-  );
-  check(
-    Array.isArray(heldOut.conditions) &&
-      heldOut.conditions.every((c) => (HELD_OUT_CONDITIONS as readonly string[]).includes(c)),
-    'heldOut.conditions',
-    `a list of ${HELD_OUT_CONDITIONS.join(', ')}`,
-    heldOut.conditions,
-  );
-  return config;
 }
 
 /** The self-edit prompt a run shows for a passage: the user's own, or the format's. */

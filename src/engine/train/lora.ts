@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { LinearAdapter } from '../model/llama';
 import type { ModelWeights } from '../model/weights';
 import { streamSeed } from '../random';
-import { LORA_TARGETS } from './targets';
+import { isLoraTarget, LORA_TARGETS, type LoraTarget } from './targets';
 
 export interface LoraSettings {
   /** Projection names, as in PEFT's `target_modules`. */
@@ -44,6 +44,55 @@ function linearPaths(weights: ModelWeights, target: string): string[] {
     if (match && match[2] === target) paths.push(match[1]!);
   }
   return paths;
+}
+
+/**
+ * The projection a module path names when LoRA applies to it (a q/k/v/o/gate/up/down linear of
+ * a decoder layer), else null: the forward pass consults adapters on those linears only.
+ */
+export function loraTargetOf(path: string): LoraTarget | null {
+  const name = LINEAR_WEIGHT.exec(`${path}.weight`)?.[2];
+  return name !== undefined && isLoraTarget(name) ? name : null;
+}
+
+/** The size of one module's A [rank, in] and B [out, rank], as a file or an adapter holds them. */
+export interface LoraModuleShape {
+  path: string;
+  inFeatures: number;
+  outFeatures: number;
+}
+
+/**
+ * Checks that every module is a linear LoRA applies to, among `targets`, with the shape of the
+ * model's linear: a module elsewhere (e.g. on the embeddings) would do nothing while the adapter
+ * is active, yet change the model when merged.
+ */
+export function checkModulesFit(
+  modules: Iterable<LoraModuleShape>,
+  targets: readonly string[],
+  weights: ModelWeights,
+): void {
+  for (const { path, inFeatures, outFeatures } of modules) {
+    const target = loraTargetOf(path);
+    if (target === null) {
+      throw new Error(
+        `adapter module '${path}' is not one LoRA applies to (the ${LORA_TARGETS.join(', ')} linears of the decoder layers)`,
+      );
+    }
+    if (!targets.includes(target)) {
+      throw new Error(
+        `adapter module '${path}' is a ${target}, which the adapter's targets (${targets.join(', ')}) do not name`,
+      );
+    }
+    const base = weights.get(`${path}.weight`);
+    if (!base) throw new Error(`the model has no linear '${path}' for this adapter`);
+    const [modelOut, modelIn] = base.shape;
+    if (inFeatures !== modelIn || outFeatures !== modelOut) {
+      throw new Error(
+        `adapter for '${path}' is [${outFeatures}×${inFeatures}], the model's linear is [${modelOut}×${modelIn}]`,
+      );
+    }
+  }
 }
 
 export function validateLoraSettings(settings: LoraSettings): void {
@@ -117,18 +166,14 @@ export class LoraAdapter implements LinearAdapter {
     return new LoraAdapter({ ...settings, targets: [...settings.targets] }, modules);
   }
 
-  /** Checks that every module fits `weights` (same linears, matching shapes). */
+  /** Checks that every module fits `weights` (see `checkModulesFit`). */
   checkFits(weights: ModelWeights): void {
-    for (const { path, a, b } of this.modules.values()) {
-      const base = weights.get(`${path}.weight`);
-      if (!base) throw new Error(`the model has no linear '${path}' for this adapter`);
-      const [outFeatures, inFeatures] = base.shape;
-      if (a.shape[1] !== inFeatures || b.shape[0] !== outFeatures) {
-        throw new Error(
-          `adapter for '${path}' is [${b.shape[0]}×${a.shape[1]}], the model's linear is [${outFeatures}×${inFeatures}]`,
-        );
-      }
-    }
+    const shapes = [...this.modules.values()].map(({ path, a, b }) => ({
+      path,
+      inFeatures: a.shape[1]!,
+      outFeatures: b.shape[0]!,
+    }));
+    checkModulesFit(shapes, this.settings.targets, weights);
   }
 
   /** Re-initialises every A from `seed` and zeroes every B, in place. */

@@ -6,10 +6,21 @@
  * model.safetensors) that transformers loads as a plain checkpoint.
  */
 import * as tf from '@tensorflow/tfjs';
+import * as v from 'valibot';
 import type { ModelConfig } from '../model/config';
-import { parseSafetensors, serializeSafetensors } from '../model/safetensors';
+import { parseSafetensors, serializeSafetensors, type SafetensorsFile } from '../model/safetensors';
 import type { ModelWeights } from '../model/weights';
-import { LoraAdapter, type LoraSettings } from './lora';
+import { checkModulesFit, LoraAdapter, type LoraSettings } from './lora';
+import { isLoraTarget, LORA_TARGETS } from './targets';
+import {
+  dropoutSchema,
+  isDistinct,
+  parseOrThrow,
+  plainObjectSchema,
+  positiveNumberSchema,
+  shownValue,
+  wholeNumberSchema,
+} from '../validation';
 
 export const ADAPTER_CONFIG_FILE = 'adapter_config.json';
 export const ADAPTER_WEIGHTS_FILE = 'adapter_model.safetensors';
@@ -96,11 +107,72 @@ async function floats(tensor: tf.Tensor): Promise<Float32Array> {
   return (await tensor.data()) as Float32Array;
 }
 
-function isEmpty(value: unknown): boolean {
-  if (value === null || value === undefined || value === false) return true;
-  if (Array.isArray(value)) return value.length === 0;
-  return typeof value === 'object' && Object.keys(value as object).length === 0;
-}
+const wrong =
+  (field: string, rule: string) =>
+  (issue: v.BaseIssue<unknown>): string =>
+    `"${field}" must be ${rule}, got ${shownValue(issue.input)}`;
+
+/** A PEFT option this engine lacks: accepted only when it is off (absent, null, false, empty). */
+const unsupported = (field: string, meaning: string) =>
+  v.optional(
+    v.custom(
+      (value) =>
+        value === null ||
+        value === false ||
+        (Array.isArray(value) && value.length === 0) ||
+        (typeof value === 'object' && Object.keys(value as object).length === 0),
+      `"${field}" asks for ${meaning}, which this engine does not support`,
+    ),
+  );
+
+const TARGETS_RULE = `a list of the projections LoRA applies to (${LORA_TARGETS.join(', ')})`;
+
+/**
+ * The keys of adapter_config.json this engine reads; the many others PEFT writes are ignored.
+ * A LoRA feature that would change the adapter's meaning (DoRA, per-module ranks, …) is refused
+ * rather than silently dropped.
+ */
+const AdapterConfigSchema = v.pipe(
+  plainObjectSchema('expected a JSON object'),
+  v.looseObject(
+    {
+      peft_type: v.literal(
+        'LORA',
+        (issue) => `peft_type is ${shownValue(issue.input)}, only "LORA" loads`,
+      ),
+      r: wholeNumberSchema(wrong('r', 'a whole number ≥ 1'), 1),
+      lora_alpha: positiveNumberSchema(wrong('lora_alpha', 'a number > 0')),
+      lora_dropout: v.nullish(dropoutSchema(wrong('lora_dropout', 'a number in [0, 1)')), 0),
+      target_modules: v.pipe(
+        v.array(v.string(), wrong('target_modules', TARGETS_RULE)),
+        v.nonEmpty(wrong('target_modules', TARGETS_RULE)),
+        v.check(
+          (targets) => targets.every((target) => isLoraTarget(target)),
+          wrong('target_modules', TARGETS_RULE),
+        ),
+        v.check(
+          (targets) => isDistinct(targets),
+          wrong('target_modules', 'a list that names each projection once'),
+        ),
+      ),
+      bias: v.optional(
+        v.literal(
+          'none',
+          (issue) => `"bias" is ${shownValue(issue.input)}, only "none" is supported`,
+        ),
+      ),
+      use_dora: unsupported('use_dora', 'DoRA'),
+      use_rslora: unsupported('use_rslora', 'rank-stabilised scaling'),
+      fan_in_fan_out: unsupported('fan_in_fan_out', 'transposed (Conv1D) weights'),
+      modules_to_save: unsupported('modules_to_save', 'fully trained extra modules'),
+      rank_pattern: unsupported('rank_pattern', 'per-module ranks'),
+      alpha_pattern: unsupported('alpha_pattern', 'per-module alphas'),
+      lora_bias: unsupported('lora_bias', 'LoRA biases'),
+      base_model_name_or_path: v.optional(v.unknown()),
+    },
+    (issue) => `"${String(issue.path?.at(-1)?.key)}" is missing`,
+  ),
+);
 
 /** Reads the LoRA settings out of adapter_config.json, refusing features this engine lacks. */
 export function parsePeftAdapterConfig(text: string): {
@@ -114,96 +186,103 @@ export function parsePeftAdapterConfig(text: string): {
   } catch (error) {
     throw new Error(`${where}: not valid JSON (${(error as Error).message})`);
   }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new Error(`${where}: expected a JSON object`);
-  }
-  const config = json as Record<string, unknown>;
-  if (config.peft_type !== 'LORA') {
-    throw new Error(
-      `${where}: peft_type is ${JSON.stringify(config.peft_type)}, only "LORA" loads`,
-    );
-  }
-  const number = (field: string, fallback?: number): number => {
-    const value = config[field] ?? fallback;
-    if (typeof value !== 'number' || !Number.isFinite(value)) {
-      throw new Error(`${where}: "${field}" must be a number, got ${JSON.stringify(value)}`);
-    }
-    return value;
-  };
-  for (const [field, meaning] of [
-    ['use_dora', 'DoRA'],
-    ['use_rslora', 'rank-stabilised scaling'],
-    ['fan_in_fan_out', 'transposed (Conv1D) weights'],
-    ['modules_to_save', 'fully trained extra modules'],
-    ['rank_pattern', 'per-module ranks'],
-    ['alpha_pattern', 'per-module alphas'],
-    ['lora_bias', 'LoRA biases'],
-  ] as const) {
-    if (!isEmpty(config[field])) {
-      throw new Error(
-        `${where}: "${field}" asks for ${meaning}, which this engine does not support`,
-      );
-    }
-  }
-  if (config.bias !== undefined && config.bias !== 'none') {
-    throw new Error(`${where}: "bias" is ${JSON.stringify(config.bias)}, only "none" is supported`);
-  }
-  const targets = config.target_modules;
-  if (!Array.isArray(targets) || !targets.every((t) => typeof t === 'string')) {
-    throw new Error(
-      `${where}: "target_modules" must be a list of module names, got ${JSON.stringify(targets)}`,
-    );
-  }
+  const config = parseOrThrow(AdapterConfigSchema, json, where);
   const baseModel = config.base_model_name_or_path;
   return {
     settings: {
-      targets: targets as string[],
-      rank: number('r'),
-      alpha: number('lora_alpha'),
-      dropout: number('lora_dropout', 0),
+      targets: config.target_modules,
+      rank: config.r,
+      alpha: config.lora_alpha,
+      dropout: config.lora_dropout,
     },
     baseModel: typeof baseModel === 'string' ? baseModel : null,
   };
 }
 
-/** Builds an adapter for `weights` from PEFT's two files; shapes are checked against the model. */
-export function importPeftAdapter(files: AdapterFiles, weights: ModelWeights): LoraAdapter {
-  const { settings } = parsePeftAdapterConfig(files.config);
-  const file = parseSafetensors(files.weights, ADAPTER_WEIGHTS_FILE);
+interface AdapterModuleEntry {
+  path: string;
+  aName: string;
+  bName: string;
+  aShape: [number, number];
+  bShape: [number, number];
+}
+
+/** The A/B pairs of the weights file, every name and shape checked against `settings`. */
+function adapterModuleEntries(file: SafetensorsFile, settings: LoraSettings): AdapterModuleEntry[] {
+  const fail = (message: string): never => {
+    throw new Error(`${ADAPTER_WEIGHTS_FILE}: ${message}`);
+  };
   const matrices = new Map<string, { A?: string; B?: string }>();
   for (const name of file.entries.keys()) {
     const match = TENSOR_NAME.exec(name);
-    if (!match) {
-      throw new Error(`${ADAPTER_WEIGHTS_FILE}: '${name}' is not a LoRA A or B weight`);
-    }
+    if (!match) fail(`'${name}' is not a LoRA A or B weight`);
     const [, path, matrix] = match as unknown as [string, string, 'A' | 'B'];
     matrices.set(path, { ...matrices.get(path), [matrix]: name });
   }
   if (matrices.size === 0) throw new Error(`${ADAPTER_WEIGHTS_FILE} holds no LoRA weights`);
-  const tensors: { path: string; a: tf.Tensor2D; b: tf.Tensor2D }[] = [];
-  for (const [path, { A, B }] of matrices) {
-    const missing = A === undefined ? 'lora_A' : B === undefined ? 'lora_B' : null;
-    if (missing) throw new Error(`${ADAPTER_WEIGHTS_FILE}: '${path}' has no ${missing} weight`);
-    const [aShape, bShape] = [file.entries.get(A!)!.shape, file.entries.get(B!)!.shape];
-    if (aShape.length !== 2 || bShape.length !== 2 || aShape[0] !== settings.rank) {
-      throw new Error(
-        `${ADAPTER_WEIGHTS_FILE}: '${path}' has A [${aShape.join(', ')}] and B [${bShape.join(', ')}], expected [${settings.rank}, in] and [out, ${settings.rank}]`,
+  const { rank } = settings;
+  return [...matrices].map(([path, { A, B }]) => {
+    if (A === undefined || B === undefined) {
+      return fail(`'${path}' has no ${A === undefined ? 'lora_A' : 'lora_B'} weight`);
+    }
+    const [aShape, bShape] = [file.entries.get(A)!.shape, file.entries.get(B)!.shape];
+    if (aShape.length !== 2 || bShape.length !== 2 || aShape[0] !== rank || bShape[1] !== rank) {
+      fail(
+        `'${path}' has A [${aShape.join(', ')}] and B [${bShape.join(', ')}], expected [${rank}, in] and [out, ${rank}]`,
       );
     }
-    tensors.push({
+    return {
       path,
-      a: tf.tensor2d(file.readFloat32(A!), aShape as [number, number]),
-      b: tf.tensor2d(file.readFloat32(B!), bShape as [number, number]),
-    });
+      aName: A,
+      bName: B,
+      aShape: aShape as [number, number],
+      bShape: bShape as [number, number],
+    };
+  });
+}
+
+/** The tensor's values, refused when one is NaN or infinite (it would poison every output). */
+function finiteValues(file: SafetensorsFile, name: string): Float32Array {
+  const values = file.readFloat32(name);
+  const index = values.findIndex((value) => !Number.isFinite(value));
+  if (index >= 0) {
+    throw new Error(
+      `${ADAPTER_WEIGHTS_FILE}: '${name}' holds ${values[index]} at element ${index}; an adapter's weights must be finite`,
+    );
   }
-  const adapter = LoraAdapter.fromTensors(settings, tensors);
-  try {
-    adapter.checkFits(weights);
-  } catch (error) {
-    adapter.dispose();
-    throw error;
-  }
-  return adapter;
+  return values;
+}
+
+/**
+ * Builds an adapter for `weights` from PEFT's two files. Everything is checked (config, names,
+ * ranks, values, fit to the model) before a tensor is made, so a refused import leaves nothing.
+ */
+export function importPeftAdapter(files: AdapterFiles, weights: ModelWeights): LoraAdapter {
+  const { settings } = parsePeftAdapterConfig(files.config);
+  const file = parseSafetensors(files.weights, ADAPTER_WEIGHTS_FILE);
+  const entries = adapterModuleEntries(file, settings);
+  checkModulesFit(
+    entries.map(({ path, aShape, bShape }) => ({
+      path,
+      inFeatures: aShape[1],
+      outFeatures: bShape[0],
+    })),
+    settings.targets,
+    weights,
+  );
+  const values = entries.map(({ path, aName, bName, aShape, bShape }) => ({
+    path,
+    a: { data: finiteValues(file, aName), shape: aShape },
+    b: { data: finiteValues(file, bName), shape: bShape },
+  }));
+  return LoraAdapter.fromTensors(
+    settings,
+    values.map(({ path, a, b }) => ({
+      path,
+      a: tf.tensor2d(a.data, a.shape),
+      b: tf.tensor2d(b.data, b.shape),
+    })),
+  );
 }
 
 /** config.json for `config`, with the keys transformers reads for Llama and Qwen2. */

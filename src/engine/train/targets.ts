@@ -9,3 +9,7 @@ export const LORA_TARGETS = [
   'down_proj',
 ] as const;
 export type LoraTarget = (typeof LORA_TARGETS)[number];
+
+export function isLoraTarget(name: string): name is LoraTarget {
+  return (LORA_TARGETS as readonly string[]).includes(name);
+}
