@@ -155,7 +155,7 @@ describe('SEAL config: overlay over the defaults', () => {
   });
   it('names an unknown setting with its path and the known ones', () => {
     expect(refusal({ outer: { selectionMode: 'random' } })).toBe(
-      "SEAL config: unknown setting 'outer.selectionMode' (known: rounds, contextsPerRound, keepOnlyPositive, selection, mStep)",
+      "SEAL config: unknown setting 'outer.selectionMode' (known: rounds, contextsPerRound, keepOnlyPositive, selection, rewardCheckContexts, mStep)",
     );
   });
   it('refuses a group of settings that is not an object', () => {
