@@ -20,11 +20,12 @@ import { requireLoadedModel, setLoadedModel, type LoadedModel } from '../src/eng
 import { resolveSealConfig, type SealConfig } from '../src/engine/seal/config';
 import { worldSealContexts, type HeldOutSplit } from '../src/engine/seal/contexts';
 import { mStepJsonl, runForgetting, squadJson } from '../src/engine/seal/experiments';
-import { heldOutUnits, planRound } from '../src/engine/seal/plan';
+import { heldOutUnits } from '../src/engine/seal/plan';
 import { SELF_EDIT_FORMATS } from '../src/engine/seal/prompts';
 import {
   resumeSealRun,
   startSealRun,
+  totalSteps,
   type SealEvent,
   type SealRunOptions,
 } from '../src/engine/seal/restem';
@@ -178,10 +179,7 @@ async function runOne(
     return { ...summary, config, episodes };
   }
   const contexts = worldSealContexts(file.world, file.heldOut);
-  let total = 0;
-  for (let round = 0; round <= config.outer.rounds; round++) {
-    total += planRound(config, contexts, round).steps.length;
-  }
+  const total = totalSteps(config, contexts);
   const store = openStore({
     databaseName: `seal-cli-${process.pid}-${outDir}`,
     channelName: null,

@@ -9,3 +9,8 @@ export function formatBytes(bytes: number): string {
   }
   return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
 }
+
+/** A share (0–1) as a percentage; '…' while it is not measured yet. */
+export function percent(value: number | undefined): string {
+  return value === undefined ? '…' : `${(value * 100).toFixed(1)}%`;
+}

@@ -59,7 +59,12 @@ export type SealRecords = Pick<
 >;
 
 export type SealEvent =
-  | { type: 'run'; run: RunRecord }
+  | {
+      type: 'run';
+      run: RunRecord;
+      /** Episodes the whole run stores (known once the run has started). */
+      totalSteps?: number;
+    }
   | { type: 'phase'; phase: LoopPhase; position: RunPosition }
   | {
       type: 'episode';
@@ -217,7 +222,7 @@ async function driveRun(
     if (run.progress.round > 0) await restoreGenerator(options, run.id, run.progress.round - 1);
     executor = await (options.createExecutor?.(model, options.checkpoint) ??
       inProcessExecutor(model, options.checkpoint));
-    options.onEvent?.({ type: 'run', run });
+    options.onEvent?.({ type: 'run', run, totalSteps: totalSteps(config, options.contexts) });
     await runRounds(options, run, config, new WeightSwitch(model, base, executor));
     const done = await records.stopRun(run.id, 'done');
     options.onEvent?.({ type: 'done', run: done });
@@ -315,6 +320,15 @@ function windowsOf(steps: readonly PlannedStep[], parallelism: number): PlannedS
     else windows.push([step]);
   }
   return windows;
+}
+
+/** Episodes a run of `config` stores from start to end. */
+export function totalSteps(config: SealConfig, contexts: SealContexts): number {
+  let total = 0;
+  for (let round = 0; round <= config.outer.rounds; round++) {
+    total += planRound(config, contexts, round).steps.length;
+  }
+  return total;
 }
 
 /** The paper's Algorithm 1, resumed at `run.progress`. */
