@@ -51,6 +51,18 @@ export function createTokenizer(
   }
   const config = tokenizerConfig ?? {};
   if (!isObject(config)) throw new Error(`${fileNames.config}: expected a JSON object`);
+  // Added (special) tokens alone encode no ordinary text: it would all be dropped.
+  const vocab = tokenizerJson.model.vocab;
+  const vocabSize = Array.isArray(vocab)
+    ? vocab.length
+    : isObject(vocab)
+      ? Object.keys(vocab).length
+      : 0;
+  if (vocabSize === 0) {
+    throw new Error(
+      `${fileNames.tokenizer}: model.vocab is missing or empty, so no text could be encoded`,
+    );
+  }
 
   let inner: HfTokenizer;
   try {
