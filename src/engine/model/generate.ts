@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Checkpoint } from '../jobs';
 import type { ModelConfig } from './config';
+import { IncrementalText } from './incrementalText';
 import { KvCache } from './kvCache';
 import { forwardCached, type LinearAdapter } from './llama';
 import { TokenSampler, type SamplingOptions } from './sampling';
@@ -28,7 +29,11 @@ export interface GenerateOptions {
   stopTokenIds: readonly number[];
   /** A sequence also ends when its text contains one of these; the text is cut before it. */
   stopStrings?: readonly string[];
-  /** Text of generated ids, for stop strings and streamed text; without it texts are ''. */
+  /**
+   * Text of token ids (the tokenizer's decode), for stop strings and streamed text; without it
+   * texts are ''. A sequence's text is what its ids add to the prompt's text, leading space
+   * included.
+   */
   decode?: (ids: number[]) => string;
   adapter?: LinearAdapter;
   /** Awaited between steps; cancelling the job makes it throw. */
@@ -112,15 +117,31 @@ class SequenceState {
   readonly tokens: number[] = [];
   text = '';
   finishReason: FinishReason | null = null;
+  private readonly incremental: IncrementalText | null;
+  /** Stop strings can only start this far back in text that was searched before. */
+  private readonly stopOverlap: number;
 
-  constructor(private readonly options: GenerateOptions) {}
+  constructor(
+    private readonly options: GenerateOptions,
+    prompt: readonly number[],
+  ) {
+    this.incremental = options.decode ? new IncrementalText(options.decode, prompt) : null;
+    this.stopOverlap = Math.max(0, ...(options.stopStrings ?? []).map((stop) => stop.length - 1));
+  }
 
   add(token: number): void {
     this.tokens.push(token);
-    const { decode, stopStrings = [], stopTokenIds, maxNewTokens } = this.options;
-    if (decode) this.text = decode(this.tokens);
+    const { stopStrings = [], stopTokenIds, maxNewTokens } = this.options;
+    const searchFrom = Math.max(0, this.text.length - this.stopOverlap);
+    const last = stopTokenIds.includes(token) || this.tokens.length >= maxNewTokens;
+    if (this.incremental) {
+      this.incremental.push(token);
+      this.text = last ? this.incremental.finish() : this.incremental.text;
+    }
     const stopAt = Math.min(
-      ...stopStrings.map((stop) => this.text.indexOf(stop)).filter((index) => index >= 0),
+      ...stopStrings
+        .map((stop) => this.text.indexOf(stop, searchFrom))
+        .filter((index) => index >= 0),
     );
     if (stopTokenIds.includes(token)) this.finishReason = 'eos';
     else if (Number.isFinite(stopAt)) {
@@ -154,7 +175,7 @@ export async function generate(
   // The last sampled token is never fed back, hence the - 1.
   const capacity = roundUp(promptLength + maxNewTokens - 1, CACHE_CAPACITY_MULTIPLE);
   const sampler = new TokenSampler(options.sampling, config.vocabSize, batch);
-  const sequences = prompts.map(() => new SequenceState(options));
+  const sequences = prompts.map((prompt) => new SequenceState(options, prompt));
   const cache = new KvCache(config, batch, capacity);
   try {
     const prefillStart = performance.now();
