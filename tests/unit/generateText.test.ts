@@ -6,6 +6,7 @@ import type { ChatMessage } from '../../src/engine/model/chat';
 import { generate, type GenerationStep } from '../../src/engine/model/generate';
 import {
   generateText,
+  generationDefaults,
   stopTokenIds,
   type TextGenerationModel,
 } from '../../src/engine/model/generateText';
@@ -166,6 +167,24 @@ describe('text generation', () => {
     const streamed = continuation.map((id) => incremental.push(id));
     expect(streamed.some((shown) => shown.includes('\uFFFD'))).toBe(false);
     expect(incremental.finish()).toBe(' 5 € and ü');
+  });
+
+  it("starts from generation_config.json's settings, as transformers reads them", () => {
+    expect(generationDefaults({ do_sample: false, temperature: 0.6, max_new_tokens: 12 })).toEqual({
+      temperature: 0,
+      maxNewTokens: 12,
+    });
+    expect(generationDefaults({ do_sample: true, temperature: 0.6, top_p: 0.9 })).toEqual({
+      temperature: 0.6,
+      topK: 50,
+      topP: 0.9,
+    });
+    expect(generationDefaults({ temperature: 0.3, top_k: 7 })).toEqual({
+      temperature: 0.3,
+      topK: 7,
+    });
+    expect(generationDefaults({ top_p: 2, top_k: -1, max_new_tokens: 'many' })).toEqual({});
+    expect(generationDefaults(null)).toEqual({});
   });
 
   it('refuses a bad sample count and chat without a template', async () => {

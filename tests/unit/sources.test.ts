@@ -359,6 +359,8 @@ describe('loadModel', () => {
       storedDtypes: ['BF16'],
       contextTokens: 256,
       fromCache: false,
+      // generation_config.json: do_sample false
+      generationDefaults: { temperature: 0 },
       warnings: [],
     });
     const loaded = getLoadedModel()!;

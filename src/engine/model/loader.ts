@@ -3,6 +3,7 @@
  * its weights, then making it the engine's loaded model and describing it for the UI.
  */
 import type { Architecture, ModelConfig } from './config';
+import { generationDefaults, type GenerationDefaults } from './generateText';
 import { setLoadedModel, type LoadedModel } from './session';
 import { loadModelFiles, type LoadFilesOptions, type ModelSource } from './sources';
 import { createTokenizer, type Tokenizer } from './tokenizer';
@@ -29,6 +30,8 @@ export interface ModelSummary {
   contextTokens: number;
   memory: ModelMemoryEstimate;
   fromCache: boolean;
+  /** The Generate panel's starting settings, from generation_config.json. */
+  generationDefaults: GenerationDefaults;
   warnings: string[];
 }
 
@@ -99,6 +102,7 @@ export async function loadModel(
     contextTokens,
     memory,
     fromCache: files.fromCache,
+    generationDefaults: generationDefaults(files.generationConfig),
     warnings: [...files.warnings, ...warnings],
   };
 }
