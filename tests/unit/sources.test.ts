@@ -391,6 +391,40 @@ describe('loadModel', () => {
     );
   });
 
+  it('a cancel at any checkpoint, between files, cache writes or tensors, loads nothing', async () => {
+    let checkpoints = 0;
+    const counting = async () => {
+      checkpoints += 1;
+    };
+    const complete = freshStore();
+    await loadModel(fromHub('tiny-llama'), options({ cache: complete, checkpoint: counting }));
+    setLoadedModel(null);
+    const completeFiles = (await complete.listModelFiles()).length;
+    await complete.close();
+    const total = checkpoints;
+    expect(total).toBeGreaterThan(10);
+    const tensorsBefore = tf.memory().numTensors;
+    for (let cancelAt = 1; cancelAt <= total; cancelAt++) {
+      const store = freshStore();
+      let reached = 0;
+      const checkpoint = async () => {
+        reached += 1;
+        if (reached === cancelAt) throw new CancelledError('load');
+      };
+      await expect(
+        loadModel(fromHub('tiny-llama'), options({ cache: store, checkpoint })),
+      ).rejects.toThrow('Job load was cancelled');
+      expect(getLoadedModel()).toBeNull();
+      expect(tf.memory().numTensors).toBe(tensorsBefore);
+      // The cache lists a model only once all of its files are in.
+      const cached = await store.listModelFiles();
+      if (cached.some((record) => record.path === '.seal-model-files.json')) {
+        expect(cached).toHaveLength(completeFiles);
+      }
+      await store.close();
+    }
+  });
+
   it('keeps the previous model when a load fails', async () => {
     await loadModel(fromHub('tiny-llama'), options());
     hub.overrides.set('tiny-llama3/tokenizer.json', {
