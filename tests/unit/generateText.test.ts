@@ -157,6 +157,14 @@ describe('text generation', () => {
     }
   });
 
+  it('decodes ids past the tokenizer, which a padded embedding can produce, as nothing', () => {
+    const tokenizer = sentencePieceTokenizer();
+    const ids = tokenizer.encode('Once upon a time', { addSpecialTokens: false });
+    // tiny-qwen2's embedding has 448 rows for the tokenizer's 400 tokens.
+    const padded = model.config.vocabSize - 1;
+    expect(tokenizer.decode([...ids, padded])).toBe(tokenizer.decode(ids));
+  });
+
   it('shows a character split over several tokens only once it is whole', () => {
     const text = 'Price: 5 € and ü';
     const promptIds = model.tokenizer.encode('Price:');

@@ -112,7 +112,10 @@ export function createTokenizer(
       return ids;
     },
     decode(ids, { skipSpecialTokens = true } = {}) {
-      return inner.decode([...ids], { skip_special_tokens: skipSpecialTokens });
+      // Embeddings are often padded past the tokenizer's vocabulary, so a model can produce ids
+      // that name no token; some decoders crash on them, so they decode to nothing.
+      const known = ids.filter((id) => inner.id_to_token(id) !== undefined);
+      return inner.decode(known, { skip_special_tokens: skipSpecialTokens });
     },
     tokenToId(token) {
       return inner.token_to_id(token);
