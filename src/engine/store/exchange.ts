@@ -2,7 +2,9 @@
  * A run as one zip file: `run.json`, `episodes.jsonl`, the datasets it used, and its checkpoints
  * as safetensors (adapters in PEFT's layout, so PEFT's `PeftModel.from_pretrained` loads them).
  * Import checks every file against the record schemas and every tensor against its manifest
- * before it writes anything, then writes it all in one transaction.
+ * before it writes anything, then writes it all in one transaction. The zip is read entry by entry
+ * with its sizes and CRCs checked (zipReader.ts), and episodes.jsonl line by line as it inflates,
+ * so a small archive that inflates to gigabytes is refused without holding them.
  */
 import { strFromU8, strToU8, zipSync, type Zippable } from 'fflate';
 import * as v from 'valibot';
