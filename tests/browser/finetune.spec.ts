@@ -36,6 +36,8 @@ async function loadModel(page: Page, backend: 'webgpu' | 'wasm'): Promise<void> 
 }
 
 test('LoRA on WebGPU memorises a sentence, agreeing with WASM step by step', async ({ page }) => {
+  // Fixed numbers of training steps bound the test; how long they take depends on the machine.
+  test.setTimeout(0);
   await serveTinyLlama(page);
   await openApp(page);
   const losses: Record<string, number[]> = {};
@@ -98,6 +100,7 @@ test('LoRA on WebGPU memorises a sentence, agreeing with WASM step by step', asy
 test('training holds tensors and GPU bytes flat across 50 steps and adapter resets', async ({
   page,
 }) => {
+  test.setTimeout(0);
   await serveTinyLlama(page);
   await openApp(page);
   await loadModel(page, 'webgpu');
@@ -144,6 +147,7 @@ test('training holds tensors and GPU bytes flat across 50 steps and adapter rese
 test('the Fine-tune panel trains, draws the loss, compares answers and refuses bad JSONL', async ({
   page,
 }) => {
+  test.setTimeout(0);
   await serveTinyLlama(page);
   await openApp(page, '?backend=wasm');
   await loadModel(page, 'wasm');
@@ -152,14 +156,16 @@ test('the Fine-tune panel trains, draws the loss, compares answers and refuses b
   await page.getByTestId('finetune-format').selectOption('jsonl');
   await page.getByTestId('finetune-data').fill('{"prompt": "Q", "completion": "A"}\n{"prompt": 1}');
   await page.getByTestId('finetune-start').click();
-  await expect(page.getByTestId('finetune-message')).toHaveText(
-    'pasted.jsonl line 2: "prompt" must be a string, got a number',
-  );
+  const refusal = 'pasted.jsonl line 2: "prompt" must be a string, got a number';
+  await expect(page.getByTestId('finetune-message')).toHaveText(refusal);
 
   await page.getByTestId('finetune-format').selectOption('text');
   await page.getByTestId('finetune-data').fill(TEXT);
   await page.getByLabel('Epochs').fill('4');
   await page.getByTestId('finetune-start').click();
+  // Training clears the message and writes a new one when it ends, however it ends.
+  await expect(page.getByTestId('finetune-message')).not.toHaveText(refusal);
+  await expect(page.getByTestId('finetune-message')).toBeVisible({ timeout: 0 });
   await expect(page.getByTestId('finetune-message')).toContainText(
     'Trained 4 steps on 1 example in',
   );

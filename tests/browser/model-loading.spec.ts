@@ -171,3 +171,33 @@ test('loads a model folder picked from disk @no-webgpu', async ({ page }) => {
   await expect(page.getByTestId('model-summary')).toContainText('tied to the output layer');
   await expect(page.getByTestId('model-summary')).toContainText('llama3 scaling ×8');
 });
+
+test("the Generate panel starts from the loaded model's generation_config.json", async ({
+  page,
+  context,
+}) => {
+  const hub = await serveHub(context);
+  const generationConfig = {
+    ...JSON.parse(fixtureFile('tiny-llama3', 'generation_config.json').toString('utf8')),
+    do_sample: true,
+    temperature: 0.3,
+    top_k: 7,
+    top_p: 0.85,
+    max_new_tokens: 12,
+  };
+  hub.replaced.set(
+    'tiny-llama3/generation_config.json',
+    Buffer.from(JSON.stringify(generationConfig)),
+  );
+  await openApp(page);
+  await page.getByRole('tab', { name: 'Generate' }).click();
+  await expect(page.getByLabel('Temperature')).toHaveValue('0.7');
+  await loadFromHub(page, 'test/tiny-llama3');
+  await expect(page.getByTestId('model-id')).toHaveText('test/tiny-llama3@main');
+
+  await page.getByRole('tab', { name: 'Generate' }).click();
+  await expect(page.getByLabel('Temperature')).toHaveValue('0.3');
+  await expect(page.getByLabel('Top-k')).toHaveValue('7');
+  await expect(page.getByLabel('Top-p')).toHaveValue('0.85');
+  await expect(page.getByLabel('Max new tokens')).toHaveValue('12');
+});

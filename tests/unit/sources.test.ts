@@ -5,6 +5,7 @@ import { createEngine } from '../../src/engine/engine';
 import { CancelledError, JobRegistry, type JobProgress } from '../../src/engine/jobs';
 import { loadModel } from '../../src/engine/model/loader';
 import { createModelService } from '../../src/engine/model/service';
+import { parseSafetensors, serializeSafetensors } from '../../src/engine/model/safetensors';
 import { getLoadedModel, setLoadedModel } from '../../src/engine/model/session';
 import {
   listShippedModels,
@@ -358,6 +359,8 @@ describe('loadModel', () => {
       storedDtypes: ['BF16'],
       contextTokens: 256,
       fromCache: false,
+      // generation_config.json: do_sample false
+      generationDefaults: { temperature: 0 },
       warnings: [],
     });
     const loaded = getLoadedModel()!;
@@ -388,6 +391,40 @@ describe('loadModel', () => {
     );
   });
 
+  it('a cancel at any checkpoint, between files, cache writes or tensors, loads nothing', async () => {
+    let checkpoints = 0;
+    const counting = async () => {
+      checkpoints += 1;
+    };
+    const complete = freshStore();
+    await loadModel(fromHub('tiny-llama'), options({ cache: complete, checkpoint: counting }));
+    setLoadedModel(null);
+    const completeFiles = (await complete.listModelFiles()).length;
+    await complete.close();
+    const total = checkpoints;
+    expect(total).toBeGreaterThan(10);
+    const tensorsBefore = tf.memory().numTensors;
+    for (let cancelAt = 1; cancelAt <= total; cancelAt++) {
+      const store = freshStore();
+      let reached = 0;
+      const checkpoint = async () => {
+        reached += 1;
+        if (reached === cancelAt) throw new CancelledError('load');
+      };
+      await expect(
+        loadModel(fromHub('tiny-llama'), options({ cache: store, checkpoint })),
+      ).rejects.toThrow('Job load was cancelled');
+      expect(getLoadedModel()).toBeNull();
+      expect(tf.memory().numTensors).toBe(tensorsBefore);
+      // The cache lists a model only once all of its files are in.
+      const cached = await store.listModelFiles();
+      if (cached.some((record) => record.path === '.seal-model-files.json')) {
+        expect(cached).toHaveLength(completeFiles);
+      }
+      await store.close();
+    }
+  });
+
   it('keeps the previous model when a load fails', async () => {
     await loadModel(fromHub('tiny-llama'), options());
     hub.overrides.set('tiny-llama3/tokenizer.json', {
@@ -399,6 +436,57 @@ describe('loadModel', () => {
     ).rejects.toThrow("tokenizer.json: expected a tokenizer object with a 'model' section");
     expect(getLoadedModel()!.id).toBe('test/tiny-llama@main');
     setLoadedModel(null);
+  });
+});
+
+describe('a model refused as a whole leaves nothing in the cache', () => {
+  const serve = (file: string, bytes: Uint8Array) =>
+    hub.overrides.set(`tiny-llama/${file}`, { kind: 'bytes', bytes });
+  const serveConfig = (edit: (config: Record<string, unknown>) => void) => {
+    const config = JSON.parse(new TextDecoder().decode(fixtureFile('tiny-llama', 'config.json')));
+    edit(config);
+    serve('config.json', new TextEncoder().encode(JSON.stringify(config)));
+  };
+
+  async function expectRefusedAndUncached(error: string | RegExp) {
+    const store = freshStore();
+    const tensorsBefore = tf.memory().numTensors;
+    await expect(
+      loadModel(
+        { kind: 'url', baseUrl: `${hub.url}/plain/tiny-llama/` },
+        options({ cache: store }),
+      ),
+    ).rejects.toThrow(error);
+    expect(await store.listModelFiles()).toEqual([]);
+    expect(tf.memory().numTensors).toBe(tensorsBefore);
+    await store.close();
+  }
+
+  it('weights without lm_head.weight when the embeddings are not tied', async () => {
+    const weights = parseSafetensors(fixtureFile('tiny-llama', 'model.safetensors'), 'weights');
+    const withoutHead = [...weights.entries.values()]
+      .filter((entry) => entry.name !== 'lm_head.weight')
+      .map((entry) => ({ ...entry, data: weights.readFloat32(entry.name) }));
+    serve('model.safetensors', serializeSafetensors(withoutHead));
+    await expectRefusedAndUncached(
+      /^the checkpoint has no tensor 'lm_head\.weight' \(tie_word_embeddings is false, so it is needed\)/,
+    );
+  });
+
+  it('a tokenizer whose ids exceed vocab_size', async () => {
+    serveConfig((config) => {
+      config.vocab_size = 300;
+    });
+    await expectRefusedAndUncached(/^tokenizer\.json has token ".+" with id 399/);
+  });
+
+  it('a config.json that declares far more layers than the weights hold, before any tensor', async () => {
+    serveConfig((config) => {
+      config.num_hidden_layers = 1000;
+    });
+    await expectRefusedAndUncached(
+      'config.json declares 1000 layers (num_hidden_layers), but the weight files hold tensors of 2',
+    );
   });
 });
 

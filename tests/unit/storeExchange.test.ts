@@ -1,8 +1,13 @@
-import { strFromU8, strToU8, unzipSync, zipSync, type Unzipped } from 'fflate';
-import { readFile } from 'node:fs/promises';
+import { strFromU8, strToU8, unzipSync, Zip, ZipDeflate, zipSync, type Unzipped } from 'fflate';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseSafetensors, serializeSafetensors } from '../../src/engine/model/safetensors';
 import { parseDataset, type SealStore } from '../../src/engine/store';
+import { MAX_EPISODE_LINE_LENGTH, MAX_EPISODE_LINES } from '../../src/engine/store/exchange';
 import { MAX_TEXT_LENGTH } from '../../src/engine/store/records';
 import { episodeAt, freshStore, nextOf, planPositions } from './storeHelpers';
 
@@ -87,6 +92,56 @@ function editJson(files: Unzipped, name: string, edit: (value: Record<string, un
   const value = JSON.parse(strFromU8(files[name]!)) as Record<string, unknown>;
   edit(value);
   files[name] = strToU8(JSON.stringify(value));
+}
+
+const LOCAL_HEADER = 0x04034b50;
+const DIRECTORY_HEADER = 0x02014b50;
+
+/**
+ * Rewrites a 32-bit field of entry `name` in both its local header and its directory entry;
+ * `field` gives the field's offset from the start of each.
+ */
+function patchHeaders(
+  archive: Uint8Array,
+  name: string,
+  field: { local: number; directory: number },
+  value: (old: number) => number,
+): Uint8Array {
+  const patched = archive.slice();
+  const view = new DataView(patched.buffer);
+  const nameBytes = strToU8(name);
+  for (let at = 0; at + 46 <= patched.length; at++) {
+    const signature = view.getUint32(at, true);
+    if (signature !== LOCAL_HEADER && signature !== DIRECTORY_HEADER) continue;
+    const local = signature === LOCAL_HEADER;
+    const nameStart = at + (local ? 30 : 46);
+    const nameLength = view.getUint16(at + (local ? 26 : 28), true);
+    const candidate = patched.subarray(nameStart, nameStart + nameLength);
+    if (strFromU8(candidate) !== name || nameLength !== nameBytes.length) continue;
+    const offset = at + (local ? field.local : field.directory);
+    view.setUint32(offset, value(view.getUint32(offset, true)), true);
+  }
+  return patched;
+}
+
+const SIZE_FIELD = { local: 22, directory: 24 };
+const CRC_FIELD = { local: 14, directory: 16 };
+
+/** Renames every entry called `from` to `to` (same length) in the archive's headers. */
+function renameEntries(archive: Uint8Array, from: string, to: string): Uint8Array {
+  const patched = archive.slice();
+  const [fromBytes, toBytes] = [strToU8(from), strToU8(to)];
+  for (let at = 0; at + fromBytes.length <= patched.length; at++) {
+    if (fromBytes.every((byte, i) => patched[at + i] === byte)) patched.set(toBytes, at);
+  }
+  return patched;
+}
+
+function editEpisodes(files: Unzipped, edit: (episodes: Record<string, unknown>[]) => void) {
+  const lines = strFromU8(files['episodes.jsonl']!).trim().split('\n');
+  const episodes = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+  edit(episodes);
+  files['episodes.jsonl'] = strToU8(episodes.map((e) => JSON.stringify(e)).join('\n') + '\n');
 }
 
 describe('run export', () => {
@@ -319,6 +374,87 @@ describe('run import refuses hostile files and changes nothing', () => {
       error: /adapter_model\.safetensors: /,
     },
     {
+      name: 'two entries of one name',
+      tamper: (files) => {
+        const decoy = strToU8(strFromU8(files['episodes.jsonl']!).split('\n')[0]! + '\n');
+        return renameEntries(
+          rezip({ ...files, 'episodes.jsonX': decoy }),
+          'episodes.jsonX',
+          'episodes.jsonl',
+        );
+      },
+      error: /^The archive holds "episodes\.jsonl" twice\./,
+    },
+    {
+      name: 'an entry whose CRC-32 differs from the declared one',
+      tamper: (files) => patchHeaders(rezip(files), 'run.json', CRC_FIELD, (crc) => crc ^ 1),
+      error: /^run\.json: its CRC-32 does not match the one the archive declares/,
+    },
+    {
+      name: 'an entry shorter than it declares',
+      tamper: (files) =>
+        patchHeaders(rezip(files), 'episodes.jsonl', SIZE_FIELD, (size) => size + 1),
+      error: /^episodes\.jsonl: inflates to \d+ bytes but declares \d+/,
+    },
+    {
+      name: 'an entry longer than it declares',
+      tamper: (files) =>
+        patchHeaders(rezip(files), 'episodes.jsonl', SIZE_FIELD, (size) => size - 1),
+      error: /^episodes\.jsonl: inflates to more than the \d+ bytes it declares/,
+    },
+    {
+      name: 'more lines in episodes.jsonl than any run has',
+      tamper: (files) => {
+        const blank = '\n'.repeat(MAX_EPISODE_LINES);
+        files['episodes.jsonl'] = strToU8(strFromU8(files['episodes.jsonl']!) + blank);
+        return rezip(files);
+      },
+      error: new RegExp(`^episodes\\.jsonl: more than ${MAX_EPISODE_LINES} lines`),
+    },
+    {
+      name: 'a line of episodes.jsonl longer than any episode',
+      tamper: (files) => {
+        const long = ' '.repeat(MAX_EPISODE_LINE_LENGTH + 1);
+        files['episodes.jsonl'] = strToU8(strFromU8(files['episodes.jsonl']!) + long + '\n');
+        return rezip(files);
+      },
+      error: new RegExp(
+        `^episodes\\.jsonl: line 4 is longer than ${MAX_EPISODE_LINE_LENGTH} characters`,
+      ),
+    },
+    {
+      name: 'a bundled dataset with two passages of one id',
+      tamper: (files) => {
+        const name = Object.keys(files).find((n) => n.startsWith('datasets/'))!;
+        editJson(files, name, (value) => {
+          const passages = value.passages as { id: string }[];
+          passages[1]!.id = passages[0]!.id;
+        });
+        return rezip(files);
+      },
+      error: /^datasets\/.*\.json: passage id 0 appears twice/,
+    },
+    {
+      name: 'a run dated after tomorrow',
+      tamper: (files) => {
+        editJson(files, 'run.json', (value) => {
+          (value.run as { updatedAt: number }).updatedAt = Date.now() + 2 * 24 * 60 * 60 * 1000;
+        });
+        return rezip(files);
+      },
+      error: /^run\.json: run\.updatedAt: \d+ is not a time between the year 2000 and tomorrow/,
+    },
+    {
+      name: 'an episode dated before 2000',
+      tamper: (files) => {
+        editEpisodes(files, (episodes) => {
+          episodes[2]!.createdAt = Date.UTC(1999, 11, 31);
+        });
+        return rezip(files);
+      },
+      error: /^episodes\.jsonl: line 3: createdAt: \d+ is not a time between the year 2000/,
+    },
+    {
       name: 'a dataset file whose name does not match its id',
       tamper: (files) => {
         const name = Object.keys(files).find((n) => n.startsWith('datasets/'))!;
@@ -340,6 +476,55 @@ describe('run import refuses hostile files and changes nothing', () => {
       expect(await snapshot(store)).toEqual(before);
     });
   }
+});
+
+describe('run import of a zip bomb', () => {
+  it('refuses 200 MiB of newlines packed into a small episodes.jsonl, storing nothing', async () => {
+    const { store, run } = await storeWithRun();
+    const files = unzipSync(await store.exportRun(run.id));
+    const parts: Uint8Array[] = [];
+    const archive = new Zip((error, chunk) => {
+      if (error) throw error;
+      parts.push(chunk);
+    });
+    for (const [name, bytes] of Object.entries(files)) {
+      const entry = new ZipDeflate(name);
+      archive.add(entry);
+      if (name !== 'episodes.jsonl') {
+        entry.push(bytes, true);
+        continue;
+      }
+      // Streamed in, so that this process never holds the 200 MiB either.
+      entry.push(bytes);
+      const newlines = new Uint8Array(1024 ** 2).fill(0x0a);
+      for (let mebibyte = 0; mebibyte < 200; mebibyte++) entry.push(newlines, mebibyte === 199);
+    }
+    archive.end();
+    const bomb = new Uint8Array(Buffer.concat(parts));
+    expect(bomb.byteLength).toBeLessThan(1024 ** 2);
+
+    const folder = await mkdtemp(join(os.tmpdir(), 'zip-bomb-'));
+    try {
+      const bombPath = join(folder, 'run.zip');
+      await writeFile(bombPath, bomb);
+      // A separate process with a small heap: the import must not need memory in proportion
+      // to what the archive inflates to, and a failure must not take the test runner down.
+      const { stdout } = await promisify(execFile)(process.execPath, [
+        '--max-old-space-size=256',
+        '--import',
+        'tsx',
+        'tests/unit/importRunChild.ts',
+        bombPath,
+      ]);
+      expect(JSON.parse(stdout)).toEqual({
+        error: `episodes.jsonl: more than ${MAX_EPISODE_LINES} lines`,
+        runs: 0,
+        datasets: 0,
+      });
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('dataset import', () => {

@@ -124,6 +124,14 @@ describe('tokenizer against transformers (tests/fixtures/models/*/tokenizer-gold
     );
   });
 
+  it('refuses a tokenizer with an empty vocabulary, which would encode no text', () => {
+    const json = readJson('tiny-llama', 'tokenizer.json') as { model: Record<string, unknown> };
+    const emptied = { ...json, model: { ...json.model, vocab: {}, merges: [] } };
+    expect(() => createTokenizer(emptied, {})).toThrow(
+      'tokenizer.json: model.vocab is missing or empty, so no text could be encoded',
+    );
+  });
+
   it('plain completion needs no template; chat without one is a clear error', () => {
     const tokenizer = createTokenizer(
       readJson('tiny-qwen2', 'tokenizer.json'),

@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Checkpoint } from '../jobs';
 import type { ModelConfig } from './config';
+import { IncrementalText } from './incrementalText';
 import { KvCache } from './kvCache';
 import { forwardCached, type LinearAdapter } from './llama';
 import { TokenSampler, type SamplingOptions } from './sampling';
@@ -30,7 +31,11 @@ export interface GenerateOptions {
   stopStrings?: readonly string[];
   /** A sequence also ends once its text holds this many lines, each ended by a newline. */
   maxLines?: number;
-  /** Text of generated ids, for stop strings and streamed text; without it texts are ''. */
+  /**
+   * Text of token ids (the tokenizer's decode), for stop strings and streamed text; without it
+   * texts are ''. A sequence's text is what its ids add to the prompt's text, leading space
+   * included.
+   */
   decode?: (ids: number[]) => string;
   adapter?: LinearAdapter;
   /** Awaited between steps; cancelling the job makes it throw. */
@@ -109,10 +114,14 @@ function leftPad(prompts: readonly (readonly number[])[], length: number) {
   return { ids, mask };
 }
 
-function lineCount(text: string): number {
-  let count = 0;
-  for (let at = text.indexOf('\n'); at >= 0; at = text.indexOf('\n', at + 1)) count++;
-  return count;
+/** Where the `lines`-th newline of `text` is, or -1. */
+function lineEnd(text: string, lines: number): number {
+  let at = -1;
+  for (let line = 0; line < lines; line++) {
+    at = text.indexOf('\n', at + 1);
+    if (at < 0) return -1;
+  }
+  return at;
 }
 
 /** Tracks one sequence's tokens, text and whether and why it ended. */
@@ -120,21 +129,39 @@ class SequenceState {
   readonly tokens: number[] = [];
   text = '';
   finishReason: FinishReason | null = null;
+  private readonly incremental: IncrementalText | null;
+  /** Stop strings can only start this far back in text that was searched before. */
+  private readonly stopOverlap: number;
 
-  constructor(private readonly options: GenerateOptions) {}
+  constructor(
+    private readonly options: GenerateOptions,
+    prompt: readonly number[],
+  ) {
+    this.incremental = options.decode ? new IncrementalText(options.decode, prompt) : null;
+    this.stopOverlap = Math.max(0, ...(options.stopStrings ?? []).map((stop) => stop.length - 1));
+  }
 
   add(token: number): void {
     this.tokens.push(token);
-    const { decode, stopStrings = [], stopTokenIds, maxNewTokens, maxLines } = this.options;
-    if (decode) this.text = decode(this.tokens);
+    const { stopStrings = [], stopTokenIds, maxNewTokens, maxLines } = this.options;
+    const searchFrom = Math.max(0, this.text.length - this.stopOverlap);
+    const last = stopTokenIds.includes(token) || this.tokens.length >= maxNewTokens;
+    if (this.incremental) {
+      this.incremental.push(token);
+      this.text = last ? this.incremental.finish() : this.incremental.text;
+    }
     const stopAt = Math.min(
-      ...stopStrings.map((stop) => this.text.indexOf(stop)).filter((index) => index >= 0),
+      ...stopStrings
+        .map((stop) => this.text.indexOf(stop, searchFrom))
+        .filter((index) => index >= 0),
     );
     if (stopTokenIds.includes(token)) this.finishReason = 'eos';
     else if (Number.isFinite(stopAt)) {
       this.text = this.text.slice(0, stopAt);
       this.finishReason = 'stop-string';
-    } else if (maxLines !== undefined && lineCount(this.text) >= maxLines) {
+    } else if (maxLines !== undefined && lineEnd(this.text, maxLines) >= 0) {
+      // A token may carry the start of the next line along with the last newline.
+      this.text = this.text.slice(0, lineEnd(this.text, maxLines) + 1);
       this.finishReason = 'max-lines';
     } else if (this.tokens.length >= maxNewTokens) this.finishReason = 'length';
   }
@@ -164,7 +191,7 @@ export async function generate(
   // The last sampled token is never fed back, hence the - 1.
   const capacity = roundUp(promptLength + maxNewTokens - 1, CACHE_CAPACITY_MULTIPLE);
   const sampler = new TokenSampler(options.sampling, config.vocabSize, batch);
-  const sequences = prompts.map(() => new SequenceState(options));
+  const sequences = prompts.map((prompt) => new SequenceState(options, prompt));
   const cache = new KvCache(config, batch, capacity);
   try {
     const prefillStart = performance.now();

@@ -3,6 +3,7 @@
  * of each, answers as text. Turns them into one batch for `generate` and back.
  */
 import * as tf from '@tensorflow/tfjs';
+import * as v from 'valibot';
 import type { Checkpoint } from '../jobs';
 import { encodePrompt, type PromptInput } from './chat';
 import {
@@ -59,6 +60,47 @@ export function stopTokenIds(model: TextGenerationModel): number[] {
   }
   if (model.tokenizer.eosTokenId !== null) ids.add(model.tokenizer.eosTokenId);
   return [...ids];
+}
+
+/** The generation settings a model's generation_config.json asks for; absent ones are left out. */
+export interface GenerationDefaults {
+  /** 0 for greedy decoding. */
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  maxNewTokens?: number;
+}
+
+/** A field that is missing or out of range is ignored, as if the file did not set it. */
+const optionalField = <T extends v.GenericSchema>(schema: T) =>
+  v.fallback(v.optional(schema), undefined);
+const GenerationConfigSchema = v.looseObject({
+  do_sample: optionalField(v.boolean()),
+  temperature: optionalField(v.pipe(v.number(), v.minValue(0), v.maxValue(100))),
+  top_k: optionalField(v.pipe(v.number(), v.integer(), v.minValue(0))),
+  top_p: optionalField(v.pipe(v.number(), v.gtValue(0), v.maxValue(1))),
+  max_new_tokens: optionalField(v.pipe(v.number(), v.integer(), v.minValue(1))),
+});
+
+/**
+ * Reads generation_config.json as transformers does: `do_sample: false` is greedy whatever the
+ * temperature; `do_sample: true` samples with transformers' own defaults (temperature 1, top-k 50,
+ * top-p 1) where the file is silent.
+ */
+export function generationDefaults(generationConfig: unknown): GenerationDefaults {
+  const parsed = v.safeParse(GenerationConfigSchema, generationConfig);
+  if (!parsed.success) return {};
+  const { do_sample: sample, temperature, top_k: topK, top_p: topP } = parsed.output;
+  const withDefaults = sample === true;
+  const defaults: GenerationDefaults = {
+    temperature: sample === false ? 0 : (temperature ?? (withDefaults ? 1 : undefined)),
+    topK: topK ?? (withDefaults ? 50 : undefined),
+    topP: topP ?? (withDefaults ? 1 : undefined),
+    maxNewTokens: parsed.output.max_new_tokens,
+  };
+  return Object.fromEntries(
+    Object.entries(defaults).filter(([, value]) => value !== undefined),
+  ) as GenerationDefaults;
 }
 
 export async function generateText(

@@ -3,10 +3,12 @@
  * its weights, then making it the engine's loaded model and describing it for the UI.
  */
 import type { Architecture, ModelConfig } from './config';
+import { generationDefaults, type GenerationDefaults } from './generateText';
 import { setLoadedModel, type LoadedModel } from './session';
 import { loadModelFiles, type LoadFilesOptions, type ModelSource } from './sources';
-import { createTokenizer } from './tokenizer';
+import { createTokenizer, type Tokenizer } from './tokenizer';
 import {
+  checkWeightFiles,
   disposeModelWeights,
   estimateModelMemory,
   loadModelWeights,
@@ -28,6 +30,8 @@ export interface ModelSummary {
   contextTokens: number;
   memory: ModelMemoryEstimate;
   fromCache: boolean;
+  /** The Generate panel's starting settings, from generation_config.json. */
+  generationDefaults: GenerationDefaults;
   warnings: string[];
 }
 
@@ -40,10 +44,17 @@ export async function loadModel(
   source: ModelSource,
   options: LoadModelOptions = {},
 ): Promise<ModelSummary> {
-  const files = await loadModelFiles(source, options);
-  // The tokenizer is cheap and often the broken part: check it before building the weights.
-  const tokenizer = createTokenizer(files.tokenizerJson, files.tokenizerConfig);
-  checkTokenizerFitsVocabulary(files.tokenizerJson, files.config.vocabSize);
+  const checked: { tokenizer?: Tokenizer } = {};
+  const files = await loadModelFiles(source, {
+    ...options,
+    validate(candidate) {
+      // The tokenizer is cheap and often the broken part: check it before the weights.
+      checked.tokenizer = createTokenizer(candidate.tokenizerJson, candidate.tokenizerConfig);
+      checkTokenizerFitsVocabulary(candidate.tokenizerJson, candidate.config.vocabSize);
+      checkWeightFiles(candidate.config, candidate.weightFiles);
+    },
+  });
+  const tokenizer = checked.tokenizer!;
   const tensorCount = files.weightFiles.reduce((total, file) => total + file.entries.size, 0);
   let built = 0;
   const { weights, warnings } = await loadModelWeights(
@@ -91,6 +102,7 @@ export async function loadModel(
     contextTokens,
     memory,
     fromCache: files.fromCache,
+    generationDefaults: generationDefaults(files.generationConfig),
     warnings: [...files.warnings, ...warnings],
   };
 }

@@ -49,6 +49,11 @@ export interface LoadFilesOptions {
   signal?: AbortSignal;
   /** Bytes read so far of all the model's files; `message` names the current file. */
   onProgress?: ProgressListener;
+  /**
+   * Checks the whole model (how tokenizer, config and weights fit together) once every file has
+   * arrived; it runs before any file is cached, so a model it refuses leaves nothing behind.
+   */
+  validate?: (files: ModelFiles) => void;
 }
 
 export interface ModelFiles {
@@ -111,7 +116,10 @@ export async function loadModelFiles(
   const cacheKey = cacheKeyOf(source);
   if (cache && cacheKey) {
     const cached = await readFromCache(cache, cacheKey, options);
-    if (cached) return cached;
+    if (cached) {
+      options.validate?.(cached);
+      return cached;
+    }
   }
   const abort = new AbortController();
   const stop = () => abort.abort();
@@ -221,9 +229,13 @@ async function download(
     files.set(name, bytes);
   }
   const model = assemble(location.id, config, files, weightNames, false, warnings);
+  options.validate?.(model);
 
   let cachedAll = cache !== null && location.cacheKey !== null;
-  for (const [name, bytes] of files) cachedAll = (await store(name, bytes)) && cachedAll;
+  for (const [name, bytes] of files) {
+    await checkpoint();
+    cachedAll = (await store(name, bytes)) && cachedAll;
+  }
   if (cachedAll) {
     const manifest: CacheManifest = {
       id: location.id,

@@ -58,6 +58,18 @@ export function createTokenizer(
   }
   const config = tokenizerConfig ?? {};
   if (!isObject(config)) throw new Error(`${fileNames.config}: expected a JSON object`);
+  // Added (special) tokens alone encode no ordinary text: it would all be dropped.
+  const vocab = tokenizerJson.model.vocab;
+  const vocabSize = Array.isArray(vocab)
+    ? vocab.length
+    : isObject(vocab)
+      ? Object.keys(vocab).length
+      : 0;
+  if (vocabSize === 0) {
+    throw new Error(
+      `${fileNames.tokenizer}: model.vocab is missing or empty, so no text could be encoded`,
+    );
+  }
 
   let inner: HfTokenizer;
   try {
@@ -107,7 +119,10 @@ export function createTokenizer(
       return ids;
     },
     decode(ids, { skipSpecialTokens = true } = {}) {
-      return inner.decode([...ids], { skip_special_tokens: skipSpecialTokens });
+      // Embeddings are often padded past the tokenizer's vocabulary, so a model can produce ids
+      // that name no token; some decoders crash on them, so they decode to nothing.
+      const known = ids.filter((id) => inner.id_to_token(id) !== undefined);
+      return inner.decode(known, { skip_special_tokens: skipSpecialTokens });
     },
     tokenToId(token) {
       return inner.token_to_id(token);

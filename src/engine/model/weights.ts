@@ -110,22 +110,7 @@ export async function loadModelWeights(
   files: SafetensorsFile[],
   checkpoint: Checkpoint = async () => {},
 ): Promise<LoadedWeights> {
-  const owners = tensorOwners(files);
-  const expected = parameterShapes(config);
-  for (const [name, shape] of expected) {
-    const file = owners.get(name);
-    if (!file) {
-      throw new Error(
-        `the checkpoint has no tensor '${name}' (expected shape [${shape.join(', ')}]; looked in ${files.map((f) => f.fileName).join(', ')})`,
-      );
-    }
-    const found = file.entries.get(name)!.shape;
-    if (!sameShape(found, shape)) {
-      throw new Error(
-        `${file.fileName}: tensor '${name}' has shape [${found.join(', ')}] but config.json implies [${shape.join(', ')}]`,
-      );
-    }
-  }
+  const { owners, expected } = checkWeightFiles(config, files);
 
   const weights: ModelWeights = new Map();
   try {
@@ -142,6 +127,47 @@ export async function loadModelWeights(
     throw error;
   }
   return { weights, warnings: unusedTensorWarnings(config, owners, expected) };
+}
+
+/**
+ * Checks the weight files' headers against the config: every tensor the config implies is there
+ * exactly once with its shape. Reads headers only, so a mismatch is refused before any tensor is
+ * made; the layer count is compared first, so a config that claims far more layers than the files
+ * hold is refused without listing the tensors it would need.
+ */
+export function checkWeightFiles(
+  config: ModelConfig,
+  files: SafetensorsFile[],
+): { owners: Map<string, SafetensorsFile>; expected: [string, number[]][] } {
+  const owners = tensorOwners(files);
+  const layers = new Set<string>();
+  for (const name of owners.keys()) {
+    const layer = /^model\.layers\.(\d+)\./.exec(name)?.[1];
+    if (layer !== undefined) layers.add(layer);
+  }
+  if (config.numLayers > layers.size) {
+    throw new Error(
+      `config.json declares ${config.numLayers} layers (num_hidden_layers), but the weight files hold tensors of ${layers.size}`,
+    );
+  }
+  const expected = parameterShapes(config);
+  for (const [name, shape] of expected) {
+    const file = owners.get(name);
+    if (!file) {
+      const tied =
+        name === 'lm_head.weight' ? ' (tie_word_embeddings is false, so it is needed)' : '';
+      throw new Error(
+        `the checkpoint has no tensor '${name}'${tied} (expected shape [${shape.join(', ')}]; looked in ${files.map((f) => f.fileName).join(', ')})`,
+      );
+    }
+    const found = file.entries.get(name)!.shape;
+    if (!sameShape(found, shape)) {
+      throw new Error(
+        `${file.fileName}: tensor '${name}' has shape [${found.join(', ')}] but config.json implies [${shape.join(', ')}]`,
+      );
+    }
+  }
+  return { owners, expected };
 }
 
 export function disposeModelWeights(weights: ModelWeights): void {

@@ -143,12 +143,17 @@ export function parseDataset(text: string, fileName: string): ParsedDataset {
     parsed = { source: 'jsonl', passages };
   }
   if (parsed.passages.length === 0) throw new Error(`${fileName}: has no passages`);
+  checkUniquePassageIds(parsed.passages, fileName);
+  return parsed;
+}
+
+/** Episodes name passages by id, so a dataset with two passages of one id is refused. */
+export function checkUniquePassageIds(passages: readonly Passage[], where: string): void {
   const ids = new Set<string>();
-  for (const passage of parsed.passages) {
-    if (ids.has(passage.id)) throw new Error(`${fileName}: passage id ${passage.id} appears twice`);
+  for (const passage of passages) {
+    if (ids.has(passage.id)) throw new Error(`${where}: passage id ${passage.id} appears twice`);
     ids.add(passage.id);
   }
-  return parsed;
 }
 
 export type DatasetSummary = Omit<DatasetRecord, 'passages'> & {

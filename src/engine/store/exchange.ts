@@ -2,9 +2,11 @@
  * A run as one zip file: `run.json`, `episodes.jsonl`, the datasets it used, and its checkpoints
  * as safetensors (adapters in PEFT's layout, so PEFT's `PeftModel.from_pretrained` loads them).
  * Import checks every file against the record schemas and every tensor against its manifest
- * before it writes anything, then writes it all in one transaction.
+ * before it writes anything, then writes it all in one transaction. The zip is read entry by entry
+ * with its sizes and CRCs checked (zipReader.ts), and episodes.jsonl line by line as it inflates,
+ * so a small archive that inflates to gigabytes is refused without holding them.
  */
-import { strFromU8, strToU8, unzipSync, zipSync, type Unzipped, type Zippable } from 'fflate';
+import { strFromU8, strToU8, zipSync, type Zippable } from 'fflate';
 import * as v from 'valibot';
 import { parseSafetensors, serializeSafetensors } from '../model/safetensors';
 import { checkTensors, putCheckpoint, readTensors, type TensorData } from './checkpoints';
@@ -23,12 +25,18 @@ import {
   type EpisodeRecord,
   type RunRecord,
 } from './records';
+import { checkUniquePassageIds } from './datasets';
 import { comparePositions, episodeKey } from './runs';
+import { readEntry, readZipDirectory, streamEntry, type ZipEntry } from './zipReader';
 
 export const EXPORT_FORMAT = 'seal-playground-run';
 /** Largest archive accepted, and largest single file inside it, uncompressed. */
 export const MAX_IMPORT_BYTES = 2 * 1024 ** 3;
 export const MAX_JSON_FILE_BYTES = 512 * 1024 ** 2;
+/** Longest line of episodes.jsonl, in characters: an episode's texts are each at most 1M. */
+export const MAX_EPISODE_LINE_LENGTH = 32 * 1024 ** 2;
+/** Most lines episodes.jsonl may have, blank ones included. */
+export const MAX_EPISODE_LINES = 1_000_000;
 
 const ExportedCheckpointSchema = v.omit(CheckpointSchema, ['config', 'sizeBytes']);
 
@@ -66,95 +74,160 @@ interface ImportPlan {
   checkpoints: { checkpoint: CheckpointRecord; tensors: TensorData[] }[];
 }
 
-function readJson(files: Unzipped, name: string): unknown {
-  const bytes = files[name];
-  if (!bytes) throw new Error(`The archive has no ${name}.`);
-  if (bytes.byteLength > MAX_JSON_FILE_BYTES) {
+function readJson(archive: Uint8Array, entries: Map<string, ZipEntry>, name: string): unknown {
+  const entry = entries.get(name);
+  if (!entry) throw new Error(`The archive has no ${name}.`);
+  if (entry.size > MAX_JSON_FILE_BYTES) {
     throw new Error(`${name}: larger than ${MAX_JSON_FILE_BYTES} bytes`);
   }
   try {
-    return JSON.parse(strFromU8(bytes));
+    return JSON.parse(strFromU8(readEntry(archive, entry)));
   } catch (error) {
-    throw new Error(`${name}: not valid JSON (${(error as Error).message})`);
+    if (!(error instanceof SyntaxError)) throw error;
+    throw new Error(`${name}: not valid JSON (${error.message})`);
   }
 }
 
-function unzipChecked(archive: Uint8Array): Unzipped {
+function readDirectory(archive: Uint8Array): Map<string, ZipEntry> {
   if (!(archive instanceof Uint8Array))
     throw new Error('The import must be the bytes of a zip file.');
+  const entries = readZipDirectory(archive);
   let total = 0;
-  try {
-    return unzipSync(archive, {
-      filter(file) {
-        if (file.name.endsWith('/')) return false;
-        if (!isAllowedEntry(file.name)) {
-          throw new Error(
-            `The archive holds an unexpected file: ${JSON.stringify(file.name.slice(0, 200))}.`,
-          );
-        }
-        total += file.originalSize;
-        if (file.originalSize > MAX_IMPORT_BYTES || total > MAX_IMPORT_BYTES) {
-          throw new Error(`The archive unpacks to more than ${MAX_IMPORT_BYTES} bytes.`);
-        }
-        return true;
-      },
-    });
-  } catch (error) {
-    const message = (error as Error).message;
-    if (message.startsWith('The archive')) throw error;
-    throw new Error(`Not a readable zip file: ${message}`);
+  for (const [name, entry] of entries) {
+    if (name.endsWith('/')) {
+      entries.delete(name);
+      continue;
+    }
+    if (!isAllowedEntry(name)) {
+      throw new Error(
+        `The archive holds an unexpected file: ${JSON.stringify(name.slice(0, 200))}.`,
+      );
+    }
+    total += entry.size;
+    if (total > MAX_IMPORT_BYTES) {
+      throw new Error(`The archive unpacks to more than ${MAX_IMPORT_BYTES} bytes.`);
+    }
+  }
+  return entries;
+}
+
+/**
+ * Calls `onLine` with each line of the entry as it inflates, so that no more than one line is
+ * ever held; refuses a line longer than `maxLength` characters and more than `maxLines` lines.
+ */
+function forEachLine(
+  archive: Uint8Array,
+  entry: ZipEntry,
+  maxLength: number,
+  maxLines: number,
+  onLine: (line: string, lineNumber: number) => void,
+): void {
+  const decoder = new TextDecoder();
+  const pending: string[] = [];
+  let pendingLength = 0;
+  let lineNumber = 0;
+  const tooLong = () =>
+    new Error(`${entry.name}: line ${lineNumber + 1} is longer than ${maxLength} characters`);
+  const emit = (rest: string) => {
+    if (pendingLength + rest.length > maxLength) throw tooLong();
+    lineNumber += 1;
+    if (lineNumber > maxLines) throw new Error(`${entry.name}: more than ${maxLines} lines`);
+    pending.push(rest);
+    const line = pending.join('');
+    pending.length = 0;
+    pendingLength = 0;
+    onLine(line, lineNumber);
+  };
+  const take = (text: string) => {
+    let start = 0;
+    for (let end = text.indexOf('\n'); end !== -1; end = text.indexOf('\n', start)) {
+      emit(text.slice(start, end));
+      start = end + 1;
+    }
+    const rest = text.slice(start);
+    pendingLength += rest.length;
+    if (pendingLength > maxLength) throw tooLong();
+    if (rest !== '') pending.push(rest);
+  };
+  streamEntry(archive, entry, (chunk) => take(decoder.decode(chunk, { stream: true })));
+  take(decoder.decode());
+  if (pendingLength > 0) emit('');
+}
+
+/** Dates before this one or more than a day in the future are refused as corrupt. */
+const EARLIEST_DATE = Date.UTC(2000, 0, 1);
+const DATE_SLACK_MS = 24 * 60 * 60 * 1000;
+
+function checkDate(time: number, where: string, now: number): void {
+  if (time < EARLIEST_DATE || time > now + DATE_SLACK_MS) {
+    throw new Error(`${where}: ${time} is not a time between the year 2000 and tomorrow`);
   }
 }
 
-/** Reads and checks a whole export; throws naming the first problem. Writes nothing. */
-export function planImport(archive: Uint8Array): ImportPlan {
-  const files = unzipChecked(archive);
-  const runFile: RunFile = validate(RunFileSchema, readJson(files, 'run.json'), 'run.json');
+/**
+ * Reads and checks a whole export; throws naming the first problem. Writes nothing. `now`
+ * bounds the dates it accepts.
+ */
+export function planImport(archive: Uint8Array, now = Date.now()): ImportPlan {
+  const entries = readDirectory(archive);
+  const runFile: RunFile = validate(
+    RunFileSchema,
+    readJson(archive, entries, 'run.json'),
+    'run.json',
+  );
   const { run } = runFile;
+  checkDate(run.createdAt, 'run.json: run.createdAt', now);
+  checkDate(run.updatedAt, 'run.json: run.updatedAt', now);
 
   const episodes: EpisodeRecord[] = [];
-  const episodesBytes = files['episodes.jsonl'];
-  if (!episodesBytes) throw new Error('The archive has no episodes.jsonl.');
-  if (episodesBytes.byteLength > MAX_JSON_FILE_BYTES) {
+  const episodesEntry = entries.get('episodes.jsonl');
+  if (!episodesEntry) throw new Error('The archive has no episodes.jsonl.');
+  if (episodesEntry.size > MAX_JSON_FILE_BYTES) {
     throw new Error(`episodes.jsonl: larger than ${MAX_JSON_FILE_BYTES} bytes`);
   }
-  strFromU8(episodesBytes)
-    .split('\n')
-    .forEach((line, i) => {
-      if (line.trim() === '') return;
-      const where = `episodes.jsonl: line ${i + 1}`;
-      let value: unknown;
-      try {
-        value = JSON.parse(line);
-      } catch (error) {
-        throw new Error(`${where}: not valid JSON (${(error as Error).message})`);
-      }
-      const episode = validate(EpisodeSchema, value, where);
-      if (episode.runId !== run.id) {
-        throw new Error(`${where}: runId is ${episode.runId}, but run.json is run ${run.id}`);
-      }
-      const previous = episodes.at(-1);
-      if (previous && comparePositions(previous, episode) >= 0) {
-        throw new Error(`${where}: episodes must be in run order without repeats`);
-      }
-      if (comparePositions(episode, run.progress) >= 0) {
-        throw new Error(`${where}: episode lies at or after the run's progress in run.json`);
-      }
-      episodes.push(episode);
-    });
+  forEachLine(archive, episodesEntry, MAX_EPISODE_LINE_LENGTH, MAX_EPISODE_LINES, (line, n) => {
+    if (line.trim() === '') return;
+    const where = `episodes.jsonl: line ${n}`;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch (error) {
+      throw new Error(`${where}: not valid JSON (${(error as Error).message})`);
+    }
+    const episode = validate(EpisodeSchema, value, where);
+    if (episode.runId !== run.id) {
+      throw new Error(`${where}: runId is ${episode.runId}, but run.json is run ${run.id}`);
+    }
+    checkDate(episode.createdAt, `${where}: createdAt`, now);
+    const previous = episodes.at(-1);
+    if (previous && comparePositions(previous, episode) >= 0) {
+      throw new Error(`${where}: episodes must be in run order without repeats`);
+    }
+    if (comparePositions(episode, run.progress) >= 0) {
+      throw new Error(`${where}: episode lies at or after the run's progress in run.json`);
+    }
+    if (episodes.length === run.episodeCount) {
+      throw new Error(
+        `episodes.jsonl has more episodes than the ${run.episodeCount} run.json says`,
+      );
+    }
+    episodes.push(episode);
+  });
   if (episodes.length !== run.episodeCount) {
     throw new Error(
       `episodes.jsonl has ${episodes.length} episodes but run.json says ${run.episodeCount}`,
     );
   }
 
-  const datasets = Object.keys(files)
+  const datasets = [...entries.keys()]
     .filter((name) => name.startsWith('datasets/'))
     .map((name) => {
-      const dataset = validate(DatasetSchema, readJson(files, name), name);
+      const dataset = validate(DatasetSchema, readJson(archive, entries, name), name);
       if (`datasets/${dataset.id}.json` !== name) {
         throw new Error(`${name}: holds dataset ${dataset.id}; the file name must match its id`);
       }
+      checkUniquePassageIds(dataset.passages, name);
+      checkDate(dataset.createdAt, `${name}: createdAt`, now);
       return dataset;
     });
 
@@ -165,9 +238,10 @@ export function planImport(archive: Uint8Array): ImportPlan {
       throw new Error(`${where}: runId must be ${run.id}, got ${manifest.runId}`);
     }
     if (manifests.has(manifest.id)) throw new Error(`${where}: id ${manifest.id} appears twice`);
+    checkDate(manifest.createdAt, `${where}.createdAt`, now);
     manifests.set(manifest.id, manifest);
   }
-  for (const name of Object.keys(files)) {
+  for (const name of entries.keys()) {
     const folder = name.match(/^checkpoints\/([^/]+)\//)?.[1];
     if (folder !== undefined && !manifests.has(folder)) {
       throw new Error(`${name}: no checkpoint ${folder} is listed in run.json`);
@@ -178,13 +252,13 @@ export function planImport(archive: Uint8Array): ImportPlan {
     const folder = `checkpoints/${manifest.id}/`;
     const config = validate(
       JsonSchema,
-      readJson(files, folder + layout.config),
+      readJson(archive, entries, folder + layout.config),
       folder + layout.config,
     );
     const weightsName = folder + layout.weights;
-    const weights = files[weightsName];
-    if (!weights) throw new Error(`The archive has no ${weightsName}.`);
-    const file = parseSafetensors(weights, weightsName);
+    const weightsEntry = entries.get(weightsName);
+    if (!weightsEntry) throw new Error(`The archive has no ${weightsName}.`);
+    const file = parseSafetensors(readEntry(archive, weightsEntry), weightsName);
     const listed = new Set(manifest.tensors.map((t) => t.name));
     for (const name of file.entries.keys()) {
       if (!listed.has(name)) {
@@ -289,7 +363,7 @@ export function createExchange(ctx: StoreContext) {
      * the file and field, and nothing stored changes.
      */
     async importRun(archive: Uint8Array): Promise<RunRecord> {
-      const plan = planImport(archive);
+      const plan = planImport(archive, ctx.now());
       const run: RunRecord =
         plan.run.status === 'running'
           ? { ...plan.run, status: 'paused', statusMessage: 'Imported while it was running.' }
