@@ -128,6 +128,20 @@ describe('generation', () => {
     expect(result.sequences[0]!.tokens.length).toBeLessThan(12);
   });
 
+  it('stops after a number of lines, cutting what the last token carried past the newline', async () => {
+    // Every token is a letter and ids that are multiples of 3 also start a new line.
+    const decode = (ids: number[]) => ids.map((id) => (id % 3 === 0 ? 'a\nb' : 'c')).join('');
+    const request = { maxNewTokens: 16, decode, sampling: SAMPLING };
+    const free = (await generate(qwen, [prompt()], options(request))).sequences[0]!;
+    const secondNewline = free.text.indexOf('\n', free.text.indexOf('\n') + 1);
+    expect(secondNewline).toBeGreaterThan(0);
+    const capped = (await generate(qwen, [prompt()], options({ ...request, maxLines: 2 })))
+      .sequences[0]!;
+    expect(capped.finishReason).toBe('max-lines');
+    expect(capped.text).toBe(free.text.slice(0, secondNewline + 1));
+    expect(free.tokens.slice(0, capped.tokens.length)).toEqual(capped.tokens);
+  });
+
   it('reports prefill and decode speed', async () => {
     const { stats } = await generate(qwen, [prompt(), [5, 6]], options());
     expect(stats.promptTokens).toBe(prompt().length + 2);
