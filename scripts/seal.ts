@@ -9,6 +9,7 @@
  * `formats` (one run per self-edit format) and `forgetting` (sequential edits, accuracy matrix).
  */
 import 'fake-indexeddb/auto';
+import * as tf from '@tensorflow/tfjs';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -65,6 +66,12 @@ interface ExperimentFile {
   passages?: number;
   /** `table2`: false leaves out the random-selection control (run by default). */
   control?: boolean;
+  /**
+   * `table2`: also the continued-pretraining column: held-out passages trained on in pools of
+   * `poolSize`, by the base model (base, passage, its self-edits) and with the final generator's
+   * self-edits.
+   */
+  cpt?: { poolSize: number; contexts?: number };
 }
 
 function fail(message: string): never {
@@ -98,6 +105,9 @@ function readExperiment(path: string): ExperimentFile {
     fail(`${path}: "model" must be {"kind": "folder", "path": "…"} or {"kind": "tiny", "seed": N}`);
   }
   resolveSealConfig(file.seal ?? {});
+  if (file.cpt !== undefined && !(Number.isInteger(file.cpt?.poolSize) && file.cpt.poolSize >= 1)) {
+    fail(`${path}: "cpt" must be {"poolSize": N} with N a whole number ≥ 1`);
+  }
   for (const format of file.formats ?? []) {
     if (!(SELF_EDIT_FORMATS as readonly string[]).includes(format)) {
       fail(
@@ -317,6 +327,88 @@ async function runTable2(
   return { ...metrics, wall_s: wallSeconds };
 }
 
+/** Puts the generator a finished run kept after its last round into `model`; returns the weights it replaced. */
+async function loadFinalGenerator(
+  model: LoadedModel,
+  runZip: string,
+): Promise<Map<string, tf.Tensor>> {
+  const store = openStore({ databaseName: `seal-cli-${process.pid}-generator`, channelName: null });
+  try {
+    const run = await store.importRun(readFileSync(runZip));
+    const last = (await store.listCheckpoints(run.id))
+      .filter((c) => c.kind === 'full')
+      .sort((a, b) => (b.round ?? -1) - (a.round ?? -1))[0];
+    if (!last) throw new Error(`${runZip} holds no generator checkpoint`);
+    const { tensors } = await store.loadCheckpoint(last.id);
+    const replaced = new Map<string, tf.Tensor>();
+    for (const { name, shape, data } of tensors) {
+      const variable = model.weights.get(name);
+      if (!variable)
+        throw new Error(`${runZip}: the generator has '${name}', which the model lacks`);
+      replaced.set(name, tf.keep(variable.clone()));
+      tf.tidy(() => variable.assign(tf.tensor(data, shape)));
+    }
+    return replaced;
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * Table 2's continued-pretraining column: pooled held-out updates by the base model (`cpt_base`,
+ * `cpt_passage`, `cpt_base_self_edits`) and with the final generator's self-edits (`cpt_seal`).
+ */
+async function runCpt(
+  file: ExperimentFile,
+  model: LoadedModel,
+  outDir: string,
+  options: { resume: boolean; workers: number },
+): Promise<Record<string, number>> {
+  const seal = file.seal ?? {};
+  const heldOut = {
+    ...((seal.heldOut ?? {}) as Record<string, unknown>),
+    mode: 'pooled',
+    poolSize: file.cpt!.poolSize,
+    contexts: file.cpt!.contexts ?? (seal.heldOut as { contexts?: number } | undefined)?.contexts,
+    draws: 1,
+    crossConditions: false,
+  };
+  const outer = { ...((seal.outer ?? {}) as Record<string, unknown>), rounds: 0 };
+  const metrics: Record<string, number> = {};
+  const copy = (from: Record<string, number>, row: string, to: string) => {
+    for (const suffix of ['', '_ci_low', '_ci_high']) {
+      if (from[row + suffix] !== undefined) metrics[to + suffix] = from[row + suffix]!;
+    }
+  };
+  const base = await runOne(
+    file,
+    model,
+    { ...seal, outer, heldOut: { ...heldOut, conditions: ['base', 'passage', 'self-edit'] } },
+    join(outDir, 'cpt-base'),
+    options,
+  );
+  copy(base.metrics, 'base', 'cpt_base');
+  copy(base.metrics, 'passage', 'cpt_passage');
+  copy(base.metrics, 'base_self_edits', 'cpt_base_self_edits');
+  const replaced = await loadFinalGenerator(model, join(outDir, 'run.zip'));
+  let finalSeconds = 0;
+  try {
+    const final = await runOne(
+      file,
+      model,
+      { ...seal, outer, heldOut: { ...heldOut, conditions: ['self-edit'] } },
+      join(outDir, 'cpt-seal'),
+      options,
+    );
+    copy(final.metrics, 'base_self_edits', 'cpt_seal');
+    finalSeconds = final.wallSeconds;
+  } finally {
+    for (const [name, value] of replaced) model.weights.get(name)!.assign(value);
+    tf.dispose([...replaced.values()]);
+  }
+  return { ...metrics, cpt_wall_s: base.wallSeconds + finalSeconds };
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -373,7 +465,11 @@ async function main(): Promise<void> {
     write(outDir, 'formats.json', `${JSON.stringify(table, null, 2)}\n`);
     console.table(table);
   } else if (file.experiment === 'table2') {
-    const metrics = await runTable2(file, model, outDir, options);
+    let metrics = await runTable2(file, model, outDir, options);
+    if (file.cpt) {
+      const cpt = await runCpt(file, model, outDir, options);
+      metrics = { ...metrics, ...cpt, wall_s: metrics.wall_s! + cpt.cpt_wall_s! };
+    }
     console.table(metrics);
     write(outDir, 'table2.json', `${JSON.stringify(metrics, null, 2)}\n`);
     // Only the evaluation contexts give the reported result; validation runs stay in their folder.

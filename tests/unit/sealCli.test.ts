@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -7,17 +7,19 @@ import { afterAll, describe, expect, it } from 'vitest';
 const folders: string[] = [];
 afterAll(() => folders.forEach((folder) => rmSync(folder, { recursive: true, force: true })));
 
-/** Runs `npm run seal` on the tiny experiment; returns its episodes and summary. */
-function runCli() {
+/** Runs `npm run seal` on an experiment file; returns the output folder. */
+function seal(config: string, ...args: string[]): string {
   const out = mkdtempSync(join(os.tmpdir(), 'seal-cli-'));
   folders.push(out);
-  execFileSync(
-    'npx',
-    ['tsx', 'scripts/seal.ts', '--config', 'experiments/tiny.json', '--out', out],
-    {
-      stdio: 'pipe',
-    },
-  );
+  execFileSync('npx', ['tsx', 'scripts/seal.ts', '--config', config, '--out', out, ...args], {
+    stdio: 'pipe',
+  });
+  return out;
+}
+
+/** Runs `npm run seal` on the tiny experiment; returns its episodes and summary. */
+function runCli() {
+  const out = seal('experiments/tiny.json', '--workers', '1');
   const episodes = readFileSync(join(out, 'episodes.jsonl'), 'utf8')
     .trim()
     .split('\n')
@@ -32,12 +34,11 @@ describe('npm run seal', () => {
   it('writes the run, its episodes, contexts and M-step data, and repeats from its seed', () => {
     const first = runCli();
     expect(first.episodes).toHaveLength(8);
-    expect(Object.keys(first.summary.metrics)).toEqual([
-      'base',
-      'passage',
-      'base_self_edits',
-      'seal_round_1',
-    ]);
+    for (const row of ['base', 'passage', 'base_self_edits', 'seal_final', 'seal_round_1']) {
+      expect(first.summary.metrics[`${row}_ci_low`]).toBeLessThanOrEqual(
+        first.summary.metrics[row]!,
+      );
+    }
     const mStep = readFileSync(join(first.out, 'm-step.jsonl'), 'utf8').trim().split('\n');
     expect(mStep).toHaveLength(2);
     for (const line of mStep)
@@ -49,5 +50,55 @@ describe('npm run seal', () => {
     const second = runCli();
     expect(second.episodes.map((e) => e.reward)).toEqual(first.episodes.map((e) => e.reward));
     expect(second.episodes.map((e) => e.selfEdit)).toEqual(first.episodes.map((e) => e.selfEdit));
+  });
+});
+
+describe('npm run seal with a table2 experiment', () => {
+  it('runs SEAL, its random-selection control and the pooled column, on a pool of workers', () => {
+    const dir = mkdtempSync(join(os.tmpdir(), 'seal-table2-'));
+    folders.push(dir);
+    const config = join(dir, 'table2.json');
+    const tiny = JSON.parse(readFileSync('experiments/tiny.json', 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    writeFileSync(
+      config,
+      JSON.stringify({
+        ...tiny,
+        experiment: 'table2',
+        heldOut: 'validation',
+        cpt: { poolSize: 2, contexts: 2 },
+      }),
+    );
+    const out = seal(config, '--workers', '2');
+    const metrics = JSON.parse(readFileSync(join(out, 'table2.json'), 'utf8')) as Record<
+      string,
+      number
+    >;
+    for (const row of [
+      'seal_final',
+      'random_selection_final',
+      'seal_minus_random_selection',
+      'random_selection_round_1',
+      'cpt_base',
+      'cpt_passage',
+      'cpt_base_self_edits',
+      'cpt_seal',
+    ]) {
+      expect(metrics[row]).toBeGreaterThanOrEqual(metrics[`${row}_ci_low`]!);
+      expect(metrics[row]).toBeLessThanOrEqual(metrics[`${row}_ci_high`]!);
+    }
+    expect(metrics.random_selection_round_0).toBe(metrics.seal_round_0);
+    expect(metrics.wall_s).toBeGreaterThan(0);
+    // The control keeps a random self-edit without rewarding any.
+    const control = readFileSync(join(out, 'random-selection', 'episodes.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { kind: string; answers: string[] });
+    const training = control.filter((e) => e.kind === 'self-edit');
+    expect(training.length).toBeGreaterThan(0);
+    expect(training.every((e) => e.answers.length === 0)).toBe(true);
+    expect(control.some((e) => e.kind === 'held-out')).toBe(true);
   });
 });

@@ -362,6 +362,12 @@ async function runRounds(
     );
     // Held-out evaluations, then the E-step: each planned step is one stored episode.
     const pending = plan.steps.filter((step) => comparePositions(step.position, position) >= 0);
+    // A round may not begin at its first position (a control run evaluates nothing held out
+    // before its first round): the run moves to where its next episode will be.
+    if (pending.length > 0 && comparePositions(pending[0]!.position, position) > 0) {
+      position = pending[0]!.position;
+      await records.advanceRun(run.id, position);
+    }
     for (const window of windowsOf(pending, executor.parallelism)) {
       await weights.use(window[0]!.weights);
       const results = window.map((step) => evaluator.evaluate(step));
