@@ -9,6 +9,7 @@ import os from 'node:os';
 import { chromium } from '@playwright/test';
 import type { BackendInfo, EngineApi } from '../src/engine/api';
 import { createEngine } from '../src/engine/engine';
+import { spawnNodePoolWorker } from '../src/engine/pool/node';
 import { RESULTS_DIR, gitCommit, type BenchResult } from './benchResult';
 import { chromiumArgs, CHROMIUM_MISSING_MESSAGE, findChromium } from './chromium.mjs';
 
@@ -46,7 +47,7 @@ async function runAll(
 }
 
 async function benchNode(names: string[]): Promise<void> {
-  const engine = createEngine();
+  const engine = createEngine({ spawnPoolWorker: spawnNodePoolWorker });
   await runAll(engine, names, await engine.init('wasm'), null);
 }
 

@@ -8,12 +8,19 @@ import type { Checkpoint } from './jobs';
 import { runGenerateBenchmark } from './model/generateBenchmark';
 import { runTrainBenchmark } from './train/benchmark';
 import { runSealBenchmark } from './seal/benchmark';
+import { runPoolBenchmark } from './pool/benchmark';
+import type { SpawnPoolWorker } from './pool/executor';
 
 export type Metrics = Record<string, number>;
 
+/** What a benchmark may need from the environment hosting the engine. */
+export interface BenchmarkEnvironment {
+  spawnPoolWorker?: SpawnPoolWorker;
+}
+
 export interface Benchmark {
   description: string;
-  run(checkpoint: Checkpoint): Promise<Metrics>;
+  run(checkpoint: Checkpoint, environment: BenchmarkEnvironment): Promise<Metrics>;
 }
 
 /** Median wall time of `repeats` runs of `step`, after `warmup` untimed ones. */
@@ -111,6 +118,11 @@ export const BENCHMARKS: Record<string, Benchmark> = {
     description:
       'one SEAL self-edit evaluation with the default settings on a random model shaped like the default one: sampling, fine-tuning, answering and grading; the M-step; a round',
     run: runSealBenchmark,
+  },
+  pool: {
+    description:
+      '8 self-edits of one context applied and graded on a random model shaped like the default one, one after another in this thread and then on a pool of one wasm worker per hardware thread',
+    run: (checkpoint, { spawnPoolWorker }) => runPoolBenchmark(checkpoint, spawnPoolWorker),
   },
   'train-step': {
     description: 'an Adam step of a small MLP (784→128→10, batch 256)',
