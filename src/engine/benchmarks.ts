@@ -4,6 +4,7 @@
  * with their unit as a suffix.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { BackendName } from './backendChoice';
 import type { Checkpoint } from './jobs';
 import { runGenerateBenchmark } from './model/generateBenchmark';
 import { runTrainBenchmark } from './train/benchmark';
@@ -20,6 +21,8 @@ export interface BenchmarkEnvironment {
 
 export interface Benchmark {
   description: string;
+  /** The backends it means something on (all when absent). */
+  backends?: readonly BackendName[];
   run(checkpoint: Checkpoint, environment: BenchmarkEnvironment): Promise<Metrics>;
 }
 
@@ -122,6 +125,8 @@ export const BENCHMARKS: Record<string, Benchmark> = {
   pool: {
     description:
       '8 self-edits of one context applied and graded on a random model shaped like the default one, one after another in this thread and then on a pool of one wasm worker per hardware thread',
+    // Its workers run wasm: the in-process run it is checked against must too.
+    backends: ['wasm'],
     run: (checkpoint, { spawnPoolWorker }) => runPoolBenchmark(checkpoint, spawnPoolWorker),
   },
   'train-step': {

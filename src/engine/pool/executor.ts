@@ -72,7 +72,7 @@ export function defaultPoolSize(): number {
   return Math.max(1, browserCount ?? nodeOs?.availableParallelism() ?? 1);
 }
 
-export const CANCEL_POLL_MS = 25;
+const CANCEL_POLL_MS = 25;
 
 interface Settlers {
   resolve(value: unknown): void;
@@ -135,7 +135,6 @@ function errorFrom({ name, message }: PoolErrorDescription): Error {
 }
 
 class WorkerPool implements SealExecutor {
-  readonly parallelism: number;
   private readonly members: Member[];
   private readonly queue: QueuedTask[] = [];
   private requestCount = 0;
@@ -150,7 +149,6 @@ class WorkerPool implements SealExecutor {
     spawned: PoolWorker[],
     private readonly checkpoint: Checkpoint | undefined,
   ) {
-    this.parallelism = spawned.length;
     this.members = spawned.map(
       (worker) =>
         new Member(
@@ -159,6 +157,11 @@ class WorkerPool implements SealExecutor {
           (member, error) => this.drop(member, error),
         ),
     );
+  }
+
+  /** The workers still alive. */
+  get parallelism(): number {
+    return this.members.length;
   }
 
   async init(): Promise<void> {
