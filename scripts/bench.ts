@@ -8,7 +8,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { chromium } from '@playwright/test';
 import type { BackendInfo, EngineApi } from '../src/engine/api';
+import { BENCHMARKS } from '../src/engine/benchmarks';
 import { createEngine } from '../src/engine/engine';
+import { spawnNodePoolWorker } from '../src/engine/pool/node';
 import { RESULTS_DIR, gitCommit, type BenchResult } from './benchResult';
 import { chromiumArgs, CHROMIUM_MISSING_MESSAGE, findChromium } from './chromium.mjs';
 
@@ -29,6 +31,11 @@ async function runAll(
   browser: string | null,
 ): Promise<void> {
   for (const name of names) {
+    const { backends } = BENCHMARKS[name]!;
+    if (backends && !backends.includes(info.active)) {
+      console.log(`Skipping ${name} on ${info.active}: it runs on ${backends.join(', ')} only`);
+      continue;
+    }
     const metrics = await engine.runBenchmark(`bench-${name}`, name);
     save(
       {
@@ -46,7 +53,7 @@ async function runAll(
 }
 
 async function benchNode(names: string[]): Promise<void> {
-  const engine = createEngine();
+  const engine = createEngine({ spawnPoolWorker: spawnNodePoolWorker });
   await runAll(engine, names, await engine.init('wasm'), null);
 }
 

@@ -4,16 +4,26 @@
  * with their unit as a suffix.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { BackendName } from './backendChoice';
 import type { Checkpoint } from './jobs';
 import { runGenerateBenchmark } from './model/generateBenchmark';
 import { runTrainBenchmark } from './train/benchmark';
 import { runSealBenchmark } from './seal/benchmark';
+import { runPoolBenchmark } from './pool/benchmark';
+import type { SpawnPoolWorker } from './pool/executor';
 
 export type Metrics = Record<string, number>;
 
+/** What a benchmark may need from the environment hosting the engine. */
+export interface BenchmarkEnvironment {
+  spawnPoolWorker?: SpawnPoolWorker;
+}
+
 export interface Benchmark {
   description: string;
-  run(checkpoint: Checkpoint): Promise<Metrics>;
+  /** The backends it means something on (all when absent). */
+  backends?: readonly BackendName[];
+  run(checkpoint: Checkpoint, environment: BenchmarkEnvironment): Promise<Metrics>;
 }
 
 /** Median wall time of `repeats` runs of `step`, after `warmup` untimed ones. */
@@ -111,6 +121,13 @@ export const BENCHMARKS: Record<string, Benchmark> = {
     description:
       'one SEAL self-edit evaluation with the default settings on a random model shaped like the default one: sampling, fine-tuning, answering and grading; the M-step; a round',
     run: runSealBenchmark,
+  },
+  pool: {
+    description:
+      '8 self-edits of one context applied and graded on a random model shaped like the default one, one after another in this thread and then on a pool of one wasm worker per hardware thread',
+    // Its workers run wasm: the in-process run it is checked against must too.
+    backends: ['wasm'],
+    run: (checkpoint, { spawnPoolWorker }) => runPoolBenchmark(checkpoint, spawnPoolWorker),
   },
   'train-step': {
     description: 'an Adam step of a small MLP (784→128→10, batch 256)',

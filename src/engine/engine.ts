@@ -11,6 +11,7 @@ import type {
 import { BENCHMARKS } from './benchmarks';
 import { selectBackend, type BackendInfo, type WasmPaths } from './backend';
 import { JobRegistry, type ProgressListener } from './jobs';
+import type { SpawnPoolWorker } from './pool/executor';
 import { createModelService } from './model/service';
 import { generateText, logitsOf } from './model/generateText';
 import { getLoadedModel, requireLoadedModel } from './model/session';
@@ -24,6 +25,8 @@ export interface EngineOptions {
   appBaseUrl?: string;
   /** The Hugging Face Hub (tests point it at a local server). */
   hubEndpoint?: string;
+  /** Starts a worker for a pool that runs SEAL's tasks in parallel (none: no pool). */
+  spawnPoolWorker?: SpawnPoolWorker;
 }
 
 function toTensor(matrix: Matrix): tf.Tensor2D {
@@ -142,7 +145,9 @@ export function createEngine(options: EngineOptions = {}): EngineApi {
           `unknown benchmark '${name}'; known: ${Object.keys(BENCHMARKS).join(', ')}`,
         );
       }
-      return jobs.run(jobId, (checkpoint) => benchmark.run(checkpoint));
+      return jobs.run(jobId, (checkpoint) =>
+        benchmark.run(checkpoint, { spawnPoolWorker: options.spawnPoolWorker }),
+      );
     },
 
     async cancel(jobId) {

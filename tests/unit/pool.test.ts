@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { availableParallelism } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/engine/backend';
 import { isCancelledError, JobRegistry } from '../../src/engine/jobs';
@@ -6,6 +7,7 @@ import type { LoadedModel } from '../../src/engine/model/session';
 import { disposeModelWeights, type ModelWeights } from '../../src/engine/model/weights';
 import {
   createWorkerPool,
+  defaultPoolSize,
   inProcessExecutor,
   type SealExecutor,
   type SpawnPoolWorker,
@@ -90,6 +92,7 @@ describe('worker pool', () => {
     const expected = [];
     for (const task of tasks) expected.push(withoutTimings(await serial.run(task)));
     expect(pool.parallelism).toBe(2);
+    expect(defaultPoolSize()).toBe(availableParallelism());
     expect(await runEach(pool, tasks)).toEqual(expected);
   });
 
@@ -171,6 +174,7 @@ describe('worker pool', () => {
     const doomed = await createWorkerPool(model, { size: 1, spawn: dying });
     try {
       await expect(doomed.run(probeTask)).rejects.toThrow('the pool worker exited with code 1');
+      expect(doomed.parallelism).toBe(0);
       await expect(doomed.run(probeTask)).rejects.toThrow(
         'every pool worker has failed; the last: the pool worker exited with code 1',
       );

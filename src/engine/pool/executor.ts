@@ -72,7 +72,7 @@ export function defaultPoolSize(): number {
   return Math.max(1, browserCount ?? nodeOs?.availableParallelism() ?? 1);
 }
 
-export const CANCEL_POLL_MS = 25;
+const CANCEL_POLL_MS = 25;
 
 interface Settlers {
   resolve(value: unknown): void;
@@ -135,12 +135,11 @@ function errorFrom({ name, message }: PoolErrorDescription): Error {
 }
 
 class WorkerPool implements SealExecutor {
-  readonly parallelism: number;
   private readonly members: Member[];
   private readonly queue: QueuedTask[] = [];
   private requestCount = 0;
-  /** Tasks wait while the new weights are being read. */
-  private readingWeights = false;
+  /** Tasks wait while new weights are being read (by this many `syncWeights` calls). */
+  private weightReads = 0;
   private watching = false;
   private disposed = false;
   private lastFailure: Error | null = null;
@@ -150,7 +149,6 @@ class WorkerPool implements SealExecutor {
     spawned: PoolWorker[],
     private readonly checkpoint: Checkpoint | undefined,
   ) {
-    this.parallelism = spawned.length;
     this.members = spawned.map(
       (worker) =>
         new Member(
@@ -159,6 +157,11 @@ class WorkerPool implements SealExecutor {
           (member, error) => this.drop(member, error),
         ),
     );
+  }
+
+  /** The workers still alive. */
+  get parallelism(): number {
+    return this.members.length;
   }
 
   async init(): Promise<void> {
@@ -181,14 +184,14 @@ class WorkerPool implements SealExecutor {
 
   async syncWeights(): Promise<void> {
     this.assertUsable();
-    this.readingWeights = true;
+    this.weightReads += 1;
     let updates: Promise<unknown>[];
     try {
       const weights = await readWeightValues(this.model.weights);
       // Each worker takes requests in order: tasks handed out from now on see the new weights.
       updates = this.members.map((member) => member.request({ type: 'weights', weights }).reply);
     } finally {
-      this.readingWeights = false;
+      this.weightReads -= 1;
     }
     this.dispatch();
     await Promise.all(updates);
@@ -215,7 +218,7 @@ class WorkerPool implements SealExecutor {
   }
 
   private dispatch(): void {
-    if (this.readingWeights) return;
+    if (this.weightReads > 0) return;
     for (const member of this.members) {
       if (member.running) continue;
       const queued = this.queue.shift();

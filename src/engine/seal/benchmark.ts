@@ -16,7 +16,7 @@ import { tinySealModel } from './tinyModel';
 
 const WORLD_SEED = 1;
 /** The shape `npm run pretrain` gives the default model (about 1M parameters). */
-const DEFAULT_MODEL_SHAPE = {
+export const DEFAULT_MODEL_SHAPE = {
   vocabSize: 2048,
   hiddenSize: 128,
   intermediateSize: 352,
