@@ -10,7 +10,7 @@ import { disposeModelWeights } from '../model/weights';
 import { DEFAULT_MODEL_SHAPE } from '../seal/benchmark';
 import { DEFAULT_SEAL_CONFIG } from '../seal/config';
 import { worldSealContexts } from '../seal/contexts';
-import { seedOf } from '../seal/restem';
+import { seedOf } from '../seal/plan';
 import { selfEditTrainingTexts } from '../seal/selfEdit';
 import { tinySealModel } from '../seal/tinyModel';
 import {
@@ -77,7 +77,7 @@ export async function runPoolBenchmark(
     });
     const tasks = selfEdits.map((selfEdit): ApplyTask => ({
       kind: 'apply',
-      texts: selfEditTrainingTexts(config.format, passage.title, passage.context, selfEdit),
+      texts: selfEditTrainingTexts(config.format, passage.title, passage.context, selfEdit.text),
       questions: passage.questions,
       config,
       before,
