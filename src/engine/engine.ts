@@ -171,7 +171,12 @@ export function createEngine(options: EngineOptions = {}): EngineApi {
     store: proxy(store),
     model: proxy(models),
     train: proxy(training),
-    seal: proxy(createSealService(store, jobs)),
+    seal: proxy(
+      createSealService(store, jobs, {
+        spawnPoolWorker: options.spawnPoolWorker,
+        activeBackend: () => backend?.active ?? null,
+      }),
+    ),
   };
 }
 

@@ -198,7 +198,8 @@ export class RoundEvaluator {
     let texts: string[] = [];
     let sampleSeed = 0;
     let truncated = 0;
-    onPhase?.('write', position);
+    const writes = condition !== 'base' && condition !== 'passage';
+    if (writes) onPhase?.('write', position);
     switch (condition) {
       case 'base':
         break;
@@ -238,7 +239,7 @@ export class RoundEvaluator {
     }
     const generateMs = performance.now() - started;
     const loraSeed = seedOf(config.seed, STREAM.heldOutLora, unit, draw);
-    onPhase?.('finetune', position);
+    onPhase?.(texts.length === 0 ? 'answer' : 'finetune', position);
     const result =
       texts.length === 0
         ? await this.probe(contextId, passages).then((probe) => ({
@@ -249,7 +250,6 @@ export class RoundEvaluator {
           }))
         : await this.apply(texts, passages, 'accuracy', null, [loraSeed]);
     onPhase?.('reward', position);
-    const writes = condition !== 'base' && condition !== 'passage';
     const episode: NewEpisode = {
       runId,
       round: position.round,

@@ -5,6 +5,7 @@
  * records, so a run can be resumed in any tab.
  */
 import { isCancelledError, type JobRegistry } from '../jobs';
+import { createWorkerPool, defaultPoolSize, type SpawnPoolWorker } from '../pool/executor';
 import { requireLoadedModel, setLoadedModel } from '../model/session';
 import type { RunRecord, SealStore } from '../store';
 import { DEFAULT_SEAL_CONFIG, PAPER_SETTINGS, resolveSealConfig, type SealConfig } from './config';
@@ -27,6 +28,12 @@ export type { SealConfig } from './config';
 export interface SealStartRequest {
   /** Overrides of the defaults (see `defaults()`). */
   config: unknown;
+  /**
+   * Workers that evaluate self-edits side by side (1: one at a time in the engine). Default: one
+   * per hardware thread on the wasm backend, where workers compute exactly what the engine would;
+   * one on other backends.
+   */
+  workers?: number;
   /** Seed of the synthetic world whose contexts the run trains and is evaluated on … */
   worldSeed?: number;
   /**
@@ -71,7 +78,12 @@ export interface SealApi {
     request: SealStartRequest,
     onEvent?: (event: SealEvent) => void,
   ): Promise<RunRecord>;
-  resumeRun(jobId: string, runId: string, onEvent?: (event: SealEvent) => void): Promise<RunRecord>;
+  resumeRun(
+    jobId: string,
+    runId: string,
+    onEvent?: (event: SealEvent) => void,
+    workers?: number,
+  ): Promise<RunRecord>;
   /**
    * Stops a running job at its next checkpoint: 'paused' keeps the run resumable, 'cancelled'
    * ends it. Resolves whether such a job was running.
@@ -115,7 +127,21 @@ function sourceOfRequest(request: SealStartRequest): ContextsSource {
   return { world: worldSeed! };
 }
 
-export function createSealService(store: SealStore, jobs: JobRegistry): SealApi {
+export interface SealServiceOptions {
+  /** Starts a pool worker; without it every run evaluates one step at a time. */
+  spawnPoolWorker?: SpawnPoolWorker;
+  /** The tfjs backend now active ('wasm', 'webgpu', …), or null before one is. */
+  activeBackend: () => string | null;
+}
+
+/** Each worker holds a float32 copy of the model: at most this much in copies. */
+const POOL_MEMORY_BYTES = 2 * 1024 ** 3;
+
+export function createSealService(
+  store: SealStore,
+  jobs: JobRegistry,
+  { spawnPoolWorker, activeBackend }: SealServiceOptions,
+): SealApi {
   const stopStatuses = new Map<string, 'paused' | 'cancelled'>();
 
   async function contextsOf(source: ContextsSource): Promise<SealContexts> {
@@ -135,13 +161,29 @@ export function createSealService(store: SealStore, jobs: JobRegistry): SealApi 
    * Runs `drive` as job `jobId`. A pause or cancel is a normal end of the call: it resolves to
    * the run as stopped, which says which of the two it was.
    */
+  /** How to run a run's steps: a pool of `workers` workers, or in the engine itself. */
+  function executorFor(workers: number | undefined): SealRunOptions['createExecutor'] {
+    if (workers !== undefined && !(Number.isInteger(workers) && workers >= 1)) {
+      throw new Error(`Workers must be a whole number ≥ 1, got ${String(workers)}`);
+    }
+    const wanted = workers ?? (activeBackend() === 'wasm' ? defaultPoolSize() : 1);
+    if (wanted === 1 || !spawnPoolWorker) return undefined;
+    return (model, checkpoint) => {
+      const modelBytes = [...model.weights.values()].reduce((sum, w) => sum + w.size * 4, 0);
+      const size = Math.max(1, Math.min(wanted, Math.floor(POOL_MEMORY_BYTES / modelBytes)));
+      return createWorkerPool(model, { size, spawn: spawnPoolWorker, checkpoint });
+    };
+  }
+
   const runJob = async (
     jobId: string,
     source: ContextsSource,
     onEvent: ((event: SealEvent) => void) | undefined,
     drive: (options: SealRunOptions) => Promise<RunRecord>,
+    workers?: number,
   ): Promise<RunRecord> => {
     let runId: string | null = null;
+    const createExecutor = executorFor(workers);
     const contexts = await contextsOf(source);
     try {
       return await jobs.run(jobId, (checkpoint) =>
@@ -155,6 +197,7 @@ export function createSealService(store: SealStore, jobs: JobRegistry): SealApi 
             onEvent?.(event);
           },
           stopStatus: () => stopStatuses.get(jobId) ?? 'paused',
+          createExecutor,
         }),
       );
     } catch (error) {
@@ -184,19 +227,24 @@ export function createSealService(store: SealStore, jobs: JobRegistry): SealApi 
 
     async startRun(jobId, request, onEvent) {
       const source = sourceOfRequest(request);
-      return runJob(jobId, source, onEvent, (options) =>
-        startSealRun(options, {
-          config: request.config,
-          name: request.name,
-          contextsSource: source,
-          datasetIds: 'dataset' in source ? [source.dataset] : [],
-        }),
+      return runJob(
+        jobId,
+        source,
+        onEvent,
+        (options) =>
+          startSealRun(options, {
+            config: request.config,
+            name: request.name,
+            contextsSource: source,
+            datasetIds: 'dataset' in source ? [source.dataset] : [],
+          }),
+        request.workers,
       );
     },
 
-    async resumeRun(jobId, runId, onEvent) {
+    async resumeRun(jobId, runId, onEvent, workers) {
       const source = sourceOfRun(await requireRun(runId));
-      return runJob(jobId, source, onEvent, (options) => resumeSealRun(options, runId));
+      return runJob(jobId, source, onEvent, (options) => resumeSealRun(options, runId), workers);
     },
 
     async stopRun(jobId, status) {
