@@ -103,3 +103,41 @@ test('a tiny SEAL run on WebGPU stores its episodes and resumes after a reload',
   );
   expect(checkpoints.map((c) => c.round)).toEqual([0]);
 });
+
+test('on wasm, a pool of Web Workers stores the same episodes as one step at a time', async ({
+  page,
+}) => {
+  test.setTimeout(0);
+  await openApp(page, '?backend=wasm');
+  await expect(page.getByTestId('active-backend')).toHaveText('wasm');
+  await useTinyModel(page);
+  const episodesWith = (workers: number) =>
+    page.evaluate(
+      async ({ config, workers }) => {
+        const { engine } = (window as unknown as PageWithEngine).seal;
+        const run = await engine.seal.startRun(`pool-${workers}`, {
+          config,
+          worldSeed: 1,
+          workers,
+        });
+        const episodes = await engine.store.listEpisodes(run.id);
+        return {
+          status: run.status,
+          episodes: episodes.map(({ contextIndex, sampleIndex, selfEdit, grades, reward }) => ({
+            contextIndex,
+            sampleIndex,
+            selfEdit,
+            grades,
+            reward,
+          })),
+        };
+      },
+      { config: { ...TINY, heldOut: { contexts: 1 } }, workers },
+    );
+  const serial = await episodesWith(1);
+  expect(serial.status).toBe('done');
+  const pooled = await episodesWith(2);
+  expect(pooled.status).toBe('done');
+  expect(pooled.episodes).toEqual(serial.episodes);
+  expect(serial.episodes.length).toBeGreaterThan(EPISODES);
+});
