@@ -1,12 +1,17 @@
 /**
- * `npm run seal -- --config experiments/<name>.json [--out DIR [--resume]]`: runs a SEAL experiment in Node on
- * wasm, exactly as the SEAL panel runs it in the browser, and writes its records to files: the run
- * in the History panel's export format (run.zip, importable in the browser), its episodes as JSONL,
- * a summary, the contexts as SQuAD-style JSON and the M-step data as prompt/completion JSONL (the
- * files the official Python code reads). A seed in the config makes the run repeat exactly.
+ * `npm run seal -- --config experiments/<name>.json [--out DIR [--resume]] [--workers N]
+ * [--results DIR]`: runs a SEAL experiment in Node on wasm, exactly as the SEAL panel runs it in
+ * the browser, its self-edit evaluations on a pool of N workers, and writes its records to files:
+ * the run in the History panel's export format (run.zip, importable in the browser), its episodes
+ * as JSONL, a summary, the contexts as SQuAD-style JSON and the M-step data as prompt/completion
+ * JSONL (the files the official Python code reads). A seed in the config makes the run repeat
+ * exactly.
  *
- * Experiments: `seal` (one run), `table2` (one run, plus bench/results/table2-<date>.json),
- * `formats` (one run per self-edit format) and `forgetting` (sequential edits, accuracy matrix).
+ * Experiments: `seal` (one run), `table2` (SEAL, its random-selection control and optionally the
+ * pooled column; bench/results/table2-<date>.json), `formats` (one run per self-edit format) and
+ * `forgetting` (sequential edits, accuracy matrix). A `seal` or `table2` experiment on validation
+ * contexts files its metrics under its own name in bench/results (or --results), as the evidence
+ * its settings were chosen on.
  */
 import 'fake-indexeddb/auto';
 import * as tf from '@tensorflow/tfjs';
@@ -273,7 +278,12 @@ async function runOne(
   return { config, episodes, metrics, wallSeconds };
 }
 
-function writeResult(name: string, backend: BackendInfo, metrics: Record<string, number>): void {
+function writeResult(
+  resultsDir: string,
+  name: string,
+  backend: BackendInfo,
+  metrics: Record<string, number>,
+): void {
   const result: BenchResult = {
     name,
     date: new Date().toISOString(),
@@ -283,8 +293,8 @@ function writeResult(name: string, backend: BackendInfo, metrics: Record<string,
     adapter: backend.adapter,
     metrics,
   };
-  mkdirSync(RESULTS_DIR, { recursive: true });
-  const resultFile = join(RESULTS_DIR, `${name}-${result.date.replace(/[:.]/g, '-')}.json`);
+  mkdirSync(resultsDir, { recursive: true });
+  const resultFile = join(resultsDir, `${name}-${result.date.replace(/[:.]/g, '-')}.json`);
   writeFileSync(resultFile, `${JSON.stringify(result, null, 2)}\n`);
   console.log(`→ ${resultFile}`);
 }
@@ -416,11 +426,13 @@ async function main(): Promise<void> {
       out: { type: 'string' },
       resume: { type: 'boolean', default: false },
       workers: { type: 'string' },
+      results: { type: 'string', default: RESULTS_DIR },
     },
   });
+  const results = values.results!;
   if (!values.config) {
     fail(
-      'usage: npm run seal -- --config experiments/<name>.json [--out DIR [--resume]] [--workers N]',
+      'usage: npm run seal -- --config experiments/<name>.json [--out DIR [--resume]] [--workers N] [--results DIR]',
     );
   }
   if (values.resume && !values.out)
@@ -472,11 +484,15 @@ async function main(): Promise<void> {
     }
     console.table(metrics);
     write(outDir, 'table2.json', `${JSON.stringify(metrics, null, 2)}\n`);
-    // Only the evaluation contexts give the reported result; validation runs stay in their folder.
-    if (file.heldOut !== 'validation') writeResult('table2', backend, metrics);
+    // Only the evaluation contexts give the reported result; a validation run is filed under
+    // its own name, as the evidence its settings were chosen on.
+    writeResult(results, file.heldOut === 'validation' ? file.name : 'table2', backend, metrics);
   } else {
-    const { metrics } = await runOne(file, model, seal, outDir, options);
+    const { metrics, wallSeconds } = await runOne(file, model, seal, outDir, options);
     console.table(metrics);
+    if (file.heldOut === 'validation') {
+      writeResult(results, file.name, backend, { ...metrics, wall_s: wallSeconds });
+    }
   }
   console.log(
     `${file.name}: ${((Date.now() - started) / 1000).toFixed(1)} s on ${backend.active} with ${workers} worker(s); records in ${outDir}`,

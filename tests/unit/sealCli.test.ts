@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -11,9 +11,14 @@ afterAll(() => folders.forEach((folder) => rmSync(folder, { recursive: true, for
 function seal(config: string, ...args: string[]): string {
   const out = mkdtempSync(join(os.tmpdir(), 'seal-cli-'));
   folders.push(out);
-  execFileSync('npx', ['tsx', 'scripts/seal.ts', '--config', config, '--out', out, ...args], {
-    stdio: 'pipe',
-  });
+  const results = join(out, 'results');
+  execFileSync(
+    'npx',
+    ['tsx', 'scripts/seal.ts', '--config', config, '--out', out, '--results', results, ...args],
+    {
+      stdio: 'pipe',
+    },
+  );
   return out;
 }
 
@@ -91,6 +96,8 @@ describe('npm run seal with a table2 experiment', () => {
     }
     expect(metrics.random_selection_round_0).toBe(metrics.seal_round_0);
     expect(metrics.wall_s).toBeGreaterThan(0);
+    // A validation run files its metrics under its own name, never as the reported table2.
+    expect(readdirSync(join(out, 'results'))).toEqual([expect.stringMatching(/^tiny-.*\.json$/)]);
     // The control keeps a random self-edit without rewarding any.
     const control = readFileSync(join(out, 'random-selection', 'episodes.jsonl'), 'utf8')
       .trim()

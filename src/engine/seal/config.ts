@@ -253,9 +253,9 @@ export const DEFAULT_SEAL_CONFIG: SealConfig = {
   customPrompt: null,
   promptStyle: 'completion',
   // The default model was trained on 256-token rows and its self-edit prompts take up to 136 of
-  // them; the self-edits it ends by itself have 3–8 lines, and longer ones drift into other
-  // documents.
-  selfEdit: { samples: 5, temperature: 1, topP: 0.95, maxNewTokens: 120, maxLines: 8 },
+  // them. The lists it learned from have 3–6 lines; the ones it writes past that drift into other
+  // documents, and at 8 lines a third of them still reached the token limit (validation contexts).
+  selfEdit: { samples: 5, temperature: 1, topP: 0.95, maxNewTokens: 120, maxLines: 6 },
   // Chosen on validation contexts (half the RL split) with the default model: at 1e-3 an update
   // barely moves its answers; from 5e-3 on, training on self-edits drives it below the base model.
   inner: {
