@@ -121,7 +121,8 @@ describe('fuzzed model files', () => {
     for (let i = 0; i < CASES; i++) {
       const { file, bytes } = damagedModelFile(random);
       const files = MODEL_FILES.map(
-        (name) => new File([name === file ? bytes : fixtureFile('tiny-llama', name)], name),
+        (name) =>
+          new File([(name === file ? bytes : fixtureFile('tiny-llama', name)).slice()], name),
       );
       const tensors = tf.memory().numTensors;
       const what = `case ${i}: ${file}`;

@@ -299,6 +299,40 @@ describe('the evaluation protocol', () => {
   });
 });
 
+describe('a tiny run with the whole protocol', () => {
+  it('applies the final self-edits to the base model, then puts everything back', async () => {
+    const model = tinySealModel(3, 1);
+    const store = freshStore();
+    const tensors = tf.memory().numTensors;
+    const before = await Promise.all([...model.weights.values()].map((w) => w.data()));
+    const config = {
+      ...TINY,
+      outer: { rounds: 1, contextsPerRound: 2, rewardCheckContexts: 1 },
+      heldOut: { contexts: 1, draws: 2, crossConditions: true },
+    };
+    const run = await new JobRegistry().run('protocol', (checkpoint) =>
+      startSealRun(
+        { model, contexts, records: store, checkpoint },
+        { config, contextsSource: { world: 1 } },
+      ),
+    );
+    expect(run.status).toBe('done');
+    const episodes = await store.listEpisodes(run.id);
+    const final = episodes.filter((e) => e.round === 1 && e.condition === 'self-edit');
+    const onBase = episodes.filter((e) => e.condition === 'self-edit-on-base');
+    expect(onBase.map((e) => e.draw)).toEqual([0, 1]);
+    expect(onBase.map((e) => e.parsedExamples)).toEqual(final.map((e) => e.parsedExamples));
+    expect(episodes.filter((e) => e.kind === 'reward-check')).toHaveLength(2);
+    expect(episodes.filter((e) => e.round === 1 && e.condition === 'passage')).toHaveLength(1);
+    // The base model's weights are back, and nothing was left allocated.
+    const after = await Promise.all([...model.weights.values()].map((w) => w.data()));
+    expect(after).toEqual(before);
+    expect(tf.memory().numTensors).toBe(tensors);
+    tf.dispose([...model.weights.values()]);
+    await store.close();
+  });
+});
+
 describe('held-out evaluation modes', () => {
   it('pools passages for continued pretraining, one update per pool', () => {
     const config = resolveSealConfig({

@@ -218,12 +218,14 @@ async function driveRun(
   const { model, records } = options;
   const base = new Map([...model.weights].map(([name, v]) => [name, tf.keep(v.clone())]));
   let executor: SealExecutor | null = null;
+  let weights: WeightSwitch | null = null;
   try {
     if (run.progress.round > 0) await restoreGenerator(options, run.id, run.progress.round - 1);
     executor = await (options.createExecutor?.(model, options.checkpoint) ??
       inProcessExecutor(model, options.checkpoint));
+    weights = new WeightSwitch(model, base, executor);
     options.onEvent?.({ type: 'run', run, totalSteps: totalSteps(config, options.contexts) });
-    await runRounds(options, run, config, new WeightSwitch(model, base, executor));
+    await runRounds(options, run, config, weights);
     const done = await records.stopRun(run.id, 'done');
     options.onEvent?.({ type: 'done', run: done });
     return done;
@@ -236,6 +238,7 @@ async function driveRun(
     if (stopped) options.onEvent?.({ type: 'run', run: stopped });
     throw error;
   } finally {
+    weights?.dispose();
     await executor?.dispose();
     for (const [name, variable] of model.weights) variable.assign(base.get(name)!);
     tf.dispose([...base.values()]);
@@ -303,6 +306,12 @@ class WeightSwitch {
     }
     this.loaded = weights;
     await this.executor.syncWeights();
+  }
+
+  /** Frees the generator kept aside, if a stop came while the base model was in place. */
+  dispose(): void {
+    if (this.generator) tf.dispose([...this.generator.values()]);
+    this.generator = null;
   }
 }
 
@@ -414,7 +423,10 @@ async function runRounds(
       type: 'round',
       round,
       kept: kept.length,
-      meanReward: episodes.length > 0 ? mean(episodes.map((e) => e.reward)) : null,
+      meanReward:
+        config.outer.selection === 'reward' && episodes.length > 0
+          ? mean(episodes.map((e) => e.reward))
+          : null,
     });
     position = nextRound(round);
     await records.advanceRun(run.id, position);
