@@ -18,6 +18,7 @@ import { selfEditPromptOf, type LoopPhase, type SealConfig } from './config';
 import type { SealContexts } from './contexts';
 import { episodeCondition, episodeContext, episodeDraw } from './episodes';
 import { promptText, type AppliedSelfEdit, type Probe, type SealModel } from './innerLoop';
+import type { SelfEditFormat } from './prompts';
 import { seedOf, STREAM, type PlannedStep } from './plan';
 import type { SampledSelfEdit } from './sampleSelfEdits';
 import { selfEditLines, selfEditTrainingTexts } from './selfEdit';
@@ -51,7 +52,7 @@ function passageText(passage: Passage): string {
 /** Diagnostics of a self-edit's lines: how many, and how many agree with or contradict the world. */
 function lineMetrics(
   contexts: SealContexts,
-  config: SealConfig,
+  format: SelfEditFormat,
   passages: readonly Passage[],
   completions: readonly string[],
 ): Record<string, number> {
@@ -59,7 +60,7 @@ function lineMetrics(
   let consistent = 0;
   let contradicting = 0;
   passages.forEach((passage, i) => {
-    for (const line of selfEditLines(config.format, completions[i] ?? '')) {
+    for (const line of selfEditLines(format, completions[i] ?? '')) {
       lines += 1;
       const verdict = contexts.world?.checkLine(passage, line);
       if (verdict === 'consistent') consistent += 1;
@@ -275,7 +276,13 @@ export class RoundEvaluator {
       },
       metrics: writes
         ? {
-            ...lineMetrics(contexts, config, passages, completions),
+            // The teacher writes one statement a line, whatever the run's format.
+            ...lineMetrics(
+              contexts,
+              condition === 'teacher' ? 'implications' : config.format,
+              passages,
+              completions,
+            ),
             truncated,
           }
         : {},
@@ -319,7 +326,7 @@ export class RoundEvaluator {
       seedOf(config.seed, stream, round, step.batchIndex, i),
     );
     const diagnostics = {
-      ...lineMetrics(contexts, config, [passage], [selfEdit.text]),
+      ...lineMetrics(contexts, config.format, [passage], [selfEdit.text]),
       truncated: selfEdit.truncated ? 1 : 0,
     };
     let outcome: { applied: AppliedSelfEdit; before: Probe } | null = null;
