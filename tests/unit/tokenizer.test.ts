@@ -111,6 +111,24 @@ describe('tokenizer against transformers (tests/fixtures/models/*/tokenizer-gold
     expect(withEos.encode('The fox')).toEqual([withEos.bosTokenId, ...plain, withEos.eosTokenId]);
   });
 
+  it('keeps an end of text that the text itself holds, as transformers does', () => {
+    // The default model's tokenizer adds <s> and not </s>; its pretraining documents end with
+    // '</s>' written in the text, which must stay.
+    const folder = join(import.meta.dirname, '../../models/seal-world-1m');
+    const world = createTokenizer(
+      JSON.parse(readFileSync(join(folder, 'tokenizer.json'), 'utf8')),
+      JSON.parse(readFileSync(join(folder, 'tokenizer_config.json'), 'utf8')),
+    );
+    const ids = world.encode('A passage.\n</s>');
+    expect(ids[0]).toBe(world.bosTokenId);
+    expect(ids.at(-1)).toBe(world.eosTokenId);
+    expect(world.encode('A passage.\n').at(-1)).not.toBe(world.eosTokenId);
+    const json = readJson('tiny-llama', 'tokenizer.json');
+    const config = readJson('tiny-llama', 'tokenizer_config.json') as Record<string, unknown>;
+    const withoutBos = createTokenizer(json, { ...config, add_bos_token: false });
+    expect(withoutBos.encode('<s>The fox')[0]).toBe(withoutBos.bosTokenId);
+  });
+
   it('rejects bad files with messages naming them', () => {
     const json = readJson('tiny-llama', 'tokenizer.json');
     expect(() => createTokenizer({ version: '1.0' }, {})).toThrow(

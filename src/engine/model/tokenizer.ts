@@ -106,15 +106,16 @@ export function createTokenizer(
     encode(text, { addSpecialTokens = true } = {}) {
       const ids = inner.encode(text, { add_special_tokens: addSpecialTokens }).ids;
       if (!addSpecialTokens) return ids;
+      // Only a token the template added is taken away: one the text itself holds stays.
       if (bosTokenId !== null && addBos !== null) {
         const hasBos = ids[0] === bosTokenId;
         if (addBos && !hasBos) ids.unshift(bosTokenId);
-        if (!addBos && hasBos) ids.shift();
+        if (!addBos && hasBos && !text.startsWith(specialTokens.bos_token!)) ids.shift();
       }
       if (eosTokenId !== null && addEos !== null) {
         const hasEos = ids[ids.length - 1] === eosTokenId;
         if (addEos && !hasEos) ids.push(eosTokenId);
-        if (!addEos && hasEos) ids.pop();
+        if (!addEos && hasEos && !text.endsWith(specialTokens.eos_token!)) ids.pop();
       }
       return ids;
     },
