@@ -37,14 +37,14 @@ import {
 } from '../src/engine/seal/restem';
 import {
   randomSelectionMetrics,
+  reliabilityBySeeds,
   roundSummaries,
   table2Metrics,
-  type ResultEpisode,
 } from '../src/engine/seal/results';
 import { createWorkerPool, defaultPoolSize } from '../src/engine/pool/executor';
 import { spawnNodePoolWorker } from '../src/engine/pool/node';
 import { tinySealModel } from '../src/engine/seal/tinyModel';
-import { openStore } from '../src/engine/store';
+import { openStore, type EpisodeRecord } from '../src/engine/store';
 import { RESULTS_DIR, gitCommit, type BenchResult } from './benchResult';
 
 const EXPERIMENTS = ['seal', 'table2', 'formats', 'forgetting'] as const;
@@ -160,9 +160,32 @@ function write(dir: string, name: string, text: string): void {
   writeFileSync(join(dir, name), text);
 }
 
+/** summary.json of a run: its metrics, rounds and reward reliability by seeds; returns the metrics. */
+function writeSummary(
+  outDir: string,
+  runId: string,
+  modelId: string,
+  config: SealConfig,
+  episodes: readonly EpisodeRecord[],
+  wallSeconds: number,
+): Record<string, number> {
+  const metrics = table2Metrics(config, episodes);
+  const summary = {
+    run: runId,
+    model: modelId,
+    config,
+    metrics,
+    rounds: roundSummaries(config, episodes),
+    rewardReliabilityBySeeds: reliabilityBySeeds(episodes),
+    wallSeconds,
+  };
+  write(outDir, 'summary.json', `${JSON.stringify(summary, null, 2)}\n`);
+  return metrics;
+}
+
 interface RunOutcome {
   config: SealConfig;
-  episodes: ResultEpisode[];
+  episodes: EpisodeRecord[];
   metrics: Record<string, number>;
   wallSeconds: number;
 }
@@ -186,12 +209,19 @@ async function runOne(
   const zipPath = join(outDir, 'run.zip');
   const config = resolveSealConfig(overrides);
   if (resume && existsSync(summaryPath)) {
-    const summary = JSON.parse(readFileSync(summaryPath, 'utf8')) as RunOutcome;
+    // A finished run: its summary is computed again from its episodes by this version's code.
+    const stored = JSON.parse(readFileSync(summaryPath, 'utf8')) as {
+      config: unknown;
+      run: string;
+    };
     const episodes = readFileSync(episodesPath, 'utf8')
       .split('\n')
       .filter((line) => line.length > 0)
-      .map((line) => JSON.parse(line) as ResultEpisode);
-    return { ...summary, config, episodes };
+      .map((line) => JSON.parse(line) as EpisodeRecord);
+    const runConfig = resolveSealConfig(stored.config);
+    const wallSeconds = Number(readFileSync(join(outDir, 'wall-seconds.txt'), 'utf8'));
+    const metrics = writeSummary(outDir, stored.run, model.id, runConfig, episodes, wallSeconds);
+    return { config: runConfig, episodes, metrics, wallSeconds };
   }
   const contexts = worldSealContexts(file.world, file.heldOut);
   const total = totalSteps(config, contexts);
@@ -262,18 +292,9 @@ async function runOne(
   write(outDir, 'contexts-train.json', squadJson(contexts.train));
   write(outDir, 'contexts-held-out.json', squadJson(heldOutUnits(config, contexts).flat()));
   write(outDir, 'm-step.jsonl', mStepJsonl(config, episodes));
-  const metrics = table2Metrics(config, episodes);
   const wallSeconds = wallSecondsNow();
   writeFileSync(wallPath, `${wallSeconds}\n`);
-  const summary = {
-    run: run.id,
-    model: model.id,
-    config,
-    metrics,
-    rounds: roundSummaries(config, episodes),
-    wallSeconds,
-  };
-  write(outDir, 'summary.json', `${JSON.stringify(summary, null, 2)}\n`);
+  const metrics = writeSummary(outDir, run.id, model.id, config, episodes, wallSeconds);
   await store.close();
   return { config, episodes, metrics, wallSeconds };
 }

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { resolveSealConfig } from '../../src/engine/seal/config';
 import {
   randomSelectionMetrics,
+  reliabilityBySeeds,
   rewardReliability,
   rewardsOfEpisode,
   roundSummaries,
@@ -216,6 +217,34 @@ describe('reward reliability', () => {
     expect(metrics.reward_reliability_accuracy).toBeCloseTo(0, 12);
     expect(metrics.reward_checked_self_edits).toBe(4);
     expect(rewardReliability(episodes.slice(0, 4))).toEqual({});
+  });
+
+  it('says what fewer seeds would have measured', () => {
+    // The checks agree with the first evaluations on seed 0; their seed 1 reverses the order.
+    const episodes = [
+      rewarded('self-edit', 'a', 0, [
+        [0.5, -1],
+        [0.5, -1],
+      ]),
+      rewarded('self-edit', 'a', 1, [
+        [0.25, -2],
+        [0.25, -2],
+      ]),
+      rewarded('reward-check', 'a', 0, [
+        [0.5, -1],
+        [0.5, -4],
+      ]),
+      rewarded('reward-check', 'a', 1, [
+        [0.25, -2],
+        [0.25, -1],
+      ]),
+    ];
+    const rows = reliabilityBySeeds(episodes);
+    expect(rows.map((r) => r.seeds)).toEqual([1, 2]);
+    expect(rows[0]!.metrics['reward_reliability_likelihood-gain']).toBeCloseTo(1, 12);
+    expect(rows[1]!.metrics['reward_reliability_likelihood-gain']).toBeCloseTo(-1, 12);
+    expect(rewardsOfEpisode(episodes[2]!, 1)!['likelihood-gain']).toBe(2);
+    expect(rewardsOfEpisode(episodes[2]!)!['likelihood-gain']).toBe(0.5);
   });
 });
 

@@ -106,6 +106,7 @@ function differenceOf(
 /** Each reward mode's value for a rewarded self-edit, from the scores its episode keeps. */
 export function rewardsOfEpisode(
   episode: Pick<ResultEpisode, 'metrics'>,
+  seedCount = Number.POSITIVE_INFINITY,
 ): Record<RewardMode, number> | null {
   const metrics = episode.metrics ?? {};
   if (metrics.before_accuracy === undefined) return null;
@@ -114,7 +115,7 @@ export function rewardsOfEpisode(
     goldLogLikelihood: metrics.before_gold_log_likelihood ?? 0,
   };
   const seeds: ProbeScore[] = [];
-  for (let i = 0; metrics[`seed${i}_accuracy`] !== undefined; i++) {
+  for (let i = 0; i < seedCount && metrics[`seed${i}_accuracy`] !== undefined; i++) {
     seeds.push({
       accuracy: metrics[`seed${i}_accuracy`]!,
       goldLogLikelihood: metrics[`seed${i}_gold_log_likelihood`] ?? 0,
@@ -136,15 +137,18 @@ interface CheckedSelfEdit {
   storedSecond: number;
 }
 
-function checkedSelfEdits(episodes: readonly ResultEpisode[]): CheckedSelfEdit[] {
+function checkedSelfEdits(
+  episodes: readonly ResultEpisode[],
+  seedCount = Number.POSITIVE_INFINITY,
+): CheckedSelfEdit[] {
   const key = (e: ResultEpisode) => `${e.round}/${episodeContext(e)}/${e.sampleIndex}`;
   const firsts = new Map(
     episodes.filter((e) => episodeKind(e) === 'self-edit').map((e) => [key(e), e]),
   );
   return episodes.flatMap((check) => {
     const first = episodeKind(check) === 'reward-check' ? firsts.get(key(check)) : undefined;
-    const firstRewards = first && rewardsOfEpisode(first);
-    const secondRewards = rewardsOfEpisode(check);
+    const firstRewards = first && rewardsOfEpisode(first, seedCount);
+    const secondRewards = rewardsOfEpisode(check, seedCount);
     if (!first || !firstRewards || !secondRewards) return [];
     return [
       {
@@ -165,8 +169,11 @@ function checkedSelfEdits(episodes: readonly ResultEpisode[]): CheckedSelfEdit[]
  * and how well one evaluation's reward predicts the other's exact-match accuracy
  * (`reward_validity_<mode>`). Empty without reward checks.
  */
-export function rewardReliability(episodes: readonly ResultEpisode[]): Record<string, number> {
-  const checked = checkedSelfEdits(episodes);
+export function rewardReliability(
+  episodes: readonly ResultEpisode[],
+  seedCount = Number.POSITIVE_INFINITY,
+): Record<string, number> {
+  const checked = checkedSelfEdits(episodes, seedCount);
   const metrics: Record<string, number> = {};
   const set = (name: string, items: PairedMeasurement[]) => {
     const value = withinGroupCorrelation(items);
@@ -189,6 +196,25 @@ export function rewardReliability(episodes: readonly ResultEpisode[]): Record<st
   }
   metrics.reward_checked_self_edits = checked.length;
   return metrics;
+}
+
+/**
+ * The reliability and validity of every reward mode had each evaluation used only its first n LoRA
+ * seeds, for n = 1 … the seeds the run used: what fewer seeds would have cost in ranking.
+ */
+export function reliabilityBySeeds(
+  episodes: readonly ResultEpisode[],
+): { seeds: number; metrics: Record<string, number> }[] {
+  const seedsUsed = Math.max(
+    0,
+    ...episodes.map(
+      (e) => Object.keys(e.metrics ?? {}).filter((key) => /^seed\d+_accuracy$/.test(key)).length,
+    ),
+  );
+  return Array.from({ length: seedsUsed }, (_, i) => ({
+    seeds: i + 1,
+    metrics: rewardReliability(episodes, i + 1),
+  }));
 }
 
 export interface RoundSummary {
