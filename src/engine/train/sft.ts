@@ -12,7 +12,6 @@ import { createRandom, shuffled, streamSeed } from '../random';
 import type { TokenizedSequence } from './dataset';
 import { LoraAdapter, setBaseTrainable } from './lora';
 import { AdamW, clipByGlobalNorm, learningRateAt, type ScheduleKind } from './optimizer';
-import './wasmKernels';
 
 /** Data order draws from streams 0, 1, … (one per epoch); dropout from this one. */
 const DROPOUT_STREAM = 0x7fffffff;
