@@ -235,5 +235,3 @@ export function createCheckpointStore(ctx: StoreContext) {
     },
   };
 }
-
-export type CheckpointStore = ReturnType<typeof createCheckpointStore>;

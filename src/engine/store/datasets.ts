@@ -223,5 +223,3 @@ export function createDatasetStore(ctx: StoreContext) {
     },
   };
 }
-
-export type DatasetStore = ReturnType<typeof createDatasetStore>;

@@ -95,5 +95,3 @@ export function createModelCache(ctx: StoreContext) {
     },
   };
 }
-
-export type ModelCache = ReturnType<typeof createModelCache>;
