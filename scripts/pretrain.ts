@@ -38,6 +38,7 @@ import {
   type PretrainCheckpointFiles,
   type PretrainOptions,
 } from '../src/engine/train/pretrain';
+import { mean } from '../src/engine/seal/statistics';
 import { randomModelWeights } from '../src/engine/train/randomModel';
 import { buildWorld } from '../src/engine/world/build';
 import {
@@ -289,13 +290,13 @@ async function main(): Promise<void> {
       log.trainingSeconds = secondsBefore + sessionSeconds;
       log.tokensPerSecond = (trainer.progress.tokens - tokensBefore) / sessionSeconds;
       if (result.step % 10 === 0 || result.step === options.totalSteps) {
-        const mean = block.reduce((a, b) => a + b, 0) / block.length;
-        log.losses.push([result.step, mean]);
+        const blockLoss = mean(block);
+        log.losses.push([result.step, blockLoss]);
         block = [];
         const stepsPerSecond = (result.step - (checkpoint?.state.step ?? 0)) / sessionSeconds;
         const eta = (options.totalSteps - result.step) / stepsPerSecond;
         console.log(
-          `step ${result.step}/${options.totalSteps}  loss ${mean.toFixed(4)}  lr ${result.learningRate.toExponential(2)}  ` +
+          `step ${result.step}/${options.totalSteps}  loss ${blockLoss.toFixed(4)}  lr ${result.learningRate.toExponential(2)}  ` +
             `${Math.round(log.tokensPerSecond)} tok/s  epoch ${trainer.progress.cursor.epoch}  ` +
             `tokens ${(trainer.progress.tokens / 1e6).toFixed(2)}M  elapsed ${formatDuration(log.trainingSeconds)}  ETA ${formatDuration(eta)}`,
         );

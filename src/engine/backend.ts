@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-webgpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { BACKENDS, type BackendName, type BackendRequest } from './backendChoice';
+import { registerWasmKernels } from './wasmKernels';
 
 export type { BackendName, BackendRequest } from './backendChoice';
 
@@ -88,6 +89,7 @@ export async function selectBackend(
   // Threaded WASM breaks inside minified bundles and brings nothing on small core counts.
   tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
   if (options.wasmPaths) setWasmPaths(options.wasmPaths);
+  registerWasmKernels();
 
   const order: BackendName[] =
     requested === 'auto' ? [...BACKENDS] : [requested, ...BACKENDS.filter((b) => b !== requested)];

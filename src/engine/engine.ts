@@ -14,7 +14,7 @@ import { JobRegistry, type ProgressListener } from './jobs';
 import type { SpawnPoolWorker } from './pool/executor';
 import { createModelService } from './model/service';
 import { generateText, logitsOf } from './model/generateText';
-import { getLoadedModel, requireLoadedModel } from './model/session';
+import { createModelSession, type ModelSession } from './model/session';
 import { openStore } from './store';
 import { FinetuneService } from './train/service';
 import { createSealService } from './seal/service';
@@ -27,6 +27,8 @@ export interface EngineOptions {
   hubEndpoint?: string;
   /** Starts a worker for a pool that runs SEAL's tasks in parallel (none: no pool). */
   spawnPoolWorker?: SpawnPoolWorker;
+  /** Where this engine holds its loaded model (tests hand one in to place a model directly). */
+  session?: ModelSession;
 }
 
 function toTensor(matrix: Matrix): tf.Tensor2D {
@@ -49,6 +51,7 @@ export function createEngine(options: EngineOptions = {}): EngineApi {
       listener({ type: 'log', entry: { time: Date.now(), level, message } });
     }
   };
+  const session = options.session ?? createModelSession();
   const store = openStore();
   const models = createModelService({
     jobs,
@@ -57,8 +60,9 @@ export function createEngine(options: EngineOptions = {}): EngineApi {
     log,
     appBaseUrl: options.appBaseUrl ?? null,
     hubEndpoint: options.hubEndpoint,
+    session,
   });
-  const training = new FinetuneService(getLoadedModel, jobs);
+  const training = new FinetuneService(session.current, jobs);
   store.onChange((change) => {
     for (const listener of listeners) listener({ type: 'store', change });
   });
@@ -156,7 +160,7 @@ export function createEngine(options: EngineOptions = {}): EngineApi {
 
     async generate(jobId, request, onStep) {
       return jobs.run(jobId, (checkpoint) =>
-        generateText(requireLoadedModel(), request, {
+        generateText(session.require(), request, {
           checkpoint,
           onStep,
           adapter: training.activeAdapter() ?? undefined,
@@ -165,7 +169,7 @@ export function createEngine(options: EngineOptions = {}): EngineApi {
     },
 
     async logits(tokenIds) {
-      return logitsOf(requireLoadedModel(), tokenIds, training.activeAdapter() ?? undefined);
+      return logitsOf(session.require(), tokenIds, training.activeAdapter() ?? undefined);
     },
 
     store: proxy(store),
@@ -175,6 +179,7 @@ export function createEngine(options: EngineOptions = {}): EngineApi {
       createSealService(store, jobs, {
         spawnPoolWorker: options.spawnPoolWorker,
         activeBackend: () => backend?.active ?? null,
+        session,
       }),
     ),
   };

@@ -19,6 +19,16 @@ export function createRandom(seed: number): Random {
   };
 }
 
+/** A new array with the items in an order drawn from `random` (Fisher–Yates, last item first). */
+export function shuffled<T>(items: readonly T[], random: Random): T[] {
+  const result = [...items];
+  for (let i = result.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [result[i], result[j]] = [result[j]!, result[i]!];
+  }
+  return result;
+}
+
 /**
  * A seed for the `index`-th independent stream under `seed` (e.g. one per sampled sequence), so
  * that stream `i` does not depend on how many streams there are. Mixing is murmur3's finalizer.

@@ -8,6 +8,8 @@ import type {
 } from '../engine/api';
 import { Comlink, connectEngine, newJobId, progressProxy, type EngineClient } from './engineClient';
 import type { BackendRequest } from '../engine/backendChoice';
+import { isCancelled, messageOf } from './errors';
+import { requestPersistenceOnFirstWrite } from './storagePersistence.svelte';
 
 const MAX_LOG_ENTRIES = 200;
 
@@ -33,7 +35,7 @@ export async function startEngine(request: BackendRequest): Promise<void> {
   try {
     app.backend = await engine.init(request);
   } catch (error) {
-    app.backendError = error instanceof Error ? error.message : String(error);
+    app.backendError = messageOf(error);
   } finally {
     app.switchingBackend = false;
   }
@@ -48,12 +50,9 @@ export function listenToEngine(): void {
   void engine.subscribe(
     Comlink.proxy((event) => {
       if (event.type === 'log') app.logs = [...app.logs, event.entry].slice(-MAX_LOG_ENTRIES);
+      if (event.type === 'store') requestPersistenceOnFirstWrite(event.change);
     }),
   );
-}
-
-function messageOf(cause: unknown): string {
-  return cause instanceof Error ? cause.message : String(cause);
 }
 
 /** Loads a model in the engine, keeping progress, errors and the result in `app`. */
@@ -72,8 +71,7 @@ export async function loadModel(source: ModelSource, label: string): Promise<voi
       }),
     );
   } catch (cause) {
-    const cancelled = cause instanceof Error && cause.name === 'CancelledError';
-    if (cancelled) {
+    if (isCancelled(cause)) {
       app.modelLoadNotice = 'Loading was cancelled; the previous model (if any) is still loaded.';
     } else app.modelLoadError = messageOf(cause);
   } finally {

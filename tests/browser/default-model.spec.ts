@@ -1,6 +1,6 @@
 import { expect, test } from '@playwright/test';
 import { exactMatch } from '../../src/engine/seal/grade';
-import { readingPrompt } from '../../src/engine/seal/prompts';
+import { readingPrompt } from '../../src/engine/prompts';
 import { contextOf } from '../../src/engine/world/contexts';
 import { generateWorld } from '../../src/engine/world/generate';
 import { openApp, type PageWithEngine } from './helpers';

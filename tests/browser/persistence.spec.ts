@@ -449,6 +449,7 @@ test('the History panel exports, deletes (after confirming) and imports runs, im
   await expect(page.getByTestId('datasets')).toContainText('jsonl');
 
   await expect(page.getByTestId('storage-meter')).toContainText('used of');
+  await expect(page.getByTestId('storage-meter')).toContainText('left');
   await page.getByRole('button', { name: 'Persist storage' }).click();
   await expect(page.getByTestId('history-message')).toContainText('The browser');
 });

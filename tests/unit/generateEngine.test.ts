@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createEngine } from '../../src/engine/engine';
 import { isCancelledError } from '../../src/engine/jobs';
 import type { GenerateRequest } from '../../src/engine/model/generateText';
-import { setLoadedModel } from '../../src/engine/model/session';
+import { createModelSession } from '../../src/engine/model/session';
 import { loadFixtureModel, maxAbsDifference } from './llamaFixtures';
 
 const request: GenerateRequest = {
@@ -13,16 +13,17 @@ const request: GenerateRequest = {
   sampling: { temperature: 0.8, topK: 0, topP: 0.9, seed: 3 },
 };
 
-afterAll(() => setLoadedModel(null));
+const session = createModelSession();
+afterAll(() => session.replace(null));
 
 describe('engine.generate', () => {
   it('needs a loaded model, then generates, streams and cancels', async () => {
-    const engine = createEngine();
+    const engine = createEngine({ session });
     await engine.init('wasm');
     await expect(engine.generate('g0', request)).rejects.toThrow('no model is loaded');
 
     const fixture = await loadFixtureModel('tiny-llama');
-    setLoadedModel({ id: 'tiny-llama', ...fixture, generationConfig: null, chatTemplate: null });
+    session.replace({ id: 'tiny-llama', ...fixture, generationConfig: null, chatTemplate: null });
     const before = tf.memory().numTensors;
     const texts: string[][] = [];
     const response = await engine.generate('g1', request, (step) => texts.push(step.texts));
@@ -38,10 +39,10 @@ describe('engine.generate', () => {
   });
 
   it('returns the logits transformers computes', async () => {
-    const engine = createEngine();
+    const engine = createEngine({ session });
     await engine.init('wasm');
     const fixture = await loadFixtureModel('tiny-qwen2');
-    setLoadedModel({ id: 'tiny-qwen2', ...fixture, generationConfig: null, chatTemplate: null });
+    session.replace({ id: 'tiny-qwen2', ...fixture, generationConfig: null, chatTemplate: null });
     const { input_ids: ids, logits: expected } = fixture.goldens;
     const logits = await engine.logits(ids);
     expect(logits.shape).toEqual([ids.length, ids[0]!.length, fixture.config.vocabSize]);

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/engine/backend';
 import { JobRegistry } from '../../src/engine/jobs';
-import { setLoadedModel } from '../../src/engine/model/session';
+import { createModelSession } from '../../src/engine/model/session';
 import { worldSealContexts } from '../../src/engine/seal/contexts';
 import { squadJson } from '../../src/engine/seal/experiments';
 import { spawnNodePoolWorker } from '../../src/engine/pool/node';
@@ -25,7 +25,11 @@ const TINY = {
 describe('engine.seal', () => {
   it('pauses a run, resumes it to the end, then reports Table 2 and the official-code files', async () => {
     const store = freshStore();
-    const seal = createSealService(store, new JobRegistry(), { activeBackend: () => 'wasm' });
+    const session = createModelSession();
+    const seal = createSealService(store, new JobRegistry(), {
+      activeBackend: () => 'wasm',
+      session,
+    });
     await expect(seal.startRun('no-model', { config: TINY, worldSeed: 1 })).rejects.toThrow(
       /no model is loaded/,
     );
@@ -80,13 +84,17 @@ describe('engine.seal', () => {
     await expect(
       seal.runForgetting('bad', { config: TINY, worldSeed: 1, passages: 0 }),
     ).rejects.toThrow(/number of passages must be a positive whole number/);
-    setLoadedModel(null);
+    session.replace(null);
     await store.close();
   });
 
   it('runs on a stored passage dataset: its first half trained on, its second half held out', async () => {
     const store = freshStore();
-    const seal = createSealService(store, new JobRegistry(), { activeBackend: () => 'wasm' });
+    const session = createModelSession();
+    const seal = createSealService(store, new JobRegistry(), {
+      activeBackend: () => 'wasm',
+      session,
+    });
     await seal.loadTinyModel(3, 1);
     const passages = worldSealContexts(1).heldOut.slice(0, 4);
     const dataset = await store.importDataset('four.json', squadJson(passages));
@@ -103,16 +111,18 @@ describe('engine.seal', () => {
     expect(JSON.parse(files['contexts-train.json'])).toHaveLength(2);
     const heldOut = JSON.parse(files['contexts-held-out.json']) as { title: string }[];
     expect(heldOut.map((p) => p.title)).toEqual([passages[2]!.title]);
-    setLoadedModel(null);
+    session.replace(null);
     await store.close();
   });
 });
 
 describe('engine.seal on a pool of workers', () => {
   it('stores the same episodes as a run evaluated one step at a time', async () => {
+    const session = createModelSession();
     const seal = createSealService(freshStore(), new JobRegistry(), {
       spawnPoolWorker: spawnNodePoolWorker,
       activeBackend: () => 'wasm',
+      session,
     });
     await seal.loadTinyModel(3, 1);
     const episodesOf = async (workers: number) => {
@@ -120,6 +130,7 @@ describe('engine.seal on a pool of workers', () => {
       const service = createSealService(store, new JobRegistry(), {
         spawnPoolWorker: spawnNodePoolWorker,
         activeBackend: () => 'wasm',
+        session,
       });
       const run = await service.startRun(`run-${workers}`, {
         config: TINY,
@@ -147,7 +158,7 @@ describe('engine.seal on a pool of workers', () => {
     await expect(seal.startRun('bad', { config: TINY, worldSeed: 1, workers: 0 })).rejects.toThrow(
       /Workers must be a whole number/,
     );
-    setLoadedModel(null);
+    session.replace(null);
   });
 });
 

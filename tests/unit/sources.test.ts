@@ -6,7 +6,7 @@ import { CancelledError, JobRegistry, type JobProgress } from '../../src/engine/
 import { loadModel } from '../../src/engine/model/loader';
 import { createModelService } from '../../src/engine/model/service';
 import { parseSafetensors, serializeSafetensors } from '../../src/engine/model/safetensors';
-import { getLoadedModel, setLoadedModel } from '../../src/engine/model/session';
+import { createModelSession, getLoadedModel, setLoadedModel } from '../../src/engine/model/session';
 import {
   listShippedModels,
   loadModelFiles,
@@ -482,17 +482,19 @@ describe('a model refused as a whole leaves nothing in the cache', () => {
 
   it('a config.json that declares far more layers than the weights hold, before any tensor', async () => {
     serveConfig((config) => {
-      config.num_hidden_layers = 1000;
+      config.num_hidden_layers = 200;
     });
     await expectRefusedAndUncached(
-      'config.json declares 1000 layers (num_hidden_layers), but the weight files hold tensors of 2',
+      'config.json declares 200 layers (num_hidden_layers), but the weight files hold tensors of 2',
     );
   });
 });
 
 describe('the engine model calls', () => {
   it('load, describe, refuse a second load at once, and unload', async () => {
-    const engine = createEngine({ hubEndpoint: hub.url });
+    const session = createModelSession();
+    const engine = createEngine({ hubEndpoint: hub.url, session });
+    const other = createEngine({ hubEndpoint: hub.url });
     const first = engine.model.load('load-a', fromHub('tiny-llama3'));
     await expect(engine.model.load('load-b', fromHub('tiny-llama'))).rejects.toThrow(
       'a model is already loading',
@@ -500,10 +502,14 @@ describe('the engine model calls', () => {
     const summary = await first;
     expect(summary.id).toBe('test/tiny-llama3@main');
     expect(await engine.model.current()).toEqual(summary);
+    expect(session.current()!.id).toBe(summary.id);
+    // Each engine holds its own model.
+    expect(await other.model.current()).toBeNull();
+    await expect(other.logits([[1]])).rejects.toThrow('no model is loaded');
     expect(await engine.model.listShipped()).toEqual([]);
     await engine.model.unload();
     expect(await engine.model.current()).toBeNull();
-    expect(getLoadedModel()).toBeNull();
+    expect(session.current()).toBeNull();
   });
 
   it('measures a model against the active WebGPU adapter, and not against wasm', async () => {
@@ -518,6 +524,7 @@ describe('the engine model calls', () => {
       shaderF16: false,
     };
     const backend = { requested: 'auto' as const, adapter, fallbackReasons: [], wasmSimd: null };
+    const session = createModelSession();
     const service = (active: 'webgpu' | 'wasm') =>
       createModelService({
         jobs: new JobRegistry(),
@@ -526,6 +533,7 @@ describe('the engine model calls', () => {
         log: () => {},
         appBaseUrl: null,
         hubEndpoint: hub.url,
+        session,
       });
     await expect(service('webgpu').load('gpu', fromHub('tiny-llama'))).rejects.toThrow(
       /storage bindings of at most 32\.0 KiB/,
@@ -533,11 +541,12 @@ describe('the engine model calls', () => {
     expect((await service('wasm').load('cpu', fromHub('tiny-llama'))).id).toBe(
       'test/tiny-llama@main',
     );
-    setLoadedModel(null);
+    session.replace(null);
   });
 
   it('does not replace the model under a running job', async () => {
     const jobs = new JobRegistry();
+    const session = createModelSession();
     const service = createModelService({
       jobs,
       cache: null,
@@ -545,6 +554,7 @@ describe('the engine model calls', () => {
       log: () => {},
       appBaseUrl: null,
       hubEndpoint: hub.url,
+      session,
     });
     await service.load('first', fromHub('tiny-llama'));
     const before = tf.memory().numTensors;
@@ -553,12 +563,12 @@ describe('the engine model calls', () => {
     await expect(service.load('second', fromHub('tiny-llama3'))).rejects.toThrow(
       'the current model is in use by generate-1: cancel or finish that first',
     );
-    expect(getLoadedModel()!.id).toBe('test/tiny-llama@main');
+    expect(session.current()!.id).toBe('test/tiny-llama@main');
     expect(tf.memory().numTensors).toBe(before);
     finish();
     await generation;
     expect((await service.load('third', fromHub('tiny-llama3'))).id).toBe('test/tiny-llama3@main');
-    setLoadedModel(null);
+    session.replace(null);
   });
 
   it('a cancel stops a download that is waiting on a silent server', async () => {

@@ -190,6 +190,19 @@ describe('run export', () => {
   });
 });
 
+describe('run export in pieces', () => {
+  it('streams the archive in several pieces, and the Blob holds the same files as the bytes', async () => {
+    const { store, run } = await storeWithRun();
+    const pieces: Uint8Array[] = [];
+    await store.streamRun(run.id, (piece) => pieces.push(piece));
+    expect(pieces.length).toBeGreaterThan(1);
+    const fromBlob = unzipSync(
+      new Uint8Array(await (await store.exportRunBlob(run.id)).arrayBuffer()),
+    );
+    expect(fromBlob).toEqual(unzipSync(await store.exportRun(run.id)));
+  });
+});
+
 describe('run export while the run is being written', () => {
   it('is a consistent snapshot that imports cleanly', async () => {
     const store = freshStore();

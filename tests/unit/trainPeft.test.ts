@@ -20,7 +20,6 @@ import {
 } from '../../src/engine/train/peft';
 import type { TrainableModel } from '../../src/engine/train/sft';
 // The logits are checked with the wasm kernels training uses in place.
-import '../../src/engine/train/wasmKernels';
 
 function fixture(path: string): Uint8Array {
   return new Uint8Array(readFileSync(new URL(`../fixtures/${path}`, import.meta.url)));

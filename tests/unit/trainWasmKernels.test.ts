@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/engine/backend';
-import '../../src/engine/train/wasmKernels';
 
 /** Gradient of a loss through an embedding lookup with repeated and unused ids. */
 async function embeddingGradient(backend: 'wasm' | 'cpu'): Promise<Float32Array> {

@@ -6,7 +6,7 @@ import {
   readingPrompt,
   selfEditPrompt,
   type SelfEditFormat,
-} from '../../src/engine/seal/prompts';
+} from '../../src/engine/prompts';
 import { selfEditLines, selfEditTrainingTexts } from '../../src/engine/seal/selfEdit';
 import { checkSelfEditLine } from '../../src/engine/world/consistency';
 import { contextOf } from '../../src/engine/world/contexts';

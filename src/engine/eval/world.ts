@@ -19,8 +19,9 @@ import {
   selfEditPrompt,
   selfEditStopStrings,
   type SelfEditFormat,
-} from '../seal/prompts';
+} from '../prompts';
 import { selfEditLines } from '../seal/selfEdit';
+import { mean } from '../seal/statistics';
 import { checkSelfEditLine } from '../world/consistency';
 import { contextOf, type WorldContext } from '../world/contexts';
 import type { World } from '../world/types';
@@ -103,10 +104,6 @@ function questionsOf(contexts: WorldContext[], withPassage: boolean): Question[]
       gold: q.answer,
     })),
   );
-}
-
-function mean(values: number[]): number {
-  return values.length === 0 ? 0 : values.reduce((a, b) => a + b, 0) / values.length;
 }
 
 /** Greedy answers to `questions`, batch by batch, ending at the answer end mark. */

@@ -17,6 +17,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from './config';
 import type { KvCache } from './kvCache';
+import { multiplyByTransposedWeight } from '../wasmKernels';
 import { applyRotary, rotaryAt, rotaryTable, type RotaryTable4D } from './rope';
 import type { ModelWeights } from './weights';
 
@@ -188,7 +189,10 @@ class Decoder {
     bias: tf.Tensor | null,
   ): tf.Tensor3D {
     const [batch, length, features] = x.shape;
-    let rows = multiplyByTransposed(x.reshape([batch * length, features]), weight as tf.Tensor2D);
+    let rows = multiplyByTransposedWeight(
+      x.reshape([batch * length, features]),
+      weight as tf.Tensor2D,
+    );
     if (bias) rows = rows.add(bias);
     const output = rows.reshape([batch, length, weight.shape[0]!]) as tf.Tensor3D;
     return this.adapter ? (this.adapter.adapt(path, x, output) as tf.Tensor3D) : output;
@@ -208,21 +212,6 @@ class Decoder {
     const { headDim } = this.config;
     return x.reshape([batch, length, width / headDim, headDim]).transpose([0, 2, 1, 3]);
   }
-}
-
-/**
- * Rows at or above which the wasm backend gets x·Wᵀ by transposing W first. Its matmul runs the
- * fast XNNPACK kernel only for an untransposed right operand; with `transposeB` it loops row by
- * row, ten times slower at 64 rows. On WebGPU the transposed read costs nothing, and a transposed
- * copy of every weight would only fill the buffer pool.
- */
-const TRANSPOSE_FIRST_MIN_ROWS = 8;
-
-function multiplyByTransposed(x: tf.Tensor2D, weight: tf.Tensor2D): tf.Tensor2D {
-  if (tf.getBackend() === 'wasm' && x.shape[0] >= TRANSPOSE_FIRST_MIN_ROWS) {
-    return tf.matMul(x, weight.transpose());
-  }
-  return tf.matMul(x, weight, false, true);
 }
 
 /**

@@ -4,7 +4,7 @@
  */
 import type { Architecture, ModelConfig } from './config';
 import { generationDefaults, type GenerationDefaults } from './generateText';
-import { setLoadedModel, type LoadedModel } from './session';
+import { standaloneSession, type LoadedModel, type ModelSession } from './session';
 import { loadModelFiles, type LoadFilesOptions, type ModelSource } from './sources';
 import { createTokenizer, type Tokenizer } from './tokenizer';
 import {
@@ -38,6 +38,8 @@ export interface ModelSummary {
 export interface LoadModelOptions extends LoadFilesOptions {
   /** Jobs that may be using the current model; it is not replaced under them. */
   otherJobs?: () => string[];
+  /** Where the model is loaded into; scripts without an engine use the standalone one. */
+  session?: ModelSession;
 }
 
 export async function loadModel(
@@ -85,7 +87,7 @@ export async function loadModel(
       `the current model is in use by ${busy.join(', ')}: cancel or finish that first (the files stay cached)`,
     );
   }
-  setLoadedModel(model);
+  (options.session ?? standaloneSession).replace(model);
   const contextTokens = Math.min(files.config.maxPositionEmbeddings, SUMMARY_CONTEXT_TOKENS);
   const memory = estimateModelMemory(files.config, contextTokens);
   return {

@@ -5,7 +5,7 @@
 import type { BackendInfo } from '../backend';
 import type { JobRegistry, ProgressListener } from '../jobs';
 import { loadModel, type ModelSummary } from './loader';
-import { getLoadedModel, setLoadedModel } from './session';
+import type { ModelSession } from './session';
 import {
   listShippedModels,
   type DeviceLimits,
@@ -40,6 +40,7 @@ export interface ModelServiceOptions {
   /** Where the app is served from (shipped models live under it); null outside the app. */
   appBaseUrl: string | null;
   hubEndpoint?: string;
+  session: ModelSession;
 }
 
 export function createModelService(options: ModelServiceOptions): ModelApi {
@@ -67,6 +68,7 @@ export function createModelService(options: ModelServiceOptions): ModelApi {
             signal,
             onProgress,
             otherJobs: () => options.jobs.activeJobIds.filter((id) => id !== jobId),
+            session: options.session,
           });
           summary = loaded;
           const seconds = ((performance.now() - started) / 1000).toFixed(1);
@@ -81,11 +83,11 @@ export function createModelService(options: ModelServiceOptions): ModelApi {
     },
 
     async current() {
-      return summary !== null && getLoadedModel()?.id === summary.id ? summary : null;
+      return summary !== null && options.session.current()?.id === summary.id ? summary : null;
     },
 
     async unload() {
-      setLoadedModel(null);
+      options.session.replace(null);
       summary = null;
     },
   };

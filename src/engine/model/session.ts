@@ -1,6 +1,6 @@
 /**
- * The one model the engine has loaded, where generation and training find it. Replacing or
- * clearing it frees the previous model's weights.
+ * The model an engine has loaded, where generation and training find it. Replacing or clearing
+ * it frees the previous model's weights.
  */
 import type { ModelConfig } from './config';
 import type { Tokenizer } from './tokenizer';
@@ -15,20 +15,42 @@ export interface LoadedModel {
   chatTemplate: string | null;
 }
 
-let current: LoadedModel | null = null;
-
-export function getLoadedModel(): LoadedModel | null {
-  return current;
+/** One engine's loaded model: every engine holds its own, so two engines never share weights. */
+export interface ModelSession {
+  current(): LoadedModel | null;
+  /** The loaded model, or an error that tells the user to load one. */
+  require(): LoadedModel;
+  /** Replaces the loaded model (null: none) and frees the previous one's weights. */
+  replace(model: LoadedModel | null): void;
 }
 
-/** The loaded model, or an error that tells the user to load one. */
+export function createModelSession(): ModelSession {
+  let current: LoadedModel | null = null;
+  return {
+    current: () => current,
+    require() {
+      if (!current) throw new Error('no model is loaded: load one in the Model panel first');
+      return current;
+    },
+    replace(model) {
+      const previous = current;
+      current = model;
+      if (previous && previous.weights !== model?.weights) disposeModelWeights(previous.weights);
+    },
+  };
+}
+
+/** The session of code that runs without an engine: Node scripts and the tests of their parts. */
+export const standaloneSession = createModelSession();
+
+export function getLoadedModel(): LoadedModel | null {
+  return standaloneSession.current();
+}
+
 export function requireLoadedModel(): LoadedModel {
-  if (!current) throw new Error('no model is loaded: load one in the Model panel first');
-  return current;
+  return standaloneSession.require();
 }
 
 export function setLoadedModel(model: LoadedModel | null): void {
-  const previous = current;
-  current = model;
-  if (previous && previous.weights !== model?.weights) disposeModelWeights(previous.weights);
+  standaloneSession.replace(model);
 }

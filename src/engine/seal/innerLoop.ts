@@ -18,7 +18,7 @@ import { DEFAULT_SFT_OPTIONS, evaluateLoss, trainSft } from '../train/sft';
 import type { RewardMode, SealConfig } from './config';
 import { exactMatch, gradeAnswer } from './grade';
 import { mean } from './statistics';
-import { ANSWER_END, answerCompletion, closedBookPrompt, judgePrompt } from './prompts';
+import { ANSWER_END, answerCompletion, closedBookPrompt, judgePrompt } from '../prompts';
 
 export interface SealModel {
   config: ModelConfig;

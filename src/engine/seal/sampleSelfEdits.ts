@@ -9,7 +9,7 @@ import { generate, type FinishReason } from '../model/generate';
 import type { Passage } from '../store';
 import { selfEditPromptOf, type SealConfig } from './config';
 import { promptText, stopIdsOf, type SealModel } from './innerLoop';
-import { selfEditStopStrings } from './prompts';
+import { selfEditStopStrings } from '../prompts';
 
 /** A sampled self-edit: its complete lines, and whether the token limit cut it short. */
 export interface SampledSelfEdit {

@@ -1,4 +1,4 @@
-import { SELF_QA_CUE, type SelfEditFormat } from './prompts';
+import { SELF_QA_CUE, type SelfEditFormat } from '../prompts';
 
 /**
  * Turning a self-edit completion into fine-tuning examples, as the method applies a self-edit:

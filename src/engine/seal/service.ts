@@ -6,7 +6,7 @@
  */
 import { isCancelledError, type JobRegistry } from '../jobs';
 import { createWorkerPool, defaultPoolSize, type SpawnPoolWorker } from '../pool/executor';
-import { requireLoadedModel, setLoadedModel } from '../model/session';
+import type { ModelSession } from '../model/session';
 import type { RunRecord, SealStore } from '../store';
 import { DEFAULT_SEAL_CONFIG, PAPER_SETTINGS, resolveSealConfig, type SealConfig } from './config';
 import { worldSealContexts, type HeldOutSplit, type SealContexts } from './contexts';
@@ -132,6 +132,8 @@ export interface SealServiceOptions {
   spawnPoolWorker?: SpawnPoolWorker;
   /** The tfjs backend now active ('wasm', 'webgpu', …), or null before one is. */
   activeBackend: () => string | null;
+  /** The engine's loaded model, which runs use and the tiny model replaces. */
+  session: ModelSession;
 }
 
 /** Each worker holds a float32 copy of the model: at most this much in copies. */
@@ -140,7 +142,7 @@ const POOL_MEMORY_BYTES = 2 * 1024 ** 3;
 export function createSealService(
   store: SealStore,
   jobs: JobRegistry,
-  { spawnPoolWorker, activeBackend }: SealServiceOptions,
+  { spawnPoolWorker, activeBackend, session }: SealServiceOptions,
 ): SealApi {
   const stopStatuses = new Map<string, 'paused' | 'cancelled'>();
 
@@ -188,7 +190,7 @@ export function createSealService(
     try {
       return await jobs.run(jobId, (checkpoint) =>
         drive({
-          model: requireLoadedModel(),
+          model: session.require(),
           contexts,
           records: store,
           checkpoint,
@@ -221,7 +223,7 @@ export function createSealService(
 
     async loadTinyModel(seed, worldSeed) {
       const model = tinySealModel(seed, worldSeed);
-      setLoadedModel(model);
+      session.replace(model);
       return model.id;
     },
 
@@ -274,7 +276,7 @@ export function createSealService(
       }
       const passages = worldSealContexts(request.worldSeed).heldOut.slice(0, request.passages);
       const result = await jobs.run(jobId, (checkpoint) =>
-        runForgetting(requireLoadedModel(), passages, config, { checkpoint, onEdit }),
+        runForgetting(session.require(), passages, config, { checkpoint, onEdit }),
       );
       return { ...result, titles: passages.map((p) => p.title) };
     },

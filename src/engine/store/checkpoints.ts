@@ -5,6 +5,7 @@
  */
 import { get } from 'idb-keyval';
 import { request, prefixRange, SCHEMA_VERSION } from './db';
+import { checkRoom } from './capacity';
 import type { StoreContext } from './context';
 import {
   CHECKPOINT_KINDS,
@@ -173,6 +174,7 @@ export function createCheckpointStore(ctx: StoreContext) {
       const { tensors, ...fields } = input;
       checkTensors(tensors, 'checkpoint');
       const checkpoint = checkpointRecord(fields, tensors, ctx.now());
+      await checkRoom(ctx.estimateStorage, checkpoint.sizeBytes, `checkpoint ${checkpoint.id}`);
       await ctx.db.transact(
         ['checkpoints', 'tensors', 'runs'],
         'readwrite',
@@ -233,5 +235,3 @@ export function createCheckpointStore(ctx: StoreContext) {
     },
   };
 }
-
-export type CheckpointStore = ReturnType<typeof createCheckpointStore>;

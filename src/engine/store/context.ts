@@ -1,4 +1,5 @@
 import type { ChangeFeed, WriterLocks } from './coordination';
+import type { EstimateStorage } from './capacity';
 import type { Database } from './db';
 
 /** What every part of the store shares. */
@@ -7,4 +8,5 @@ export interface StoreContext {
   changes: ChangeFeed;
   locks: WriterLocks;
   now: () => number;
+  estimateStorage: EstimateStorage;
 }

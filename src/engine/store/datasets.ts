@@ -5,6 +5,7 @@
 import { get, values } from 'idb-keyval';
 import * as v from 'valibot';
 import { request, SCHEMA_VERSION } from './db';
+import { checkRoom } from './capacity';
 import type { StoreContext } from './context';
 import {
   DatasetSchema,
@@ -187,6 +188,7 @@ export function createDatasetStore(ctx: StoreContext) {
         },
         fileName,
       );
+      await checkRoom(ctx.estimateStorage, record.sizeBytes, `dataset ${record.name}`);
       await ctx.db.transact(['datasets'], 'readwrite', `dataset ${record.name}`, (tx) => {
         tx.objectStore('datasets').add(record, record.id);
       });
@@ -221,5 +223,3 @@ export function createDatasetStore(ctx: StoreContext) {
     },
   };
 }
-
-export type DatasetStore = ReturnType<typeof createDatasetStore>;

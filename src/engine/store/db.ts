@@ -64,16 +64,30 @@ const MIGRATIONS: ((db: IDBDatabase, tx: IDBTransaction) => void)[] = [
   },
 ];
 
+export interface StorageShortfall {
+  neededBytes: number;
+  leftBytes: number;
+}
+
 export class StorageFullError extends Error {
-  constructor(what: string, cause: unknown) {
+  constructor(what: string, cause: unknown, shortfall?: StorageShortfall) {
+    const problem = shortfall
+      ? `Browser storage has too little room: ${what} needs at least ` +
+        `${mebibytes(shortfall.neededBytes)} but only ${mebibytes(shortfall.leftBytes)} is left, ` +
+        'so it was not saved and nothing stored was changed. '
+      : `Browser storage is full: ${what} was not saved and nothing stored was changed. `;
     super(
-      `Browser storage is full: ${what} was not saved and nothing stored was changed. ` +
+      problem +
         'Free space by exporting and deleting old runs or checkpoints in the History panel, ' +
         'or ask the browser to keep this site’s data (Persist storage).',
       { cause },
     );
     this.name = 'StorageFullError';
   }
+}
+
+function mebibytes(bytes: number): string {
+  return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
 }
 
 export function isQuotaError(error: unknown): boolean {

@@ -6,10 +6,11 @@
  * with its sizes and CRCs checked (zipReader.ts), and episodes.jsonl line by line as it inflates,
  * so a small archive that inflates to gigabytes is refused without holding them.
  */
-import { strFromU8, strToU8, zipSync, type Zippable } from 'fflate';
+import { strFromU8, strToU8, Zip, ZipDeflate, ZipPassThrough } from 'fflate';
 import * as v from 'valibot';
 import { parseSafetensors, serializeSafetensors } from '../model/safetensors';
 import { checkTensors, putCheckpoint, readTensors, type TensorData } from './checkpoints';
+import { checkRoom } from './capacity';
 import type { StoreContext } from './context';
 import { prefixRange, request, SCHEMA_VERSION } from './db';
 import {
@@ -289,72 +290,120 @@ export function planImport(archive: Uint8Array, now = Date.now()): ImportPlan {
   return { run, episodes, datasets, checkpoints };
 }
 
+/** What an import stores, at least: its tensors and its records as JSON. */
+function plannedBytes(plan: ImportPlan): number {
+  const records = [plan.run, ...plan.episodes, ...plan.datasets];
+  let bytes = records.reduce((sum, record) => sum + JSON.stringify(record).length, 0);
+  for (const { tensors } of plan.checkpoints) {
+    bytes += tensors.reduce((sum, tensor) => sum + tensor.data.byteLength, 0);
+  }
+  return bytes;
+}
+
 /** A checkpoint's record without what the export keeps in its own files (config, size). */
+function addFile(
+  zip: Zip,
+  name: string,
+  chunks: Uint8Array[],
+  { stored = false }: { stored?: boolean } = {},
+): void {
+  const file = stored ? new ZipPassThrough(name) : new ZipDeflate(name, { level: 6 });
+  zip.add(file);
+  for (const chunk of chunks) file.push(chunk);
+  file.push(new Uint8Array(0), true);
+}
+
 function manifestOf(checkpoint: CheckpointRecord): v.InferOutput<typeof ExportedCheckpointSchema> {
   const { schemaVersion, id, name, kind, runId, round, parentId, tensors, createdAt } = checkpoint;
   return { schemaVersion, id, name, kind, runId, round, parentId, tensors, createdAt };
 }
 
 export function createExchange(ctx: StoreContext) {
+  /**
+   * Writes the run, its episodes, datasets and checkpoints as one zip file to `onChunk`, piece
+   * by piece: one checkpoint's tensors are read and serialised at a time, so the archive is
+   * never built whole in memory.
+   */
+  async function streamRun(runId: string, onChunk: (chunk: Uint8Array) => void): Promise<void> {
+    validate(IdSchema, runId, 'run id');
+    let zipError: Error | null = null;
+    const zip = new Zip((error, chunk) => {
+      if (error) zipError = error;
+      else onChunk(chunk);
+    });
+    // One read transaction: a consistent snapshot even while the run is being written. Zip
+    // writes synchronously, so nothing awaits anything but this transaction's requests.
+    await ctx.db.transact(
+      ['runs', 'episodes', 'checkpoints', 'tensors', 'datasets'],
+      'readonly',
+      `the export of run ${runId}`,
+      async (tx) => {
+        const run = (await request(tx.objectStore('runs').get(runId))) as RunRecord | undefined;
+        if (!run) throw new Error(`There is no run ${runId} in this browser's store.`);
+        const checkpoints = (await request(
+          tx.objectStore('checkpoints').index('runId').getAll(runId),
+        )) as CheckpointRecord[];
+        const runFile: RunFile = {
+          format: EXPORT_FORMAT,
+          schemaVersion: SCHEMA_VERSION,
+          run,
+          checkpoints: checkpoints.map(manifestOf).sort((a, b) => a.createdAt - b.createdAt),
+        };
+        addFile(zip, 'run.json', [strToU8(JSON.stringify(runFile, null, 2))]);
+        const episodes = (await request(
+          tx.objectStore('episodes').getAll(prefixRange([runId])),
+        )) as EpisodeRecord[];
+        addFile(
+          zip,
+          'episodes.jsonl',
+          episodes.map((episode) => strToU8(JSON.stringify(episode) + '\n')),
+        );
+        for (const datasetId of run.datasetIds) {
+          const dataset = (await request(tx.objectStore('datasets').get(datasetId))) as
+            DatasetRecord | undefined;
+          if (dataset)
+            addFile(zip, `datasets/${dataset.id}.json`, [strToU8(JSON.stringify(dataset))]);
+        }
+        for (const checkpoint of checkpoints) {
+          const layout = CHECKPOINT_FILES[checkpoint.kind];
+          const folder = `checkpoints/${checkpoint.id}/`;
+          const config = JSON.stringify(checkpoint.config, null, 2);
+          addFile(zip, folder + layout.config, [strToU8(config)]);
+          const tensors = await readTensors(tx, checkpoint);
+          // Stored, not deflated: float weights barely compress and deflating them is slow.
+          const weights = serializeSafetensors(tensors, { format: 'pt' });
+          addFile(zip, folder + layout.weights, [weights], { stored: true });
+        }
+      },
+    );
+    zip.end();
+    if (zipError) throw zipError;
+  }
+
   return {
-    /** The run, its episodes, datasets and checkpoints as the bytes of one zip file. */
+    streamRun,
+
+    /** The run's export (see streamRun) as the bytes of one zip file. */
     async exportRun(runId: string): Promise<Uint8Array> {
-      validate(IdSchema, runId, 'run id');
-      // One read transaction: a consistent snapshot even while the run is being written.
-      const snapshot = await ctx.db.transact(
-        ['runs', 'episodes', 'checkpoints', 'tensors', 'datasets'],
-        'readonly',
-        `the export of run ${runId}`,
-        async (tx) => {
-          const run = (await request(tx.objectStore('runs').get(runId))) as RunRecord | undefined;
-          if (!run) throw new Error(`There is no run ${runId} in this browser's store.`);
-          const episodes = (await request(
-            tx.objectStore('episodes').getAll(prefixRange([runId])),
-          )) as EpisodeRecord[];
-          const checkpointRecords = (await request(
-            tx.objectStore('checkpoints').index('runId').getAll(runId),
-          )) as CheckpointRecord[];
-          const checkpoints = [];
-          for (const checkpoint of checkpointRecords) {
-            checkpoints.push({ checkpoint, tensors: await readTensors(tx, checkpoint) });
-          }
-          const datasets = [];
-          for (const datasetId of run.datasetIds) {
-            const dataset = (await request(tx.objectStore('datasets').get(datasetId))) as
-              DatasetRecord | undefined;
-            if (dataset) datasets.push(dataset);
-          }
-          return { run, episodes, checkpoints, datasets };
-        },
-      );
-      const { run, episodes, checkpoints, datasets } = snapshot;
-      const entries: Zippable = {};
-      for (const { checkpoint, tensors } of checkpoints) {
-        const layout = CHECKPOINT_FILES[checkpoint.kind];
-        const folder = `checkpoints/${checkpoint.id}/`;
-        // Stored, not deflated: float weights barely compress and deflating them is slow.
-        entries[folder + layout.weights] = [
-          serializeSafetensors(tensors, { format: 'pt' }),
-          { level: 0 },
-        ];
-        entries[folder + layout.config] = strToU8(JSON.stringify(checkpoint.config, null, 2));
+      const chunks: Uint8Array[] = [];
+      await streamRun(runId, (chunk) => chunks.push(chunk));
+      const archive = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0));
+      let offset = 0;
+      for (const chunk of chunks) {
+        archive.set(chunk, offset);
+        offset += chunk.byteLength;
       }
-      for (const dataset of datasets) {
-        entries[`datasets/${dataset.id}.json`] = strToU8(JSON.stringify(dataset));
-      }
-      const runFile: RunFile = {
-        format: EXPORT_FORMAT,
-        schemaVersion: SCHEMA_VERSION,
-        run,
-        checkpoints: checkpoints
-          .map(({ checkpoint }) => manifestOf(checkpoint))
-          .sort((a, b) => a.createdAt - b.createdAt),
-      };
-      entries['run.json'] = strToU8(JSON.stringify(runFile, null, 2));
-      entries['episodes.jsonl'] = strToU8(
-        episodes.map((episode) => JSON.stringify(episode) + '\n').join(''),
-      );
-      return zipSync(entries, { level: 6 });
+      return archive;
+    },
+
+    /**
+     * The run's export (see streamRun) as a Blob made of its pieces, which the browser may keep
+     * on disk, for a download that never holds the archive as one buffer.
+     */
+    async exportRunBlob(runId: string): Promise<Blob> {
+      const chunks: Uint8Array<ArrayBuffer>[] = [];
+      await streamRun(runId, (chunk) => chunks.push(chunk as Uint8Array<ArrayBuffer>));
+      return new Blob(chunks, { type: 'application/zip' });
     },
 
     /**
@@ -368,6 +417,7 @@ export function createExchange(ctx: StoreContext) {
         plan.run.status === 'running'
           ? { ...plan.run, status: 'paused', statusMessage: 'Imported while it was running.' }
           : plan.run;
+      await checkRoom(ctx.estimateStorage, plannedBytes(plan), `the import of run ${run.id}`);
       await ctx.db.transact(
         ['runs', 'episodes', 'datasets', 'checkpoints', 'tensors'],
         'readwrite',

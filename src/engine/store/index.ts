@@ -2,6 +2,7 @@
  * The playground's persistent store in IndexedDB: runs and their episodes, checkpoints, imported
  * datasets and cached model files. docs/formats.md documents the records and the export format.
  */
+import { estimateStorage, type EstimateStorage } from './capacity';
 import { createCheckpointStore } from './checkpoints';
 import { ChangeFeed, defaultWriterLocks, type StoreChange, type WriterLocks } from './coordination';
 import type { StoreContext } from './context';
@@ -12,6 +13,8 @@ import { createModelCache } from './models';
 import { createRunStore } from './runs';
 
 export { SCHEMA_VERSION, StorageFullError, isQuotaError } from './db';
+export { bytesLeft, estimateStorage } from './capacity';
+export type { StorageEstimate } from './capacity';
 export { RunBusyError, comparePositions } from './runs';
 export type { RunSummary, EpisodePage } from './runs';
 export type { NewCheckpoint, TensorData, CheckpointWithTensors } from './checkpoints';
@@ -43,28 +46,8 @@ export interface StoreOptions {
   channelName?: string | null;
   locks?: WriterLocks;
   now?: () => number;
-}
-
-export interface StorageEstimate {
-  usageBytes: number | null;
-  quotaBytes: number | null;
-  /** Whether the browser promised not to evict this site's data; null where unknown. */
-  persisted: boolean | null;
-}
-
-/** How much this origin stores and may store, as far as the browser tells. */
-export async function estimateStorage(): Promise<StorageEstimate> {
-  const storage = (globalThis.navigator as { storage?: StorageManager } | undefined)?.storage;
-  if (!storage?.estimate) return { usageBytes: null, quotaBytes: null, persisted: null };
-  const [estimate, persisted] = await Promise.all([
-    storage.estimate(),
-    storage.persisted ? storage.persisted() : Promise.resolve(null),
-  ]);
-  return {
-    usageBytes: estimate.usage ?? null,
-    quotaBytes: estimate.quota ?? null,
-    persisted,
-  };
+  /** What the browser says is used and left; tests pass their own. */
+  estimateStorage?: EstimateStorage;
 }
 
 export function openStore(options: StoreOptions = {}) {
@@ -73,6 +56,7 @@ export function openStore(options: StoreOptions = {}) {
     changes: new ChangeFeed(options.channelName === undefined ? undefined : options.channelName),
     locks: options.locks ?? defaultWriterLocks(),
     now: options.now ?? Date.now,
+    estimateStorage: options.estimateStorage ?? estimateStorage,
   };
   const runs = createRunStore(ctx);
   const checkpoints = createCheckpointStore(ctx);
@@ -85,7 +69,7 @@ export function openStore(options: StoreOptions = {}) {
     ...datasets,
     ...models,
     ...exchange,
-    estimateStorage,
+    estimateStorage: ctx.estimateStorage,
     /** Calls `listener` after every change committed by this or another tab. */
     onChange(listener: (change: StoreChange) => void): () => void {
       return ctx.changes.subscribe(listener);
@@ -100,5 +84,8 @@ export function openStore(options: StoreOptions = {}) {
 
 export type SealStore = ReturnType<typeof openStore>;
 
-/** What the engine serves of the store over its RPC (changes arrive as engine events). */
-export type StoreApi = Omit<SealStore, 'onChange' | 'close' | 'releaseAll'>;
+/**
+ * What the engine serves of the store over its RPC (changes arrive as engine events; an export
+ * crosses as one Blob rather than chunk by chunk through a callback).
+ */
+export type StoreApi = Omit<SealStore, 'onChange' | 'close' | 'releaseAll' | 'streamRun'>;

@@ -6,6 +6,7 @@
 import { get, values } from 'idb-keyval';
 import * as v from 'valibot';
 import { prefixRange, SCHEMA_VERSION } from './db';
+import { checkRoom } from './capacity';
 import type { StoreContext } from './context';
 import { validate } from './records';
 
@@ -56,6 +57,7 @@ export function createModelCache(ctx: StoreContext) {
         etag,
         storedAt: ctx.now(),
       };
+      await checkRoom(ctx.estimateStorage, bytes.byteLength, `${repo}/${path}`);
       await ctx.db.transact(['models', 'modelBytes'], 'readwrite', `${repo}/${path}`, (tx) => {
         tx.objectStore('modelBytes').put(bytes, key);
         tx.objectStore('models').put(record, key);
@@ -93,5 +95,3 @@ export function createModelCache(ctx: StoreContext) {
     },
   };
 }
-
-export type ModelCache = ReturnType<typeof createModelCache>;

@@ -193,7 +193,6 @@ export const NewEpisodeSchema = v.omit(EpisodeSchema, ['schemaVersion', 'created
 export type NewEpisode = v.InferInput<typeof NewEpisodeSchema>;
 
 export const DTYPES = ['float32'] as const;
-export type TensorDtype = (typeof DTYPES)[number];
 
 export const TensorInfoSchema = v.strictObject({
   name: TensorNameSchema,
@@ -203,7 +202,6 @@ export const TensorInfoSchema = v.strictObject({
 export type TensorInfo = v.InferOutput<typeof TensorInfoSchema>;
 
 export const CHECKPOINT_KINDS = ['adapter', 'full'] as const;
-export type CheckpointKind = (typeof CHECKPOINT_KINDS)[number];
 
 export const CheckpointSchema = v.strictObject({
   schemaVersion: v.literal(2),

@@ -377,5 +377,3 @@ export function createRunStore(ctx: StoreContext) {
     }
   }
 }
-
-export type RunStore = ReturnType<typeof createRunStore>;

@@ -18,13 +18,6 @@ export interface LoraSettings {
   dropout: number;
 }
 
-export const DEFAULT_LORA_SETTINGS: LoraSettings = {
-  targets: ['q_proj', 'v_proj'],
-  rank: 8,
-  alpha: 16,
-  dropout: 0,
-};
-
 export interface LoraModule {
   /** HF module path, e.g. 'model.layers.3.self_attn.q_proj'. */
   path: string;

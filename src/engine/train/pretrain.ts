@@ -18,7 +18,6 @@ import { createRng } from '../world/random';
 import { setBaseTrainable } from './lora';
 import { AdamW, clipByGlobalNorm, learningRateAt, type AdamWState } from './optimizer';
 import { makeBatch, weightedTokenLoss } from './sft';
-import './wasmKernels';
 
 export interface PretrainOptions {
   /** Longest row in tokens; documents are packed whole into rows (longer ones are cut). */

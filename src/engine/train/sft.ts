@@ -8,11 +8,10 @@ import type { Checkpoint } from '../jobs';
 import type { ModelConfig } from '../model/config';
 import { forward } from '../model/llama';
 import type { ModelWeights } from '../model/weights';
-import { createRandom, streamSeed, type Random } from '../random';
+import { createRandom, shuffled, streamSeed } from '../random';
 import type { TokenizedSequence } from './dataset';
 import { LoraAdapter, setBaseTrainable } from './lora';
 import { AdamW, clipByGlobalNorm, learningRateAt, type ScheduleKind } from './optimizer';
-import './wasmKernels';
 
 /** Data order draws from streams 0, 1, … (one per epoch); dropout from this one. */
 const DROPOUT_STREAM = 0x7fffffff;
@@ -100,15 +99,6 @@ function validateOptions(options: SftOptions): void {
   if (options.maxGradNorm !== null && !(options.maxGradNorm > 0)) {
     throw new Error(`maxGradNorm must be positive or null, got ${options.maxGradNorm}`);
   }
-}
-
-function shuffled<T>(items: readonly T[], random: Random): T[] {
-  const result = [...items];
-  for (let i = result.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [result[i], result[j]] = [result[j]!, result[i]!];
-  }
-  return result;
 }
 
 /** The micro-batches of each optimizer step, epoch after epoch, in a seeded order. */

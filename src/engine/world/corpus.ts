@@ -4,7 +4,7 @@ import {
   readingPrompt,
   selfEditPrompt,
   type SelfEditFormat,
-} from '../seal/prompts';
+} from '../prompts';
 import { entityOf } from './generate';
 import {
   DEFAULT_IMITATION_PARAMS,

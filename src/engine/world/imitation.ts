@@ -1,4 +1,4 @@
-import { selfEditPrompt, type SelfEditFormat } from '../seal/prompts';
+import { selfEditPrompt, type SelfEditFormat } from '../prompts';
 import { PROFESSIONS, TRADES } from './lexicon';
 import { questionsFor } from './questions';
 import type { Rng } from './random';

@@ -2,7 +2,10 @@
  * Seeded pseudo-random numbers for the world generator. Every stream is derived from a seed
  * string, so a world, its corpus and its tokenizer are reproducible byte for byte, and `fork`
  * gives independent streams whose values do not shift when another part draws more numbers.
+ * It is its own generator (sfc32 seeded by a string hash), not ../random's mulberry32, because a
+ * world must stay byte-identical to the one the shipped model was trained on.
  */
+import { shuffled } from '../random';
 
 export interface Rng {
   /** A float in [0, 1). */
@@ -80,14 +83,7 @@ export function createRng(seed: number | string): Rng {
       if (items.length === 0) throw new Error('rng.pick needs a non-empty list');
       return items[int(items.length)] as (typeof items)[number];
     },
-    shuffle: (items) => {
-      const out = items.slice();
-      for (let i = out.length - 1; i > 0; i--) {
-        const j = int(i + 1);
-        [out[i], out[j]] = [out[j] as (typeof out)[number], out[i] as (typeof out)[number]];
-      }
-      return out;
-    },
+    shuffle: (items) => shuffled(items, next),
     weighted: (weights) => {
       const entries = Object.entries(weights) as [keyof typeof weights, number][];
       const total = entries.reduce((sum, [, w]) => sum + Math.max(0, w), 0);

@@ -1,5 +1,6 @@
 /**
- * Two fixes to tfjs's wasm backend that training needs:
+ * Fixes to tfjs's wasm backend, registered by `selectBackend` wherever a backend starts (the
+ * engine, a pool worker, a script, a test), so no result depends on which modules were imported:
  * - it ships no `UnsortedSegmentSum` kernel, yet the gradient of `tf.gather` (every embedding
  *   lookup) is built on it: one is registered that works directly on the wasm heap;
  * - its `BatchMatMul` with a transposed operand runs 6–13× slower than without (76 ms vs 6 ms
@@ -178,4 +179,21 @@ export function registerWasmKernels(): void {
   }
 }
 
-registerWasmKernels();
+/**
+ * Rows of x at or above which x·Wᵀ (every linear's forward) transposes W before multiplying on
+ * wasm. This is a different choice from the kernel wrapper's MIN_ROWS_TO_TRANSPOSE: it is made
+ * on the tensors, so it also shapes the gradient graph (the backward pass multiplies by the
+ * transposed copy). Every trained checkpoint and recorded result was computed with both values
+ * as they are; either one changed changes fine-tuning results in their last bits. On WebGPU the
+ * transposed read costs nothing, and a transposed copy of every weight would only fill the
+ * buffer pool.
+ */
+const TRANSPOSE_WEIGHT_MIN_ROWS = 8;
+
+/** x [rows, in] · weightᵀ, weight in HF's [out, in] layout. */
+export function multiplyByTransposedWeight(x: tf.Tensor2D, weight: tf.Tensor2D): tf.Tensor2D {
+  if (tf.getBackend() === 'wasm' && x.shape[0] >= TRANSPOSE_WEIGHT_MIN_ROWS) {
+    return tf.matMul(x, weight.transpose());
+  }
+  return tf.matMul(x, weight, false, true);
+}
