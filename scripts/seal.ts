@@ -27,7 +27,7 @@ import { resolveSealConfig, type SealConfig } from '../src/engine/seal/config';
 import { worldSealContexts, type HeldOutSplit } from '../src/engine/seal/contexts';
 import { mStepJsonl, runForgetting, squadJson } from '../src/engine/seal/experiments';
 import { heldOutUnits } from '../src/engine/seal/plan';
-import { SELF_EDIT_FORMATS } from '../src/engine/seal/prompts';
+import { SELF_EDIT_FORMATS } from '../src/engine/prompts';
 import {
   resumeSealRun,
   startSealRun,

@@ -13,7 +13,7 @@ import {
   wholeNumberSchema,
 } from '../validation';
 import type { GradeMetric } from './grade';
-import { SELF_EDIT_FORMATS, selfEditPrompt } from './prompts';
+import { SELF_EDIT_FORMATS, selfEditPrompt } from '../prompts';
 
 /**
  * - `improvement`: 1 when the adapted model answers more questions right than the model before

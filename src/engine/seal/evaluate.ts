@@ -18,7 +18,7 @@ import { selfEditPromptOf, type LoopPhase, type SealConfig } from './config';
 import type { SealContexts } from './contexts';
 import { episodeCondition, episodeContext, episodeDraw } from './episodes';
 import { promptText, type AppliedSelfEdit, type Probe, type SealModel } from './innerLoop';
-import type { SelfEditFormat } from './prompts';
+import type { SelfEditFormat } from '../prompts';
 import { seedOf, STREAM, type PlannedStep } from './plan';
 import type { SampledSelfEdit } from './sampleSelfEdits';
 import { selfEditLines, selfEditTrainingTexts } from './selfEdit';

@@ -1,2 +1,0 @@
-/** The names seal/config.ts, scripts/seal.ts and the SEAL panel import from here; see ../prompts. */
-export { SELF_EDIT_FORMATS, selfEditPrompt } from '../prompts';
