@@ -169,14 +169,21 @@ function writeSummary(
   episodes: readonly EpisodeRecord[],
   wallSeconds: number,
 ): Record<string, number> {
+  const bySeeds = reliabilityBySeeds(episodes);
   const metrics = table2Metrics(config, episodes);
+  // What fewer seeds would have measured, flat, beside the configured number's.
+  for (const { seeds, metrics: row } of bySeeds) {
+    for (const [name, value] of Object.entries(row)) {
+      if (/^reward_(reliability|validity)_/.test(name)) metrics[`${name}_seeds${seeds}`] = value;
+    }
+  }
   const summary = {
     run: runId,
     model: modelId,
     config,
     metrics,
     rounds: roundSummaries(config, episodes),
-    rewardReliabilityBySeeds: reliabilityBySeeds(episodes),
+    rewardReliabilityBySeeds: bySeeds,
     wallSeconds,
   };
   write(outDir, 'summary.json', `${JSON.stringify(summary, null, 2)}\n`);
