@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-webgpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { BACKENDS, type BackendName, type BackendRequest } from './backendChoice';
+import { registerCpuKernels } from './cpuKernels';
 import { registerWasmKernels } from './wasmKernels';
 
 export type { BackendName, BackendRequest } from './backendChoice';
@@ -90,6 +91,7 @@ export async function selectBackend(
   tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
   if (options.wasmPaths) setWasmPaths(options.wasmPaths);
   registerWasmKernels();
+  registerCpuKernels();
 
   const order: BackendName[] =
     requested === 'auto' ? [...BACKENDS] : [requested, ...BACKENDS.filter((b) => b !== requested)];

@@ -1,0 +1,67 @@
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { selectBackend } from '../../src/engine/backend';
+import { unsortedSegmentSum } from '../../src/engine/cpuKernels';
+import { createRandom } from '../../src/engine/random';
+
+beforeAll(async () => {
+  await selectBackend('cpu');
+});
+afterAll(async () => {
+  await selectBackend('wasm');
+});
+
+/** Row i of `x` added into row ids[i] of a [segments, columns] result; other ids ignored. */
+function reference(x: number[][], ids: number[], segments: number): number[][] {
+  const out = Array.from({ length: segments }, () => Array<number>(x[0]!.length).fill(0));
+  ids.forEach((id, i) => {
+    if (id >= 0 && id < segments) x[i]!.forEach((v, j) => (out[id]![j]! += v));
+  });
+  return out;
+}
+
+describe('the cpu backend', () => {
+  it('sums rows into segments in one pass, ignoring ids out of range, as TensorFlow does', async () => {
+    expect(tf.getBackend()).toBe('cpu');
+    expect(tf.getKernel('UnsortedSegmentSum', 'cpu')!.kernelFunc).toBe(unsortedSegmentSum);
+    const random = createRandom(4);
+    const x = Array.from({ length: 40 }, () => [random(), random() - 0.5, random() * 3]);
+    const ids = Array.from({ length: 40 }, () => Math.floor(random() * 9) - 1);
+    const sum = tf.unsortedSegmentSum(tf.tensor2d(x), tf.tensor1d(ids, 'int32'), 7);
+    const got = (await sum.array()) as number[][];
+    const want = reference(x, ids, 7);
+    got.forEach((row, i) => row.forEach((v, j) => expect(v).toBeCloseTo(want[i]![j]!, 5)));
+    const ints = tf.unsortedSegmentSum(
+      tf.tensor1d([1, 2, 3, 4], 'int32'),
+      tf.tensor1d([0, 1, 0, 5], 'int32'),
+      2,
+    );
+    expect(ints.dtype).toBe('int32');
+    expect(await ints.array()).toEqual([4, 2]);
+    tf.dispose([sum, ints]);
+  });
+
+  it("gives tf.gather's gradient: each row's upstream gradient added where it was gathered", async () => {
+    const table = tf.tensor2d([
+      [1, 2],
+      [3, 4],
+      [5, 6],
+    ]);
+    const indices = tf.tensor1d([2, 0, 2, 2], 'int32');
+    const weights = tf.tensor2d([
+      [1, 1],
+      [2, 2],
+      [3, 3],
+      [4, 4],
+    ]);
+    const gradient = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, indices), weights)))(
+      table,
+    );
+    expect(await gradient.array()).toEqual([
+      [2, 2],
+      [0, 0],
+      [8, 8],
+    ]);
+    tf.dispose([table, indices, weights, gradient]);
+  });
+});
