@@ -3,7 +3,7 @@
  * (see src/worker.ts); in Node, tests and scripts call `createEngine()` directly.
  */
 import type { BackendInfo, BackendRequest } from './backend';
-import type { ProgressListener } from './jobs';
+import type { ModelJob, ProgressListener } from './jobs';
 import type { ModelApi } from './model/service';
 import type { GenerationStep } from './model/generate';
 import type { GenerateRequest, GenerateResponse, Logits } from './model/generateText';
@@ -13,7 +13,7 @@ import type { SealApi } from './seal/service';
 import type { ProxyMarked } from 'comlink';
 
 export type { BackendInfo, BackendRequest } from './backend';
-export type { JobProgress, ProgressListener } from './jobs';
+export type { JobProgress, ModelJob, ProgressListener } from './jobs';
 export type { ModelApi, ModelSource, ModelSummary, ShippedModel } from './model/service';
 export type { GenerationStep } from './model/generate';
 export type { GenerateRequest, GenerateResponse, Logits } from './model/generateText';
@@ -50,7 +50,9 @@ export interface LogEntry {
 export type EngineEvent =
   | { type: 'log'; entry: LogEntry }
   /** Something in the store changed, in this tab or another. */
-  | { type: 'store'; change: StoreChange };
+  | { type: 'store'; change: StoreChange }
+  /** The job using the model started (`job`) or ended (null). */
+  | { type: 'model-job'; job: ModelJob | null };
 export type EngineEventListener = (event: EngineEvent) => void;
 
 export interface MatmulBenchmarkOptions {
@@ -70,6 +72,11 @@ export interface EngineApi {
   init(request: BackendRequest): Promise<BackendInfo>;
   backendInfo(): Promise<BackendInfo | null>;
   memory(): Promise<MemoryInfo>;
+  /**
+   * The one job now reading or changing the model's weights (generation, fine-tuning, a SEAL
+   * run, a model load, …), or null; a second one is refused while it runs.
+   */
+  modelJob(): Promise<ModelJob | null>;
   /** Receives logs and other unsolicited events. */
   subscribe(listener: EngineEventListener): void;
   matmul(a: Matrix, b: Matrix): Promise<Matrix>;

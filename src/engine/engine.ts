@@ -66,6 +66,9 @@ export function createEngine(options: EngineOptions = {}): EngineApi {
   store.onChange((change) => {
     for (const listener of listeners) listener({ type: 'store', change });
   });
+  jobs.onModelJobChange((job) => {
+    for (const listener of listeners) listener({ type: 'model-job', job });
+  });
 
   return {
     init(request) {
@@ -86,6 +89,8 @@ export function createEngine(options: EngineOptions = {}): EngineApi {
     },
 
     async memory(): Promise<MemoryInfo> {
+      await pendingInit;
+      if (!backend) throw new Error('no backend is active yet: the engine is still starting');
       // The WebGPU backend adds its buffer pool's totals; allocated includes freed-but-pooled.
       const memory = tf.memory() as tf.MemoryInfo & { numBytesAllocatedInGPU?: number };
       return {
@@ -93,6 +98,10 @@ export function createEngine(options: EngineOptions = {}): EngineApi {
         numBytes: memory.numBytes,
         gpuBytes: memory.numBytesAllocatedInGPU ?? null,
       };
+    },
+
+    async modelJob() {
+      return jobs.currentModelJob;
     },
 
     subscribe(listener) {
@@ -159,7 +168,7 @@ export function createEngine(options: EngineOptions = {}): EngineApi {
     },
 
     async generate(jobId, request, onStep) {
-      return jobs.run(jobId, (checkpoint) =>
+      return jobs.runOnModel(jobId, 'generation', (checkpoint) =>
         generateText(session.require(), request, {
           checkpoint,
           onStep,

@@ -38,8 +38,17 @@ export function yieldToEventLoop(): Promise<void> {
   });
 }
 
+/** The one job that reads or changes the loaded model's weights, as the UI shows it. */
+export interface ModelJob {
+  id: string;
+  /** What the job is, as a phrase that fits "busy with …": "a SEAL run", "fine-tuning". */
+  label: string;
+}
+
 export class JobRegistry {
   private readonly running = new Map<string, AbortController>();
+  private modelJob: ModelJob | null = null;
+  private readonly modelJobListeners: ((job: ModelJob | null) => void)[] = [];
 
   /**
    * Runs `work` as job `jobId`; after `cancel(jobId)` its next `checkpoint()` throws.
@@ -52,6 +61,56 @@ export class JobRegistry {
     work: (checkpoint: Checkpoint, signal: AbortSignal) => Promise<T>,
   ): Promise<T> {
     if (this.running.has(jobId)) throw new Error(`Job ${jobId} is already running`);
+    return this.runUnchecked(jobId, work);
+  }
+
+  /**
+   * Runs `work` as the model's one job: it reads or changes the loaded model's weights, so a
+   * second such job (or anything that replaces the model, see `assertModelFree`) is refused
+   * while it runs.
+   */
+  async runOnModel<T>(
+    jobId: string,
+    label: string,
+    work: (checkpoint: Checkpoint, signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    if (this.running.has(jobId)) throw new Error(`Job ${jobId} is already running`);
+    this.assertModelFree(label.charAt(0).toUpperCase() + label.slice(1));
+    this.setModelJob({ id: jobId, label });
+    try {
+      return await this.runUnchecked(jobId, work);
+    } finally {
+      this.setModelJob(null);
+    }
+  }
+
+  /** Throws, naming the running job, when a model job runs; `action` is what was refused. */
+  assertModelFree(action: string): void {
+    if (this.modelJob) {
+      throw new Error(
+        `${action} cannot start: the model is busy with ${this.modelJob.label}. ` +
+          'Let it finish, or pause or cancel it first.',
+      );
+    }
+  }
+
+  get currentModelJob(): ModelJob | null {
+    return this.modelJob;
+  }
+
+  onModelJobChange(listener: (job: ModelJob | null) => void): void {
+    this.modelJobListeners.push(listener);
+  }
+
+  private setModelJob(job: ModelJob | null) {
+    this.modelJob = job;
+    for (const listener of this.modelJobListeners) listener(job);
+  }
+
+  private async runUnchecked<T>(
+    jobId: string,
+    work: (checkpoint: Checkpoint, signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
     const controller = new AbortController();
     this.running.set(jobId, controller);
     let lastYield = performance.now();

@@ -3,6 +3,7 @@ import type {
   JobProgress,
   LogEntry,
   MemoryInfo,
+  ModelJob,
   ModelSource,
   ModelSummary,
 } from '../engine/api';
@@ -25,6 +26,8 @@ export const app = $state({
   modelLoad: null as { jobId: string; label: string; progress: JobProgress | null } | null,
   modelLoadError: null as string | null,
   modelLoadNotice: null as string | null,
+  /** The one engine job using the model now (panels disable what would start another). */
+  modelJob: null as ModelJob | null,
 });
 
 export const engine: EngineClient = connectEngine();
@@ -42,8 +45,9 @@ export async function startEngine(request: BackendRequest): Promise<void> {
   await refreshMemory();
 }
 
+/** Memory figures exist once a backend runs; before that there is nothing to ask. */
 export async function refreshMemory(): Promise<void> {
-  app.memory = await engine.memory();
+  if (app.backend) app.memory = await engine.memory();
 }
 
 export function listenToEngine(): void {
@@ -51,8 +55,10 @@ export function listenToEngine(): void {
     Comlink.proxy((event) => {
       if (event.type === 'log') app.logs = [...app.logs, event.entry].slice(-MAX_LOG_ENTRIES);
       if (event.type === 'store') requestPersistenceOnFirstWrite(event.change);
+      if (event.type === 'model-job') app.modelJob = event.job;
     }),
   );
+  void engine.modelJob().then((job) => (app.modelJob = job));
 }
 
 /** Loads a model in the engine, keeping progress, errors and the result in `app`. */

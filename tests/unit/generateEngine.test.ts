@@ -38,6 +38,55 @@ describe('engine.generate', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  it('lets one job use the model at a time, and names it when refusing another', async () => {
+    const engine = createEngine({ session });
+    await engine.init('wasm');
+    const fixture = await loadFixtureModel('tiny-llama');
+    session.replace({ id: 'tiny-llama', ...fixture, generationConfig: null, chatTemplate: null });
+    const seen: (string | null)[] = [];
+    engine.subscribe((event) => {
+      if (event.type === 'model-job') seen.push(event.job?.label ?? null);
+    });
+    const refusals: string[] = [];
+    const refused = (attempt: () => Promise<unknown>) =>
+      attempt().then(
+        () => refusals.push('not refused'),
+        (error: unknown) => refusals.push((error as Error).message),
+      );
+    const long = engine.generate('g3', { ...request, maxNewTokens: 100 }, (step) => {
+      if (step.step !== 2) return;
+      void (async () => {
+        expect(await engine.modelJob()).toEqual({ id: 'g3', label: 'generation' });
+        await refused(() => engine.generate('g4', request));
+        await refused(() =>
+          engine.train.finetune('f', {
+            dataset: { source: 'a fox', format: 'text' },
+            method: { kind: 'full' },
+            lossOn: 'all',
+          }),
+        );
+        await refused(() => engine.seal.startRun('s', { config: {}, worldSeed: 1 }));
+        await refused(() => engine.seal.loadTinyModel(1, 1));
+        await refused(() => engine.model.unload());
+        await refused(() => engine.model.load('l', { kind: 'shipped', name: 'x' }));
+        await engine.cancel('g3');
+      })();
+    });
+    expect(isCancelledError(await long.catch((error: unknown) => error))).toBe(true);
+    expect(refusals).toEqual([
+      'Generation cannot start: the model is busy with generation. Let it finish, or pause or cancel it first.',
+      'Fine-tuning cannot start: the model is busy with generation. Let it finish, or pause or cancel it first.',
+      'A SEAL run cannot start: the model is busy with generation. Let it finish, or pause or cancel it first.',
+      'Loading the tiny demo model cannot start: the model is busy with generation. Let it finish, or pause or cancel it first.',
+      'Unloading the model cannot start: the model is busy with generation. Let it finish, or pause or cancel it first.',
+      'A model load cannot start: the model is busy with generation. Let it finish, or pause or cancel it first.',
+    ]);
+    expect(seen).toEqual(['generation', null]);
+    expect(await engine.modelJob()).toBeNull();
+    // Once it has ended, the model is free again.
+    expect((await engine.generate('g5', request)).sequences).toHaveLength(2);
+  });
+
   it('returns the logits transformers computes', async () => {
     const engine = createEngine({ session });
     await engine.init('wasm');

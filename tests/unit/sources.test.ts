@@ -497,7 +497,7 @@ describe('the engine model calls', () => {
     const other = createEngine({ hubEndpoint: hub.url });
     const first = engine.model.load('load-a', fromHub('tiny-llama3'));
     await expect(engine.model.load('load-b', fromHub('tiny-llama'))).rejects.toThrow(
-      'a model is already loading',
+      'A model load cannot start: the model is busy with a model load.',
     );
     const summary = await first;
     expect(summary.id).toBe('test/tiny-llama3@main');
@@ -559,9 +559,13 @@ describe('the engine model calls', () => {
     await service.load('first', fromHub('tiny-llama'));
     const before = tf.memory().numTensors;
     let finish = () => {};
-    const generation = jobs.run('generate-1', () => new Promise<void>((done) => (finish = done)));
+    const generation = jobs.runOnModel(
+      'generate-1',
+      'generation',
+      () => new Promise<void>((done) => (finish = done)),
+    );
     await expect(service.load('second', fromHub('tiny-llama3'))).rejects.toThrow(
-      'the current model is in use by generate-1: cancel or finish that first',
+      'A model load cannot start: the model is busy with generation.',
     );
     expect(session.current()!.id).toBe('test/tiny-llama@main');
     expect(tf.memory().numTensors).toBe(before);

@@ -9,7 +9,6 @@ import { loadModelFiles, type LoadFilesOptions, type ModelSource } from './sourc
 import { createTokenizer, type Tokenizer } from './tokenizer';
 import {
   checkWeightFiles,
-  disposeModelWeights,
   estimateModelMemory,
   loadModelWeights,
   type ModelMemoryEstimate,
@@ -36,8 +35,6 @@ export interface ModelSummary {
 }
 
 export interface LoadModelOptions extends LoadFilesOptions {
-  /** Jobs that may be using the current model; it is not replaced under them. */
-  otherJobs?: () => string[];
   /** Where the model is loaded into; scripts without an engine use the standalone one. */
   session?: ModelSession;
 }
@@ -80,13 +77,6 @@ export async function loadModel(
     generationConfig: files.generationConfig,
     chatTemplate: files.chatTemplate,
   };
-  const busy = options.otherJobs?.() ?? [];
-  if (busy.length > 0) {
-    disposeModelWeights(weights);
-    throw new Error(
-      `the current model is in use by ${busy.join(', ')}: cancel or finish that first (the files stay cached)`,
-    );
-  }
   (options.session ?? standaloneSession).replace(model);
   const contextTokens = Math.min(files.config.maxPositionEmbeddings, SUMMARY_CONTEXT_TOKENS);
   const memory = estimateModelMemory(files.config, contextTokens);

@@ -44,7 +44,6 @@ export interface ModelServiceOptions {
 }
 
 export function createModelService(options: ModelServiceOptions): ModelApi {
-  let loading = false;
   let summary: ModelSummary | null = null;
 
   return {
@@ -54,32 +53,25 @@ export function createModelService(options: ModelServiceOptions): ModelApi {
     },
 
     async load(jobId, source, onProgress) {
-      if (loading) throw new Error('a model is already loading: wait for it or cancel it first');
-      loading = true;
-      try {
-        return await options.jobs.run(jobId, async (checkpoint, signal) => {
-          const started = performance.now();
-          const loaded = await loadModel(source, {
-            cache: options.cache,
-            appBaseUrl: options.appBaseUrl,
-            hubEndpoint: options.hubEndpoint,
-            limits: deviceLimits(options.backend()),
-            checkpoint,
-            signal,
-            onProgress,
-            otherJobs: () => options.jobs.activeJobIds.filter((id) => id !== jobId),
-            session: options.session,
-          });
-          summary = loaded;
-          const seconds = ((performance.now() - started) / 1000).toFixed(1);
-          const where = loaded.fromCache ? 'from the cache' : 'downloaded';
-          options.log('info', `Loaded ${loaded.id} (${where}) in ${seconds} s`);
-          for (const warning of loaded.warnings) options.log('warn', warning);
-          return loaded;
+      return options.jobs.runOnModel(jobId, 'a model load', async (checkpoint, signal) => {
+        const started = performance.now();
+        const loaded = await loadModel(source, {
+          cache: options.cache,
+          appBaseUrl: options.appBaseUrl,
+          hubEndpoint: options.hubEndpoint,
+          limits: deviceLimits(options.backend()),
+          checkpoint,
+          signal,
+          onProgress,
+          session: options.session,
         });
-      } finally {
-        loading = false;
-      }
+        summary = loaded;
+        const seconds = ((performance.now() - started) / 1000).toFixed(1);
+        const where = loaded.fromCache ? 'from the cache' : 'downloaded';
+        options.log('info', `Loaded ${loaded.id} (${where}) in ${seconds} s`);
+        for (const warning of loaded.warnings) options.log('warn', warning);
+        return loaded;
+      });
     },
 
     async current() {
@@ -87,6 +79,7 @@ export function createModelService(options: ModelServiceOptions): ModelApi {
     },
 
     async unload() {
+      options.jobs.assertModelFree('Unloading the model');
       options.session.replace(null);
       summary = null;
     },

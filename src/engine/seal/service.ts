@@ -188,7 +188,7 @@ export function createSealService(
     const createExecutor = executorFor(workers);
     const contexts = await contextsOf(source);
     try {
-      return await jobs.run(jobId, (checkpoint) =>
+      return await jobs.runOnModel(jobId, 'a SEAL run', (checkpoint) =>
         drive({
           model: session.require(),
           contexts,
@@ -222,6 +222,7 @@ export function createSealService(
     },
 
     async loadTinyModel(seed, worldSeed) {
+      jobs.assertModelFree('Loading the tiny demo model');
       const model = tinySealModel(seed, worldSeed);
       session.replace(model);
       return model.id;
@@ -275,7 +276,7 @@ export function createSealService(
         );
       }
       const passages = worldSealContexts(request.worldSeed).heldOut.slice(0, request.passages);
-      const result = await jobs.run(jobId, (checkpoint) =>
+      const result = await jobs.runOnModel(jobId, 'the forgetting measurement', (checkpoint) =>
         runForgetting(session.require(), passages, config, { checkpoint, onEdit }),
       );
       return { ...result, titles: passages.map((p) => p.title) };

@@ -178,6 +178,7 @@ export class FinetuneService implements TrainApi {
   }
 
   async resetAdapter(name: string, seed: number) {
+    this.jobs.assertModelFree('Resetting an adapter');
     this.adapter(name).reset(seed);
     return this.info(name);
   }
@@ -198,6 +199,7 @@ export class FinetuneService implements TrainApi {
   }
 
   async mergeAdapter(name: string) {
+    this.jobs.assertModelFree('Merging an adapter');
     this.adapter(name).mergeInto(this.model().weights);
     await this.deleteAdapter(name);
   }
@@ -207,6 +209,7 @@ export class FinetuneService implements TrainApi {
     request: FinetuneRequest,
     onProgress?: (progress: TrainingProgress) => void,
   ): Promise<FinetuneResult> {
+    this.jobs.assertModelFree('Fine-tuning');
     const model = this.model();
     const context = model.config.maxPositionEmbeddings;
     const maxLength = Math.min(request.maxLength ?? context, context);
@@ -234,7 +237,7 @@ export class FinetuneService implements TrainApi {
         ? { kind: 'lora' as const, adapter: this.adapter(method.adapter) }
         : { kind: 'full' as const };
     try {
-      const result = await this.jobs.run(jobId, (checkpoint) =>
+      const result = await this.jobs.runOnModel(jobId, 'fine-tuning', (checkpoint) =>
         trainSft(
           model,
           sequences,
@@ -258,7 +261,7 @@ export class FinetuneService implements TrainApi {
     const model = this.model();
     const lora = this.adapter(adapter);
     const ids = model.tokenizer.encode(prompt);
-    return this.jobs.run(jobId, async (checkpoint) => {
+    return this.jobs.runOnModel(jobId, 'an answer comparison', async (checkpoint) => {
       const answer = async (applied: LoraAdapter | undefined) => {
         const result = await generate(model, [ids], {
           maxNewTokens,
