@@ -1,7 +1,8 @@
 import { defineConfig } from '@playwright/test';
 import { chromiumArgs, findChromium } from './scripts/chromium.mjs';
 
-const PORT = 4317;
+// Another port lets two checkouts run their browser tests side by side.
+const PORT = Number(process.env.PLAYWRIGHT_PORT ?? 4317);
 const executablePath = findChromium() ?? undefined;
 
 export default defineConfig({
