@@ -87,6 +87,18 @@ describe('engine.generate', () => {
     expect((await engine.generate('g5', request)).sequences).toHaveLength(2);
   });
 
+  it('describes the tiny demo model as the loaded model, though it has no files', async () => {
+    const engine = createEngine({ session });
+    await engine.init('wasm');
+    await engine.seal.loadTinyModel(3, 1);
+    const summary = await engine.model.current();
+    expect(summary?.id).toBe('tiny-seal-3-world-1');
+    expect(summary?.fileBytes).toBe(0);
+    expect(summary?.parameters).toBeGreaterThan(0);
+    await engine.model.unload();
+    expect(await engine.model.current()).toBeNull();
+  });
+
   it('returns the logits transformers computes', async () => {
     const engine = createEngine({ session });
     await engine.init('wasm');

@@ -78,24 +78,34 @@ export async function loadModel(
     chatTemplate: files.chatTemplate,
   };
   (options.session ?? standaloneSession).replace(model);
-  const contextTokens = Math.min(files.config.maxPositionEmbeddings, SUMMARY_CONTEXT_TOKENS);
-  const memory = estimateModelMemory(files.config, contextTokens);
-  return {
-    id: files.id,
-    architecture: files.config.architecture,
-    config: files.config,
-    parameters: memory.parameters,
+  return describeModel(model, {
     fileBytes: files.totalBytes,
     storedDtypes: [
       ...new Set(
         files.weightFiles.flatMap((file) => [...file.entries.values()].map((e) => e.dtype)),
       ),
     ].sort(),
+    fromCache: files.fromCache,
+    warnings: [...files.warnings, ...warnings],
+  });
+}
+
+/** A loaded model's summary; what its files were is for the caller to say. */
+export function describeModel(
+  model: LoadedModel,
+  files: Pick<ModelSummary, 'fileBytes' | 'storedDtypes' | 'fromCache' | 'warnings'>,
+): ModelSummary {
+  const contextTokens = Math.min(model.config.maxPositionEmbeddings, SUMMARY_CONTEXT_TOKENS);
+  const memory = estimateModelMemory(model.config, contextTokens);
+  return {
+    id: model.id,
+    architecture: model.config.architecture,
+    config: model.config,
+    parameters: memory.parameters,
     contextTokens,
     memory,
-    fromCache: files.fromCache,
-    generationDefaults: generationDefaults(files.generationConfig),
-    warnings: [...files.warnings, ...warnings],
+    generationDefaults: generationDefaults(model.generationConfig),
+    ...files,
   };
 }
 

@@ -4,7 +4,7 @@
  */
 import type { BackendInfo } from '../backend';
 import type { JobRegistry, ProgressListener } from '../jobs';
-import { loadModel, type ModelSummary } from './loader';
+import { describeModel, loadModel, type ModelSummary } from './loader';
 import type { ModelSession } from './session';
 import {
   listShippedModels,
@@ -26,7 +26,7 @@ export interface ModelApi {
    * is in bytes; cancel with the engine's `cancel(jobId)`.
    */
   load(jobId: string, source: ModelSource, onProgress?: ProgressListener): Promise<ModelSummary>;
-  /** The loaded model, or null. */
+  /** The loaded model, or null; one made in memory (the tiny demo model) has no files. */
   current(): Promise<ModelSummary | null>;
   /** Frees the loaded model. */
   unload(): Promise<void>;
@@ -75,7 +75,15 @@ export function createModelService(options: ModelServiceOptions): ModelApi {
     },
 
     async current() {
-      return summary !== null && options.session.current()?.id === summary.id ? summary : null;
+      const model = options.session.current();
+      if (model === null) return null;
+      if (summary?.id === model.id) return summary;
+      return describeModel(model, {
+        fileBytes: 0,
+        storedDtypes: [],
+        fromCache: false,
+        warnings: [],
+      });
     },
 
     async unload() {
