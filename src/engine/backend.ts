@@ -1,6 +1,7 @@
 /**
  * Backend selection: WebGPU first, then WASM (SIMD), then plain CPU. Every step that fails leaves
- * a reason, so the UI can say why it fell back.
+ * a reason, so the UI can say why it fell back. "auto" skips a software WebGPU adapter
+ * (SwiftShader on a machine without a GPU): it runs far slower than WASM.
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-webgpu';
@@ -100,7 +101,15 @@ export async function selectBackend(
 
   for (const name of order) {
     try {
-      if (name === 'webgpu') adapter = await describeWebGpuAdapter();
+      if (name === 'webgpu') {
+        adapter = await describeWebGpuAdapter();
+        if (requested === 'auto' && adapter.isFallbackAdapter) {
+          throw new Error(
+            'the only WebGPU adapter is a software fallback (no GPU), far slower than WASM; ' +
+              'add ?backend=webgpu to the address to use it anyway',
+          );
+        }
+      }
       await activate(name);
       return {
         requested,

@@ -1,9 +1,38 @@
 import { expect, test } from '@playwright/test';
 import { forbidForeignRequests, openApp, type PageWithEngine } from './helpers';
 
-test('first screen shows the loop and the active WebGPU backend', async ({ page, baseURL }) => {
+test('on a software WebGPU adapter, auto picks WASM and says why', async ({ page }) => {
+  await page.goto('/?model=none');
+  await expect(page.getByTestId('active-backend')).toHaveText('wasm');
+  await expect(page.getByTestId('fallback-reasons')).toContainText(
+    'the only WebGPU adapter is a software fallback',
+  );
+  await expect(page.getByTestId('adapter')).toContainText('software fallback adapter');
+  await expect(page.getByTestId('status-backend')).toContainText('fallback');
+});
+
+test('opening the app and visiting every tab logs no error', async ({ page }) => {
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(`uncaught: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error') errors.push(`console: ${message.text()}`);
+  });
+  await openApp(page, '', { defaultModel: true });
+  await expect(page.getByTestId('status-model')).toContainText('Model');
+  for (const tab of ['Model', 'Generate', 'Fine-tune', 'SEAL', 'History', 'System']) {
+    await page.getByRole('tab', { name: tab }).click();
+    await expect(page.getByRole('tab', { name: tab })).toHaveAttribute('aria-selected', 'true');
+  }
+  await expect(page.getByTestId('status-memory')).toContainText('Tensors');
+  expect(errors).toEqual([]);
+});
+
+test('first screen shows the loop and the WebGPU backend it was asked for', async ({
+  page,
+  baseURL,
+}) => {
   const foreign = forbidForeignRequests(page, baseURL!);
-  const response = await page.goto('/');
+  const response = await page.goto('/?backend=webgpu');
   expect(response?.headers()['content-security-policy']).toContain("default-src 'self'");
 
   await expect(page.getByRole('heading', { name: 'SEAL Playground' })).toBeVisible();

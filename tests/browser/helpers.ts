@@ -6,7 +6,8 @@ export type PageWithEngine = { seal: { engine: EngineApi } };
 
 /**
  * Opens the app and waits for its engine. Unless `defaultModel` is set, it opens with no model
- * (`?model=none`), so a test that loads its own model does not race the default load.
+ * (`?model=none`), so a test that loads its own model does not race the default load. Unless the
+ * query names a backend it asks for WebGPU, which "auto" skips on SwiftShader (a software adapter).
  */
 export async function openApp(
   page: Page,
@@ -15,6 +16,7 @@ export async function openApp(
 ): Promise<void> {
   const params = new URLSearchParams(query);
   if (!defaultModel) params.set('model', 'none');
+  if (!params.has('backend')) params.set('backend', 'webgpu');
   const search = params.toString();
   await page.goto(search === '' ? '/' : `/?${search}`);
   await expect(page.getByTestId('active-backend')).toBeVisible();
