@@ -14,6 +14,7 @@ import { Comlink, newJobId } from '../engineClient';
 import { isCancelled, messageOf } from '../errors';
 import { canResume } from '../runStatus';
 import { app, engine, refreshMemory } from '../state.svelte';
+import { coalesced } from './coalesce';
 import { cardsOf, withSelfEdit, type SelfEditCardData } from './sealCards';
 
 /** What a run starts with: its settings and where its contexts come from. */
@@ -82,49 +83,50 @@ export function canRun(): boolean {
   return canStartModelJob() && sealState.form !== null && sealModelId() !== null;
 }
 
-/** Loads the defaults once, and the runs and datasets every time the panel opens. */
+let listening = false;
+
+/**
+ * Loads the defaults and the runs and datasets when the panel first opens; from then on every
+ * store change (in this tab or another) reloads the runs and datasets.
+ */
 export async function openSealPanel(): Promise<void> {
-  if (!sealState.form) {
-    const defaults = await engine.seal.defaults();
-    sealState.paper = defaults.paper;
-    sealState.form ??= { config: defaults.config, worldSeed: 1, datasetId: null };
-  }
+  if (listening) return;
+  listening = true;
+  void engine.subscribe(
+    Comlink.proxy((event) => {
+      if (event.type === 'store') void refreshRuns();
+    }),
+  );
+  const defaults = await engine.seal.defaults();
+  sealState.paper = defaults.paper;
+  sealState.form ??= { config: defaults.config, worldSeed: 1, datasetId: null };
   await refreshRuns();
 }
 
-async function refreshRuns(): Promise<void> {
-  const [datasets, runs] = await Promise.all([
-    engine.store.listDatasets(),
-    engine.store.listRuns(),
-  ]);
-  sealState.datasets = datasets;
-  sealState.resumable = runs.filter((run) => run.kind === 'seal' && canResume(run));
-}
-
-let refreshingResults = false;
-let refreshResultsAgain = false;
-
-/** Reloads the shown run's results; requests that come meanwhile fold into one more. */
-async function refreshResults(): Promise<void> {
-  if (refreshingResults) {
-    refreshResultsAgain = true;
-    return;
-  }
-  refreshingResults = true;
+const refreshRuns = coalesced(async () => {
   try {
-    do {
-      refreshResultsAgain = false;
-      const { runId } = sealState;
-      if (runId === null) continue;
-      const results = await engine.seal.results(runId);
-      if (sealState.runId === runId) sealState.results = results;
-    } while (refreshResultsAgain);
+    const [datasets, runs] = await Promise.all([
+      engine.store.listDatasets(),
+      engine.store.listRuns(),
+    ]);
+    sealState.datasets = datasets;
+    sealState.resumable = runs.filter((run) => run.kind === 'seal' && canResume(run));
   } catch (error) {
     sealState.message = { text: messageOf(error), bad: true };
-  } finally {
-    refreshingResults = false;
   }
-}
+});
+
+/** Reloads the shown run's results. */
+const refreshResults = coalesced(async () => {
+  const { runId } = sealState;
+  if (runId === null) return;
+  try {
+    const results = await engine.seal.results(runId);
+    if (sealState.runId === runId) sealState.results = results;
+  } catch (error) {
+    sealState.message = { text: messageOf(error), bad: true };
+  }
+});
 
 /** Shows a run as the store has it: its settings, progress, results and self-edits. */
 async function showRun(runId: string): Promise<void> {
@@ -156,7 +158,6 @@ function onEvent(event: SealEvent): void {
       }
       sealState.done = event.run.episodeCount;
       if (event.totalSteps !== undefined) sealState.total = event.totalSteps;
-      void refreshRuns();
       break;
     case 'phase':
       sealState.phase = LOOP_PHASES.indexOf(event.phase);
