@@ -25,6 +25,7 @@ export type {
   SealExportFiles,
   SealResults,
   SealStartRequest,
+  TrainingSelfEdit,
 } from './seal/service';
 
 export interface Matrix {

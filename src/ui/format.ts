@@ -14,3 +14,12 @@ export function formatBytes(bytes: number): string {
 export function percent(value: number | undefined): string {
   return value === undefined ? '…' : `${(value * 100).toFixed(1)}%`;
 }
+
+/**
+ * A SEAL round, one convention everywhere: round 0 is the base model's self-edits, before any
+ * M-step; round r comes after r M-steps.
+ */
+export function roundLabel(round: number): string {
+  if (round === 0) return 'round 0 (base model)';
+  return `round ${round} (after ${round} M-step${round === 1 ? '' : 's'})`;
+}

@@ -51,6 +51,11 @@ describe('engine.seal', () => {
     expect(paused.episodeCount).toBe(2);
     expect(phases.slice(0, 5)).toEqual(['read', 'answer', 'reward', 'read', 'finetune']);
     expect(await seal.stopRun('first', 'cancelled')).toBe(false);
+    // Stopped inside round 0's held-out evaluation (base, passage, self-edit of one passage).
+    const pausedResults = await seal.results(paused.id);
+    expect(pausedResults.totalSteps).toBe(8);
+    expect(pausedResults.contexts).toEqual({ world: 1 });
+    expect(pausedResults.unfinishedHeldOut).toEqual([{ round: 0, evaluated: 0, passages: 1 }]);
 
     const done = await seal.resumeRun('second', paused.id);
     expect(done.status).toBe('done');
@@ -60,6 +65,15 @@ describe('engine.seal', () => {
       expect(results.table2[row]).toBeGreaterThanOrEqual(results.table2[`${row}_ci_low`]!);
     }
     expect(results.rounds.map((r) => r.round)).toEqual([0, 1]);
+    expect(results.unfinishedHeldOut).toEqual([]);
+    const selfEdits = await seal.selfEdits(done.id);
+    expect(selfEdits.map((e) => [e.round, e.sampleIndex])).toEqual([
+      [0, 0],
+      [0, 1],
+      [0, 0],
+      [0, 1],
+    ]);
+    for (const edit of selfEdits) expect(edit.passage).toContain(edit.title);
     const files = await seal.exportFiles(done.id);
     expect(JSON.parse(files['contexts-held-out.json'])).toHaveLength(1);
     expect(files['m-step.jsonl'].trim().split('\n')).toHaveLength(2);

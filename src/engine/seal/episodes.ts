@@ -8,6 +8,7 @@ import {
   type EpisodeKind,
   type EpisodeRecord,
   type EvaluationCondition,
+  type Passage,
 } from '../store';
 
 export type EpisodeFields = Pick<
@@ -42,4 +43,34 @@ export function episodeContext(episode: Pick<EpisodeRecord, 'contextId'>): strin
 /** Which draw of its context and condition a held-out episode is (0 for older records). */
 export function episodeDraw(episode: Pick<EpisodeRecord, 'draw'>): number {
   return episode.draw ?? 0;
+}
+
+/** A training self-edit of a run as the SEAL panel shows it, with the passage it was written for. */
+export interface TrainingSelfEdit {
+  round: number;
+  contextIndex: number;
+  sampleIndex: number;
+  title: string;
+  passage: string;
+  text: string;
+  reward: number;
+  /** The share of right answers after the update (0 when nothing was applied). */
+  accuracy: number;
+}
+
+export function trainingSelfEdit(
+  episode: Pick<EpisodeRecord, 'round' | 'contextIndex' | 'sampleIndex' | 'selfEdit' | 'reward'>,
+  passage: Pick<Passage, 'title' | 'context'>,
+  accuracy: number,
+): TrainingSelfEdit {
+  return {
+    round: episode.round,
+    contextIndex: episode.contextIndex,
+    sampleIndex: episode.sampleIndex,
+    title: passage.title,
+    passage: passage.context,
+    text: episode.selfEdit,
+    reward: episode.reward,
+    accuracy,
+  };
 }

@@ -38,7 +38,7 @@ export function promptText(
 ): string {
   if (style === 'completion') return prompt;
   if (!model.chatTemplate) {
-    throw new Error("this model has no chat template: use promptStyle 'completion'");
+    throw new Error('This model has no chat template: set Prompts to plain text (base model).');
   }
   const rendered = renderChat(
     model.chatTemplate,

@@ -2,8 +2,9 @@
  * The outer loop, ReST-EM (the paper's Algorithm 1), with every self-edit evaluation kept as an
  * episode of a stored run. Each round (plan.ts lists its steps):
  *
- *   0. evaluate the current generator on held-out contexts (before round 1 this also measures the
- *      base model, training on the passage alone and a teacher's self-edits: Table 2's rows);
+ *   0. evaluate the current generator on held-out contexts (in round 0, whose generator is the
+ *      base model, this also measures the base model alone, training on the passage alone and a
+ *      teacher's self-edits: Table 2's rows);
  *   1. E-step: for each context of the round's batch, sample K self-edits from the generator;
  *   2. apply each self-edit to a fresh LoRA on the generator (the inner loop) and reward it;
  *   3. M-step: keep the best self-edit of each context and fine-tune the generator on
@@ -273,7 +274,7 @@ async function restoreGenerator(
   const saved = await savedGenerator(options.records, runId, round);
   if (!saved) {
     throw new Error(
-      `Run ${runId} has no generator checkpoint for round ${round + 1}; it cannot resume.`,
+      `Run ${runId} has no generator for round ${round + 1} (the checkpoint of round ${round}'s M-step); it cannot resume.`,
     );
   }
   await loadGenerator(options, saved.id);
@@ -411,7 +412,8 @@ async function runRounds(
       );
       await records.saveCheckpoint({
         kind: 'full',
-        name: `generator after round ${round + 1}`,
+        // Round r's generator has had r M-steps: this one writes round round + 1's self-edits.
+        name: `round ${round + 1} generator (after round ${round}'s M-step)`,
         runId: run.id,
         round,
         config: hubConfig(model.config) as Record<string, never>,

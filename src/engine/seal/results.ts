@@ -9,7 +9,7 @@ import { REWARD_MODES, type RewardMode, type SealConfig } from './config';
 import { clusterOf } from './contexts';
 import { episodeCondition, episodeContext, episodeKind } from './episodes';
 import { rewardOf, type ProbeScore } from './innerLoop';
-import { subsetUnitCount } from './plan';
+import { subsetUnitCount, type RoundPlan } from './plan';
 import { keptSelfEdits } from './restem';
 import {
   accuracyInterval,
@@ -125,6 +125,19 @@ export function rewardsOfEpisode(
   return Object.fromEntries(
     REWARD_MODES.map((mode) => [mode, mean(seeds.map((seed) => rewardOf(mode, seed, before)))]),
   ) as Record<RewardMode, number>;
+}
+
+/**
+ * The share of right answers after a rewarded self-edit's update, averaged over its LoRA seeds as
+ * the run measured it; 0 when nothing was applied (self-edits picked at random).
+ */
+export function appliedAccuracy(episode: Pick<ResultEpisode, 'metrics'>): number {
+  const metrics = episode.metrics ?? {};
+  const seeds: number[] = [];
+  for (let i = 0; metrics[`seed${i}_accuracy`] !== undefined; i++) {
+    seeds.push(metrics[`seed${i}_accuracy`]!);
+  }
+  return seeds.length === 0 ? 0 : mean(seeds);
 }
 
 /** A self-edit's E-step episode and its reward check, each with every mode's reward. */
@@ -387,4 +400,39 @@ export function randomSelectionMetrics(
     );
   }
   return metrics;
+}
+
+/** A round's held-out evaluation that has begun and not finished: its figures are partial. */
+export interface UnfinishedHeldOut {
+  round: number;
+  /** Held-out passages evaluated under every condition and draw the round plans for them. */
+  evaluated: number;
+  /** Held-out passages the round evaluates. */
+  passages: number;
+}
+
+/** The rounds of `plans` whose held-out evaluation has some of its episodes stored, not all. */
+export function unfinishedHeldOut(
+  plans: readonly RoundPlan[],
+  episodes: readonly Pick<ResultEpisode, 'round' | 'contextIndex' | 'sampleIndex'>[],
+): UnfinishedHeldOut[] {
+  const key = (p: { round: number; contextIndex: number; sampleIndex: number }) =>
+    `${p.round}/${p.contextIndex}/${p.sampleIndex}`;
+  const stored = new Set(episodes.map(key));
+  return plans.flatMap((plan) => {
+    const steps = plan.steps.flatMap((step) => (step.kind === 'held-out' ? [step] : []));
+    const unfinishedUnits = new Set(
+      steps.filter((step) => !stored.has(key(step.position))).map((step) => step.unit),
+    );
+    const passagesOfUnit = new Map(steps.map((step) => [step.unit, step.passages.length]));
+    const begun = steps.some((step) => stored.has(key(step.position)));
+    if (!begun || unfinishedUnits.size === 0) return [];
+    let evaluated = 0;
+    let passages = 0;
+    for (const [unit, count] of passagesOfUnit) {
+      passages += count;
+      if (!unfinishedUnits.has(unit)) evaluated += count;
+    }
+    return [{ round: plan.round, evaluated, passages }];
+  });
 }

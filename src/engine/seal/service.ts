@@ -11,12 +11,21 @@ import type { RunRecord, SealStore } from '../store';
 import { DEFAULT_SEAL_CONFIG, PAPER_SETTINGS, resolveSealConfig, type SealConfig } from './config';
 import { worldSealContexts, type HeldOutSplit, type SealContexts } from './contexts';
 import { mStepJsonl, runForgetting, squadJson, type ForgettingResult } from './experiments';
-import { roundSummaries, table2Metrics, type RoundSummary } from './results';
-import { heldOutUnits } from './plan';
+import { episodeContext, episodeKind, trainingSelfEdit, type TrainingSelfEdit } from './episodes';
+import {
+  appliedAccuracy,
+  roundSummaries,
+  table2Metrics,
+  unfinishedHeldOut,
+  type RoundSummary,
+  type UnfinishedHeldOut,
+} from './results';
+import { heldOutUnits, planRound } from './plan';
 import {
   resumeSealRun,
   sealConfigOfRun,
   startSealRun,
+  totalSteps,
   type SealEvent,
   type SealRunOptions,
 } from './restem';
@@ -24,6 +33,7 @@ import { tinySealModel } from './tinyModel';
 
 export type { SealEvent } from './restem';
 export type { SealConfig } from './config';
+export type { TrainingSelfEdit } from './episodes';
 
 export interface SealStartRequest {
   /** Overrides of the defaults (see `defaults()`). */
@@ -45,7 +55,7 @@ export interface SealStartRequest {
 }
 
 /** Where a run's contexts come from, as its record keeps it. */
-type ContextsSource = { world: number; heldOut?: HeldOutSplit } | { dataset: string };
+export type ContextsSource = { world: number; heldOut?: HeldOutSplit } | { dataset: string };
 
 export interface SealResults {
   run: RunRecord;
@@ -53,6 +63,12 @@ export interface SealResults {
   /** Table 2's rows so far (0–1). */
   table2: Record<string, number>;
   rounds: RoundSummary[];
+  /** Where the run's contexts come from. */
+  contexts: ContextsSource;
+  /** Episodes the whole run stores. */
+  totalSteps: number;
+  /** Rounds whose held-out evaluation is under way: their figures are partial. */
+  unfinishedHeldOut: UnfinishedHeldOut[];
 }
 
 /** Files the official SEAL code reads: contexts as SQuAD-style JSON, the M-step data as JSONL. */
@@ -90,6 +106,8 @@ export interface SealApi {
    */
   stopRun(jobId: string, status: 'paused' | 'cancelled'): Promise<boolean>;
   results(runId: string): Promise<SealResults>;
+  /** The run's training self-edits in run order, each with its passage. */
+  selfEdits(runId: string): Promise<TrainingSelfEdit[]>;
   /**
    * The forgetting experiment on the loaded model: one adapter takes the self-edits of several
    * held-out passages in sequence; every passage is asked again after each edit.
@@ -122,7 +140,7 @@ function sourceOfRequest(request: SealStartRequest): ContextsSource {
   }
   if (datasetId !== undefined) return { dataset: datasetId };
   if (!Number.isInteger(worldSeed)) {
-    throw new Error(`the world seed must be a whole number, got ${worldSeed}`);
+    throw new Error(`World seed must be a whole number, got ${worldSeed}`);
   }
   return { world: worldSeed! };
 }
@@ -145,6 +163,8 @@ export function createSealService(
   { spawnPoolWorker, activeBackend, session }: SealServiceOptions,
 ): SealApi {
   const stopStatuses = new Map<string, 'paused' | 'cancelled'>();
+  /** The contexts results were last read with: the panel asks again after every episode. */
+  let lastRead: { key: string; contexts: Promise<SealContexts> } | null = null;
 
   async function contextsOf(source: ContextsSource): Promise<SealContexts> {
     if ('world' in source) return worldSealContexts(source.world, source.heldOut);
@@ -159,10 +179,18 @@ export function createSealService(
     return { train: dataset.passages.slice(0, half), heldOut: dataset.passages.slice(half) };
   }
 
-  /**
-   * Runs `drive` as job `jobId`. A pause or cancel is a normal end of the call: it resolves to
-   * the run as stopped, which says which of the two it was.
-   */
+  function readContextsOf(run: RunRecord): Promise<SealContexts> {
+    const source = sourceOfRun(run);
+    const key = JSON.stringify(source);
+    if (lastRead?.key !== key) lastRead = { key, contexts: contextsOf(source) };
+    const { contexts } = lastRead;
+    // A failed read (a deleted dataset) is not kept.
+    contexts.catch(() => {
+      if (lastRead?.contexts === contexts) lastRead = null;
+    });
+    return contexts;
+  }
+
   /** How to run a run's steps: a pool of `workers` workers, or in the engine itself. */
   function executorFor(workers: number | undefined): SealRunOptions['createExecutor'] {
     if (workers !== undefined && !(Number.isInteger(workers) && workers >= 1)) {
@@ -177,6 +205,10 @@ export function createSealService(
     };
   }
 
+  /**
+   * Runs `drive` as job `jobId`. A pause or cancel is a normal end of the call: it resolves to
+   * the run as stopped, which says which of the two it was.
+   */
   const runJob = async (
     jobId: string,
     source: ContextsSource,
@@ -259,13 +291,37 @@ export function createSealService(
     async results(runId) {
       const run = await requireRun(runId);
       const config = sealConfigOfRun(run);
-      const episodes = await store.listEpisodes(runId);
+      const [episodes, contexts] = await Promise.all([
+        store.listEpisodes(runId),
+        readContextsOf(run),
+      ]);
+      const plans = Array.from({ length: config.outer.rounds + 1 }, (_, round) =>
+        planRound(config, contexts, round),
+      );
       return {
         run,
         config,
         table2: table2Metrics(config, episodes),
         rounds: roundSummaries(config, episodes),
+        contexts: sourceOfRun(run),
+        totalSteps: totalSteps(config, contexts),
+        unfinishedHeldOut: unfinishedHeldOut(plans, episodes),
       };
+    },
+
+    async selfEdits(runId) {
+      const run = await requireRun(runId);
+      const [episodes, contexts] = await Promise.all([
+        store.listEpisodes(runId),
+        readContextsOf(run),
+      ]);
+      const passages = new Map(contexts.train.map((passage) => [passage.id, passage]));
+      return episodes.flatMap((episode) => {
+        const passage = passages.get(episodeContext(episode));
+        return episodeKind(episode) === 'self-edit' && passage
+          ? [trainingSelfEdit(episode, passage, appliedAccuracy(episode))]
+          : [];
+      });
     },
 
     async runForgetting(jobId, request, onEdit) {

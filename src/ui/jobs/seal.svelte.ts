@@ -1,0 +1,325 @@
+/**
+ * The SEAL panel's jobs and what they show, kept at app level so that they outlive the panel:
+ * leaving the tab and coming back shows the live job with its controls, and finished results stay
+ * until another run replaces them. Runs are read from the store, their truth (when a run is
+ * opened or resumed); a running job's events extend what was read.
+ */
+import { strToU8, zipSync } from 'fflate';
+import type { SealConfig, SealEvent, SealResults } from '../../engine/api';
+import { LOOP_PHASES } from '../../engine/seal/config';
+import { trainingSelfEdit } from '../../engine/seal/episodes';
+import type { DatasetSummary, RunRecord, RunSummary } from '../../engine/store';
+import { downloadFile } from '../download';
+import { Comlink, newJobId } from '../engineClient';
+import { isCancelled, messageOf } from '../errors';
+import { canResume } from '../runStatus';
+import { app, engine, refreshMemory } from '../state.svelte';
+import { coalesced } from './coalesce';
+import { cardsOf, withSelfEdit, type SelfEditCardData } from './sealCards';
+
+/** What a run starts with: its settings and where its contexts come from. */
+export interface SealForm {
+  config: SealConfig;
+  worldSeed: number;
+  /** A stored passage dataset to use instead of the synthetic world's contexts. */
+  datasetId: string | null;
+}
+
+/** Table 6 compares these formats, one run each. */
+export const COMPARED_FORMATS = ['implications', 'rewrite', 'self-qa'] as const;
+
+export interface ForgettingTable {
+  titles: string[];
+  /** Accuracy on each passage before any edit. */
+  before: number[];
+  /** Row i: accuracy on each passage after editing passages 1 … i + 1. */
+  rows: number[][];
+}
+
+export const sealState = $state({
+  /** The paper's value of each setting, shown beside it. */
+  paper: {} as Record<string, string | number>,
+  /** The settings of the next run, or of the run shown (opened, resumed, running). */
+  form: null as SealForm | null,
+  datasets: [] as DatasetSummary[],
+  /** SEAL runs this tab can go on with. */
+  resumable: [] as RunSummary[],
+  tinyModelId: null as string | null,
+  /** The engine job the panel drives: a run, or the forgetting measurement. */
+  job: null as { id: string; kind: 'run' | 'forgetting' } | null,
+  /** The format comparison goes on, between its runs too. */
+  comparing: false,
+  /** The run shown. */
+  runId: null as string | null,
+  /** The loop diagram's active step. */
+  phase: null as number | null,
+  done: 0,
+  total: 0,
+  cards: [] as SelfEditCardData[],
+  results: null as SealResults | null,
+  message: null as { text: string; bad: boolean } | null,
+  formatTable: [] as { format: string; accuracy: (number | null)[] }[],
+  forgettingPassages: 4,
+  forgetting: null as ForgettingTable | null,
+});
+
+/** The model runs use: the engine's loaded model, or the tiny demo model. */
+export function sealModelId(): string | null {
+  return app.loadedModel?.id ?? sealState.tinyModelId;
+}
+
+/** The panel's own job goes on: its settings are locked and its Pause and Cancel work. */
+export function sealBusy(): boolean {
+  return sealState.job !== null || sealState.comparing;
+}
+
+/** Whether a new model job may start from the panel: one job uses the model at a time. */
+export function canStartModelJob(): boolean {
+  return app.modelJob === null && !sealBusy();
+}
+
+/** Whether a run or the forgetting measurement may start now. */
+export function canRun(): boolean {
+  return canStartModelJob() && sealState.form !== null && sealModelId() !== null;
+}
+
+let listening = false;
+
+/**
+ * Loads the defaults and the runs and datasets when the panel first opens; from then on every
+ * store change (in this tab or another) reloads the runs and datasets.
+ */
+export async function openSealPanel(): Promise<void> {
+  if (listening) return;
+  listening = true;
+  void engine.subscribe(
+    Comlink.proxy((event) => {
+      if (event.type === 'store') void refreshRuns();
+    }),
+  );
+  const defaults = await engine.seal.defaults();
+  sealState.paper = defaults.paper;
+  sealState.form ??= { config: defaults.config, worldSeed: 1, datasetId: null };
+  await refreshRuns();
+}
+
+const refreshRuns = coalesced(async () => {
+  try {
+    const [datasets, runs] = await Promise.all([
+      engine.store.listDatasets(),
+      engine.store.listRuns(),
+    ]);
+    sealState.datasets = datasets;
+    sealState.resumable = runs.filter((run) => run.kind === 'seal' && canResume(run));
+  } catch (error) {
+    sealState.message = { text: messageOf(error), bad: true };
+  }
+});
+
+/** Reloads the shown run's results. */
+const refreshResults = coalesced(async () => {
+  const { runId } = sealState;
+  if (runId === null) return;
+  try {
+    const results = await engine.seal.results(runId);
+    if (sealState.runId === runId) sealState.results = results;
+  } catch (error) {
+    sealState.message = { text: messageOf(error), bad: true };
+  }
+});
+
+/** Shows a run as the store has it: its settings, progress, results and self-edits. */
+async function showRun(runId: string): Promise<void> {
+  const [results, edits] = await Promise.all([
+    engine.seal.results(runId),
+    engine.seal.selfEdits(runId),
+  ]);
+  const { contexts } = results;
+  sealState.runId = runId;
+  sealState.results = results;
+  sealState.cards = cardsOf(edits);
+  sealState.done = results.run.episodeCount;
+  sealState.total = results.totalSteps;
+  sealState.form = {
+    config: results.config,
+    worldSeed: 'world' in contexts ? contexts.world : (sealState.form?.worldSeed ?? 1),
+    datasetId: 'dataset' in contexts ? contexts.dataset : null,
+  };
+}
+
+function onEvent(event: SealEvent): void {
+  switch (event.type) {
+    case 'run':
+      // A new run replaces what the previous one showed.
+      if (event.run.id !== sealState.runId) {
+        sealState.runId = event.run.id;
+        sealState.cards = [];
+        sealState.results = null;
+      }
+      sealState.done = event.run.episodeCount;
+      if (event.totalSteps !== undefined) sealState.total = event.totalSteps;
+      break;
+    case 'phase':
+      sealState.phase = LOOP_PHASES.indexOf(event.phase);
+      break;
+    case 'episode':
+      sealState.done += 1;
+      if (event.step.kind === 'self-edit') {
+        sealState.cards = withSelfEdit(
+          sealState.cards,
+          trainingSelfEdit(event.episode, event.step.passage, event.accuracy),
+        );
+      }
+      void refreshResults();
+      break;
+    case 'round':
+    case 'done':
+      void refreshResults();
+      break;
+  }
+}
+
+/** Runs `work` as the panel's run job; resolves to the run as it ended (null on an error). */
+async function drive(work: (jobId: string) => Promise<RunRecord>): Promise<RunRecord | null> {
+  const id = newJobId('seal');
+  sealState.job = { id, kind: 'run' };
+  sealState.message = null;
+  try {
+    const run = await work(id);
+    sealState.message = {
+      text:
+        run.status === 'done'
+          ? 'The run is done.'
+          : `The run is ${run.status}${run.statusMessage ? `: ${run.statusMessage}` : ''}.`,
+      bad: false,
+    };
+    return run;
+  } catch (error) {
+    sealState.message = { text: messageOf(error), bad: true };
+    return null;
+  } finally {
+    sealState.job = null;
+    sealState.phase = null;
+    await Promise.all([refreshResults(), refreshRuns(), refreshMemory()]);
+  }
+}
+
+export async function useTinyModel(): Promise<void> {
+  sealState.message = null;
+  try {
+    sealState.tinyModelId = await engine.seal.loadTinyModel(3, sealState.form?.worldSeed ?? 1);
+    app.loadedModel = null;
+  } catch (error) {
+    sealState.message = { text: messageOf(error), bad: true };
+  }
+}
+
+/** Starts a run with the form's settings and `overrides`, which the form then shows too. */
+export async function startRun(overrides: Partial<SealConfig> = {}): Promise<RunRecord | null> {
+  const { form } = sealState;
+  if (!form) return null;
+  form.config = { ...$state.snapshot(form.config), ...overrides };
+  const config = $state.snapshot(form.config);
+  const request =
+    form.datasetId === null
+      ? { config, worldSeed: form.worldSeed }
+      : { config, datasetId: form.datasetId };
+  return drive((id) => engine.seal.startRun(id, request, Comlink.proxy(onEvent)));
+}
+
+export async function openRun(runId: string): Promise<void> {
+  sealState.message = null;
+  try {
+    await showRun(runId);
+  } catch (error) {
+    sealState.message = { text: messageOf(error), bad: true };
+  }
+}
+
+/** Goes on with a stored run where it stopped, showing what it has stored so far first. */
+export async function resumeRun(runId: string): Promise<void> {
+  await drive(async (id) => {
+    await showRun(runId);
+    return engine.seal.resumeRun(id, runId, Comlink.proxy(onEvent));
+  });
+}
+
+/** Table 6: one run per format, the held-out accuracy of its self-edits after each round. */
+export async function compareFormats(): Promise<void> {
+  const { form } = sealState;
+  if (!form) return;
+  sealState.comparing = true;
+  sealState.formatTable = [];
+  try {
+    for (const format of COMPARED_FORMATS) {
+      const run = await startRun({
+        format,
+        customPrompt: null,
+        heldOut: { ...$state.snapshot(form.config.heldOut), conditions: ['self-edit'] },
+      });
+      if (run === null) break;
+      const { results } = sealState;
+      if (results?.run.id === run.id) {
+        sealState.formatTable = [
+          ...sealState.formatTable,
+          { format, accuracy: results.rounds.map((r) => r.heldOutAccuracy) },
+        ];
+      }
+      if (run.status !== 'done') break;
+    }
+  } finally {
+    sealState.comparing = false;
+  }
+}
+
+/** Pauses (a run stays resumable) or cancels the panel's job. */
+export async function stopJob(status: 'paused' | 'cancelled'): Promise<void> {
+  const { job } = sealState;
+  if (!job) return;
+  if (job.kind === 'forgetting') await engine.cancel(job.id);
+  else await engine.seal.stopRun(job.id, status);
+}
+
+/** Edits held-out passages one after another and asks them all again after each edit. */
+export async function measureForgetting(): Promise<void> {
+  const { form } = sealState;
+  if (!form) return;
+  const id = newJobId('forgetting');
+  sealState.job = { id, kind: 'forgetting' };
+  sealState.message = null;
+  sealState.forgetting = { titles: [], before: [], rows: [] };
+  try {
+    const result = await engine.seal.runForgetting(
+      id,
+      {
+        config: $state.snapshot(form.config),
+        worldSeed: form.worldSeed,
+        passages: sealState.forgettingPassages,
+      },
+      Comlink.proxy((_: number, row: number[]) => {
+        if (sealState.job?.id === id) sealState.forgetting?.rows.push(row);
+      }),
+    );
+    sealState.forgetting = { titles: result.titles, before: result.before, rows: result.accuracy };
+  } catch (error) {
+    sealState.message = isCancelled(error)
+      ? { text: 'The forgetting experiment was cancelled.', bad: false }
+      : { text: messageOf(error), bad: true };
+  } finally {
+    sealState.job = null;
+    await refreshMemory();
+  }
+}
+
+/** The shown run's contexts and M-step data in the layouts the official SEAL code reads. */
+export async function downloadForOfficialCode(): Promise<void> {
+  const { runId } = sealState;
+  if (!runId) return;
+  const files = await engine.seal.exportFiles(runId);
+  const zip = zipSync(
+    Object.fromEntries(
+      Object.entries(files).map(([name, text]) => [`${runId}/${name}`, strToU8(text)]),
+    ),
+  );
+  downloadFile(`${runId}-seal-files.zip`, zip);
+}
