@@ -103,12 +103,7 @@ test('a SEAL run the panel drives outlives leaving the panel, with its controls,
   await expect(page.getByTestId('seal-model-busy')).toHaveText(
     'The model is busy with a SEAL run.',
   );
-  for (const name of [
-    'Start run',
-    'Compare formats',
-    'Use the tiny demo model',
-    'Edit in sequence',
-  ]) {
+  for (const name of ['Start run', 'Compare formats', 'the tiny demo model', 'Edit in sequence']) {
     await expect(page.getByRole('button', { name })).toBeDisabled();
   }
 
@@ -209,4 +204,18 @@ test('a setting the run refuses is named as the panel labels it, and a run that 
   );
   await expect(page.getByTestId('seal-start')).toBeEnabled();
   await expect(progress).toHaveCount(0);
+});
+
+test('the tiny demo model says whom it replaces and becomes the loaded model everywhere', async ({
+  page,
+}) => {
+  await openApp(page, '?backend=wasm', { defaultModel: true });
+  await expect(page.getByTestId('status-model')).toContainText('Model');
+  const loaded = (await page.getByTestId('status-model').locator('strong').textContent())!;
+  await sealTab(page).click();
+  await page.getByRole('button', { name: `Replace ${loaded} with the tiny demo model` }).click();
+  await expect(page.getByTestId('seal-model')).toHaveText('tiny-seal-3-world-1');
+  await expect(page.getByTestId('status-model')).toHaveText('Model tiny-seal-3-world-1');
+  await page.getByRole('tab', { name: 'Model' }).click();
+  await expect(page.getByRole('tabpanel')).toContainText('tiny-seal-3-world-1');
 });

@@ -44,7 +44,6 @@ export const sealState = $state({
   datasets: [] as DatasetSummary[],
   /** SEAL runs this tab can go on with. */
   resumable: [] as RunSummary[],
-  tinyModelId: null as string | null,
   /** The engine job the panel drives: a run, or the forgetting measurement. */
   job: null as { id: string; kind: 'run' | 'forgetting' } | null,
   /** The format comparison goes on, between its runs too. */
@@ -63,9 +62,9 @@ export const sealState = $state({
   forgetting: null as ForgettingTable | null,
 });
 
-/** The model runs use: the engine's loaded model, or the tiny demo model. */
+/** The model runs use: the engine's loaded model (the tiny demo model too). */
 export function sealModelId(): string | null {
-  return app.loadedModel?.id ?? sealState.tinyModelId;
+  return app.loadedModel?.id ?? null;
 }
 
 /** The panel's own job goes on: its settings are locked and its Pause and Cancel work. */
@@ -207,8 +206,8 @@ async function drive(work: (jobId: string) => Promise<RunRecord>): Promise<RunRe
 export async function useTinyModel(): Promise<void> {
   sealState.message = null;
   try {
-    sealState.tinyModelId = await engine.seal.loadTinyModel(3, sealState.form?.worldSeed ?? 1);
-    app.loadedModel = null;
+    await engine.seal.loadTinyModel(3, sealState.form?.worldSeed ?? 1);
+    app.loadedModel = await engine.model.current();
   } catch (error) {
     sealState.message = { text: messageOf(error), bad: true };
   }
