@@ -69,6 +69,10 @@ export function createEngine(options: EngineOptions = {}): EngineApi {
   jobs.onModelJobChange((job) => {
     for (const listener of listeners) listener({ type: 'model-job', job });
   });
+  session.onReplace(() => training.releaseStaleAdapters());
+  training.onAdaptersChange((adapters) => {
+    for (const listener of listeners) listener({ type: 'adapters', adapters });
+  });
 
   return {
     init(request) {
