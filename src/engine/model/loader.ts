@@ -31,6 +31,8 @@ export interface ModelSummary {
   fromCache: boolean;
   /** The Generate panel's starting settings, from generation_config.json. */
   generationDefaults: GenerationDefaults;
+  /** Whether the tokenizer has a chat template, without which chat prompts cannot be rendered. */
+  hasChatTemplate: boolean;
   warnings: string[];
 }
 
@@ -95,6 +97,7 @@ export async function loadModel(
     memory,
     fromCache: files.fromCache,
     generationDefaults: generationDefaults(files.generationConfig),
+    hasChatTemplate: files.chatTemplate !== null,
     warnings: [...files.warnings, ...warnings],
   };
 }
