@@ -4,11 +4,11 @@
  */
 import type { BackendInfo, BackendRequest } from './backend';
 import type { ModelJob, ProgressListener } from './jobs';
-import type { ModelApi } from './model/service';
+import type { ModelApi, ModelSummary } from './model/service';
 import type { GenerationStep } from './model/generate';
 import type { GenerateRequest, GenerateResponse, Logits } from './model/generateText';
 import type { StoreApi, StoreChange } from './store';
-import type { TrainApi } from './train/service';
+import type { AdapterInfo, TrainApi } from './train/service';
 import type { SealApi } from './seal/service';
 import type { ProxyMarked } from 'comlink';
 
@@ -17,6 +17,7 @@ export type { JobProgress, ModelJob, ProgressListener } from './jobs';
 export type { ModelApi, ModelSource, ModelSummary, ShippedModel } from './model/service';
 export type { GenerationStep } from './model/generate';
 export type { GenerateRequest, GenerateResponse, Logits } from './model/generateText';
+export type { AdapterInfo } from './train/service';
 export type {
   ForgettingRequest,
   SealApi,
@@ -53,7 +54,11 @@ export type EngineEvent =
   /** Something in the store changed, in this tab or another. */
   | { type: 'store'; change: StoreChange }
   /** The job using the model started (`job`) or ended (null). */
-  | { type: 'model-job'; job: ModelJob | null };
+  | { type: 'model-job'; job: ModelJob | null }
+  /** Another model was loaded (tiny demo model included), or none is now. */
+  | { type: 'model'; model: ModelSummary | null }
+  /** The loaded model's LoRA adapters changed: one added, removed or applied, or all freed. */
+  | { type: 'adapters'; adapters: AdapterInfo[] };
 export type EngineEventListener = (event: EngineEvent) => void;
 
 export interface MatmulBenchmarkOptions {

@@ -10,7 +10,7 @@ import type {
 } from './api';
 import { BENCHMARKS } from './benchmarks';
 import { selectBackend, type BackendInfo, type WasmPaths } from './backend';
-import { JobRegistry, type ProgressListener } from './jobs';
+import { JobRegistry, yieldToEventLoop, type ProgressListener } from './jobs';
 import type { SpawnPoolWorker } from './pool/executor';
 import { createModelService } from './model/service';
 import { generateText, logitsOf } from './model/generateText';
@@ -68,6 +68,17 @@ export function createEngine(options: EngineOptions = {}): EngineApi {
   });
   jobs.onModelJobChange((job) => {
     for (const listener of listeners) listener({ type: 'model-job', job });
+  });
+  session.onReplace(() => {
+    training.releaseStaleAdapters();
+    // After the replacing call has finished (a load records its summary when it returns).
+    void yieldToEventLoop().then(async () => {
+      const model = await models.current();
+      for (const listener of listeners) listener({ type: 'model', model });
+    });
+  });
+  training.onAdaptersChange((adapters) => {
+    for (const listener of listeners) listener({ type: 'adapters', adapters });
   });
 
   return {

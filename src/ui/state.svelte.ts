@@ -1,4 +1,5 @@
 import type {
+  AdapterInfo,
   BackendInfo,
   JobProgress,
   LogEntry,
@@ -28,6 +29,8 @@ export const app = $state({
   modelLoadNotice: null as string | null,
   /** The one engine job using the model now (panels disable what would start another). */
   modelJob: null as ModelJob | null,
+  /** The loaded model's LoRA adapters, as the engine last reported them. */
+  adapters: [] as AdapterInfo[],
 });
 
 export const engine: EngineClient = connectEngine();
@@ -56,6 +59,8 @@ export function listenToEngine(): void {
       if (event.type === 'log') app.logs = [...app.logs, event.entry].slice(-MAX_LOG_ENTRIES);
       if (event.type === 'store') requestPersistenceOnFirstWrite(event.change);
       if (event.type === 'model-job') app.modelJob = event.job;
+      if (event.type === 'adapters') app.adapters = event.adapters;
+      if (event.type === 'model') app.loadedModel = event.model;
     }),
   );
   void engine.modelJob().then((job) => (app.modelJob = job));

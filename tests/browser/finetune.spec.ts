@@ -1,25 +1,14 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
-import { openApp, type PageWithEngine } from './helpers';
+import {
+  openApp,
+  serveTinyLlama,
+  TINY_LLAMA_PATH as MODEL_PATH,
+  type PageWithEngine,
+} from './helpers';
 
-const FIXTURE = join(import.meta.dirname, '../fixtures/models/tiny-llama');
-/** Same-origin URLs the test answers itself (the app may fetch its own origin only). */
-const MODEL_PATH = '/__test-models/tiny-llama/';
 const TEXT = 'The sea is salty.';
 /** Three kinds of linear (12 trainable tensors): enough to memorise, few shaders to compile. */
 const TARGETS = ['q_proj', 'v_proj', 'up_proj'];
-
-async function serveTinyLlama(page: Page): Promise<void> {
-  await page.route(`**${MODEL_PATH}**`, async (route) => {
-    const name = new URL(route.request().url()).pathname.slice(MODEL_PATH.length);
-    try {
-      await route.fulfill({ status: 200, body: readFileSync(join(FIXTURE, name)) });
-    } catch {
-      await route.fulfill({ status: 404, body: 'not found' });
-    }
-  });
-}
 
 async function loadModel(page: Page, backend: 'webgpu' | 'wasm'): Promise<void> {
   await page.evaluate(

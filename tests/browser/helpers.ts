@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { expect, type Page } from '@playwright/test';
 import type { EngineApi } from '../../src/engine/api';
 
@@ -32,4 +34,20 @@ export function forbidForeignRequests(page: Page, origin: string): string[] {
     }
   });
   return foreign;
+}
+
+/** Same-origin URL of the tiny-llama fixture model, which `serveTinyLlama` answers. */
+export const TINY_LLAMA_PATH = '/__test-models/tiny-llama/';
+
+/** Serves tests/fixtures/models/tiny-llama under TINY_LLAMA_PATH (the app may fetch its own origin only). */
+export async function serveTinyLlama(page: Page): Promise<void> {
+  const folder = join(import.meta.dirname, '../fixtures/models/tiny-llama');
+  await page.route(`**${TINY_LLAMA_PATH}**`, async (route) => {
+    const name = new URL(route.request().url()).pathname.slice(TINY_LLAMA_PATH.length);
+    try {
+      await route.fulfill({ status: 200, body: readFileSync(join(folder, name)) });
+    } catch {
+      await route.fulfill({ status: 404, body: 'not found' });
+    }
+  });
 }

@@ -100,9 +100,7 @@ test('a SEAL run the panel drives outlives leaving the panel, with its controls,
   await expect(samplesPerContext).toHaveValue('4');
   await expect(settings.getByLabel('Contexts per round')).toHaveValue('40');
   // One job uses the model at a time: nothing here may start another.
-  await expect(page.getByTestId('seal-model-busy')).toHaveText(
-    'The model is busy with a SEAL run.',
-  );
+  await expect(page.getByTestId('model-busy')).toHaveText('The model is busy with a SEAL run.');
   for (const name of ['Start run', 'Compare formats', 'the tiny demo model', 'Edit in sequence']) {
     await expect(page.getByRole('button', { name })).toBeDisabled();
   }

@@ -87,10 +87,17 @@ describe('engine.generate', () => {
     expect((await engine.generate('g5', request)).sequences).toHaveLength(2);
   });
 
-  it('describes the tiny demo model as the loaded model, though it has no files', async () => {
+  it('describes and announces the tiny demo model as the loaded model, though it has no files', async () => {
     const engine = createEngine({ session });
     await engine.init('wasm');
+    const announced = new Promise<string | null>((resolve) =>
+      engine.subscribe((event) => {
+        if (event.type === 'model') resolve(event.model?.id ?? null);
+      }),
+    );
     await engine.seal.loadTinyModel(3, 1);
+    // The UI hears of it without asking.
+    expect(await announced).toBe('tiny-seal-3-world-1');
     const summary = await engine.model.current();
     expect(summary?.id).toBe('tiny-seal-3-world-1');
     expect(summary?.fileBytes).toBe(0);

@@ -75,6 +75,34 @@ describe('text generation', () => {
     expect(stopTokenIds({ ...model, generationConfig: null }).sort()).toEqual([2, 4]);
   });
 
+  it('stops at the BOS token, where a new document starts, when asked to', async () => {
+    const request = {
+      prompts: [{ kind: 'completion' as const, text: 'The fox jumps' }],
+      samplesPerPrompt: 1,
+      maxNewTokens: 6,
+      sampling: GREEDY,
+    };
+    const free = (await generateText(model, request)).sequences[0]!;
+    expect(free.finishReason).toBe('length');
+    // tiny-qwen2 has no BOS: one of its greedy tokens plays the BOS a packed-document model emits.
+    const boundary = free.tokens.findIndex(
+      (token, index) => index > 0 && free.tokens.indexOf(token) === index,
+    );
+    expect(boundary).toBeGreaterThan(0);
+    const withBos = {
+      ...model,
+      tokenizer: { ...model.tokenizer, bosTokenId: free.tokens[boundary]! },
+    };
+    expect(stopTokenIds(withBos).sort()).toEqual([2, 4]);
+    expect(stopTokenIds(withBos, { atDocumentStart: true })).toContain(free.tokens[boundary]);
+
+    const stopped = (await generateText(withBos, { ...request, stopAtDocumentStart: true }))
+      .sequences[0]!;
+    expect(stopped.tokens).toEqual(free.tokens.slice(0, boundary + 1));
+    expect(stopped.finishReason).toBe('eos');
+    expect((await generateText(withBos, request)).sequences[0]!.tokens).toEqual(free.tokens);
+  });
+
   it('completes text and renders chat prompts, several samples each, streaming texts', async () => {
     const steps: GenerationStep[] = [];
     const response = await generateText(

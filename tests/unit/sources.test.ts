@@ -361,6 +361,7 @@ describe('loadModel', () => {
       fromCache: false,
       // generation_config.json: do_sample false
       generationDefaults: { temperature: 0 },
+      hasChatTemplate: true,
       warnings: [],
     });
     const loaded = getLoadedModel()!;

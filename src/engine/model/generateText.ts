@@ -31,6 +31,11 @@ export interface GenerateRequest {
   maxNewTokens: number;
   sampling: SamplingOptions;
   stopStrings?: string[];
+  /**
+   * Also end a sequence at the BOS token: a model pretrained on packed documents may start the
+   * next document there instead of ending this one.
+   */
+  stopAtDocumentStart?: boolean;
 }
 
 export interface GeneratedText {
@@ -50,15 +55,19 @@ export interface GenerateResponse {
 
 /**
  * Ids that end a sequence: the model's, generation_config.json's, and the tokenizer's EOS (a chat
- * model's end-of-turn token is often only there).
+ * model's end-of-turn token is often only there), and with `atDocumentStart` the tokenizer's BOS.
  */
-export function stopTokenIds(model: TextGenerationModel): number[] {
+export function stopTokenIds(
+  model: TextGenerationModel,
+  { atDocumentStart = false }: { atDocumentStart?: boolean } = {},
+): number[] {
   const ids = new Set(model.config.eosTokenIds);
   const fromGenerationConfig = model.generationConfig?.eos_token_id;
   for (const id of [fromGenerationConfig].flat()) {
     if (typeof id === 'number') ids.add(id);
   }
   if (model.tokenizer.eosTokenId !== null) ids.add(model.tokenizer.eosTokenId);
+  if (atDocumentStart && model.tokenizer.bosTokenId !== null) ids.add(model.tokenizer.bosTokenId);
   return [...ids];
 }
 
@@ -123,7 +132,7 @@ export async function generateText(
   const result = await generate(model, batch, {
     maxNewTokens: request.maxNewTokens,
     sampling: request.sampling,
-    stopTokenIds: stopTokenIds(model),
+    stopTokenIds: stopTokenIds(model, { atDocumentStart: request.stopAtDocumentStart }),
     stopStrings: request.stopStrings,
     decode: (ids) => model.tokenizer.decode(ids),
     adapter: hooks.adapter,

@@ -31,6 +31,8 @@ export interface ModelSummary {
   fromCache: boolean;
   /** The Generate panel's starting settings, from generation_config.json. */
   generationDefaults: GenerationDefaults;
+  /** Whether the tokenizer has a chat template, without which chat prompts cannot be rendered. */
+  hasChatTemplate: boolean;
   warnings: string[];
 }
 
@@ -105,6 +107,7 @@ export function describeModel(
     contextTokens,
     memory,
     generationDefaults: generationDefaults(model.generationConfig),
+    hasChatTemplate: model.chatTemplate !== null,
     ...files,
   };
 }

@@ -22,10 +22,13 @@ export interface ModelSession {
   require(): LoadedModel;
   /** Replaces the loaded model (null: none) and frees the previous one's weights. */
   replace(model: LoadedModel | null): void;
+  /** Calls `listener` after every replace, so what was made for the old model is freed at once. */
+  onReplace(listener: (model: LoadedModel | null) => void): void;
 }
 
 export function createModelSession(): ModelSession {
   let current: LoadedModel | null = null;
+  const replaceListeners: ((model: LoadedModel | null) => void)[] = [];
   return {
     current: () => current,
     require() {
@@ -36,6 +39,10 @@ export function createModelSession(): ModelSession {
       const previous = current;
       current = model;
       if (previous && previous.weights !== model?.weights) disposeModelWeights(previous.weights);
+      for (const listener of replaceListeners) listener(model);
+    },
+    onReplace(listener) {
+      replaceListeners.push(listener);
     },
   };
 }

@@ -1,7 +1,8 @@
 /**
  * Fine-tuning as the engine serves it: named LoRA adapters on the loaded model (create, reset,
  * clone, switch, merge, delete), SFT jobs on text or JSONL, and PEFT / Hub files in and out.
- * Adapters belong to the model they were made for and are dropped when another model is loaded.
+ * Adapters belong to the model they were made for and are freed when the model is replaced or
+ * unloaded.
  */
 import { isCancelledError, type JobRegistry } from '../jobs';
 import type { ModelConfig } from '../model/config';
@@ -110,6 +111,7 @@ export class FinetuneService implements TrainApi {
   /** The weights the adapters were made for: a new model (even of the same id) drops them. */
   private adaptersWeights: ModelWeights | null = null;
   private activeName: string | null = null;
+  private readonly changeListeners: ((adapters: AdapterInfo[]) => void)[] = [];
 
   constructor(
     private readonly currentModel: () => TrainableLoadedModel | null,
@@ -122,16 +124,37 @@ export class FinetuneService implements TrainApi {
     return this.activeName === null ? null : (this.adapters.get(this.activeName) ?? null);
   }
 
+  /** Calls `listener` with the adapter list whenever adapters are added, removed or applied. */
+  onAdaptersChange(listener: (adapters: AdapterInfo[]) => void): void {
+    this.changeListeners.push(listener);
+  }
+
+  /**
+   * Frees the adapters when the model they were made for is no longer the loaded one (even a
+   * reload of the same id has new weights). The engine calls it whenever the model is replaced,
+   * so unloading frees them at once; every other call checks too.
+   */
+  releaseStaleAdapters(): void {
+    const weights = this.currentModel()?.weights ?? null;
+    if (weights === this.adaptersWeights) return;
+    const hadAdapters = this.adapters.size > 0;
+    for (const adapter of this.adapters.values()) adapter.dispose();
+    this.adapters.clear();
+    this.activeName = null;
+    this.adaptersWeights = weights;
+    if (hadAdapters) this.notifyChange();
+  }
+
   private model(): TrainableLoadedModel {
+    this.releaseStaleAdapters();
     const model = this.currentModel();
-    if ((model?.weights ?? null) !== this.adaptersWeights) {
-      for (const adapter of this.adapters.values()) adapter.dispose();
-      this.adapters.clear();
-      this.activeName = null;
-      this.adaptersWeights = model?.weights ?? null;
-    }
     if (!model) throw new Error('no model is loaded: load one before fine-tuning');
     return model;
+  }
+
+  private notifyChange(): void {
+    const adapters = [...this.adapters.keys()].map((name) => this.describe(name));
+    for (const listener of this.changeListeners) listener(adapters);
   }
 
   private adapter(name: string): LoraAdapter {
@@ -154,11 +177,18 @@ export class FinetuneService implements TrainApi {
       throw new Error(`an adapter named '${name}' already exists`);
     }
     this.adapters.set(name, adapter);
+    this.notifyChange();
     return this.info(name);
   }
 
   private info(name: string): AdapterInfo {
-    const adapter = this.adapter(name);
+    this.adapter(name);
+    return this.describe(name);
+  }
+
+  /** The adapter's entry in the list, without checking that the model is still loaded. */
+  private describe(name: string): AdapterInfo {
+    const adapter = this.adapters.get(name)!;
     return {
       name,
       settings: adapter.settings,
@@ -188,20 +218,28 @@ export class FinetuneService implements TrainApi {
   }
 
   async deleteAdapter(name: string) {
+    // A running job may be training or generating with it.
+    this.jobs.assertModelFree('Deleting an adapter');
+    this.removeAdapter(name);
+  }
+
+  private removeAdapter(name: string) {
     this.adapter(name).dispose();
     this.adapters.delete(name);
     if (this.activeName === name) this.activeName = null;
+    this.notifyChange();
   }
 
   async activateAdapter(name: string | null) {
     if (name !== null) this.adapter(name);
     this.activeName = name;
+    this.notifyChange();
   }
 
   async mergeAdapter(name: string) {
     this.jobs.assertModelFree('Merging an adapter');
     this.adapter(name).mergeInto(this.model().weights);
-    await this.deleteAdapter(name);
+    this.removeAdapter(name);
   }
 
   async finetune(
@@ -249,7 +287,7 @@ export class FinetuneService implements TrainApi {
       return { ...result, warnings, examples: sequences.length };
     } catch (error) {
       // A cancelled run keeps what it trained; a failed one leaves no adapter it made behind.
-      if (created !== null && !isCancelledError(error)) await this.deleteAdapter(created);
+      if (created !== null && !isCancelledError(error)) this.removeAdapter(created);
       throw error;
     }
   }
