@@ -62,7 +62,7 @@ export function createEngine(options: EngineOptions = {}): EngineApi {
     hubEndpoint: options.hubEndpoint,
     session,
   });
-  const training = new FinetuneService(session.current, jobs);
+  const training = new FinetuneService(session.current, jobs, store);
   store.onChange((change) => {
     for (const listener of listeners) listener({ type: 'store', change });
   });

@@ -198,3 +198,24 @@ test('Generate offers chat only for a model with a chat template', async ({ page
   await page.getByTestId('generate-run').click();
   await expect(page.getByTestId('generate-stats')).toBeVisible();
 });
+
+test('an adapter kept in this browser survives a reload and loads back onto its model', async ({
+  page,
+}) => {
+  await serveTinyLlama(page);
+  await openApp(page, '?backend=wasm');
+  await loadTinyLlama(page);
+  await trainAdapter(page, 2);
+  await openTab(page, 'Model');
+  await page.getByRole('button', { name: 'Keep adapter-1 in this browser' }).click();
+  await expect(page.getByTestId('kept-adapter-1')).toBeVisible();
+
+  await page.reload();
+  await expect(page.getByTestId('active-backend')).toHaveText('wasm');
+  await loadTinyLlama(page);
+  await expect(page.getByTestId('adapters-none')).toBeVisible();
+  await page.getByRole('button', { name: 'Load kept adapter-1' }).click();
+  const row = page.getByTestId('adapter-adapter-1');
+  await expect(row.getByTestId('adapter-status')).toHaveText('not applied');
+  await expect(page.getByRole('button', { name: 'Load kept adapter-1' })).toBeDisabled();
+});

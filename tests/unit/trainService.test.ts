@@ -10,6 +10,7 @@ import { parseSafetensors } from '../../src/engine/model/safetensors';
 import { createTokenizer } from '../../src/engine/model/tokenizer';
 import { disposeModelWeights, loadModelWeights } from '../../src/engine/model/weights';
 import { FinetuneService, type TrainableLoadedModel } from '../../src/engine/train/service';
+import { freshStore } from './storeHelpers';
 
 const read = (path: string) =>
   readFileSync(new URL(`../fixtures/models/tiny-llama/${path}`, import.meta.url));
@@ -199,6 +200,31 @@ describe('fine-tuning service', () => {
     expect(await service.importAdapter('in', files)).toMatchObject({ name: 'in', modules: 4 });
     await service.deleteAdapter('out');
     await service.deleteAdapter('in');
+    model = previous;
+  });
+
+  it('keeps an adapter in the store and restores it, exactly, for the same base model only', async () => {
+    const kept = new FinetuneService(() => model, jobs, freshStore());
+    await expect(service.keepAdapter('x')).rejects.toThrow('no store to keep adapters in');
+    await kept.createAdapter('notes', settings, 5);
+    await kept.finetune('keep-train', {
+      dataset: { source: 'The fox jumps over the dog.', format: 'text' },
+      method: { kind: 'lora', adapter: 'notes' },
+      lossOn: 'all',
+      options: { epochs: 2 },
+    });
+    const trained = await kept.exportAdapter('notes');
+    const checkpoint = await kept.keepAdapter('notes');
+    expect(checkpoint).toMatchObject({ name: 'notes', kind: 'adapter', runId: null });
+    await kept.deleteAdapter('notes');
+    expect((await kept.keptAdapters()).map((c) => c.id)).toEqual([checkpoint.id]);
+    expect(await kept.restoreAdapter(checkpoint.id)).toMatchObject({ name: 'notes', modules: 4 });
+    expect((await kept.exportAdapter('notes')).weights).toEqual(trained.weights);
+    await kept.deleteAdapter('notes');
+
+    const previous = model!;
+    model = { ...previous, id: 'Org/other-model' };
+    expect(await kept.keptAdapters()).toEqual([]);
     model = previous;
   });
 

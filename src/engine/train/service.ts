@@ -10,6 +10,8 @@ import { generate } from '../model/generate';
 import { GREEDY } from '../model/sampling';
 import type { Tokenizer } from '../model/tokenizer';
 import type { ModelWeights } from '../model/weights';
+import { parseSafetensors, serializeSafetensors } from '../model/safetensors';
+import type { CheckpointRecord, CheckpointWithTensors, NewCheckpoint } from '../store';
 import {
   parseDataset,
   tokenizeExamples,
@@ -19,6 +21,7 @@ import {
 } from './dataset';
 import { LoraAdapter, type LoraSettings } from './lora';
 import {
+  ADAPTER_WEIGHTS_FILE,
   exportMergedModel,
   exportPeftAdapter,
   importPeftAdapter,
@@ -97,6 +100,12 @@ export interface TrainApi {
   /** adapter_config.json + adapter_model.safetensors, as PEFT writes them. */
   exportAdapter(name: string): Promise<AdapterFiles>;
   importAdapter(name: string, files: AdapterFiles): Promise<AdapterInfo>;
+  /** Keeps the adapter in this browser's store (a checkpoint of kind 'adapter'), PEFT's way. */
+  keepAdapter(name: string): Promise<CheckpointRecord>;
+  /** Adapters kept in this browser for the loaded model (by its Hub repo), newest first. */
+  keptAdapters(): Promise<CheckpointRecord[]>;
+  /** Makes a kept adapter one of the loaded model's adapters again, under its kept name. */
+  restoreAdapter(checkpointId: string): Promise<AdapterInfo>;
   /** config.json + model.safetensors of the model with `adapter` merged in (or as it is). */
   exportMergedModel(adapter: string | null): Promise<HubModelFiles>;
   /** How the model continues `prompt` (greedily) without and with the adapter. */
@@ -104,6 +113,13 @@ export interface TrainApi {
     jobId: string,
     request: { prompt: string; adapter: string; maxNewTokens: number },
   ): Promise<AnswerComparison>;
+}
+
+/** The part of the store that keeps adapters. */
+export interface AdapterStore {
+  saveCheckpoint(input: NewCheckpoint): Promise<CheckpointRecord>;
+  listCheckpoints(): Promise<CheckpointRecord[]>;
+  loadCheckpoint(id: string): Promise<CheckpointWithTensors>;
 }
 
 export class FinetuneService implements TrainApi {
@@ -116,6 +132,8 @@ export class FinetuneService implements TrainApi {
   constructor(
     private readonly currentModel: () => TrainableLoadedModel | null,
     private readonly jobs: JobRegistry,
+    /** Where kept adapters go; without one (scripts, some tests) nothing can be kept. */
+    private readonly store: AdapterStore | null = null,
   ) {}
 
   /** The adapter generation should pass to the forward pass, if any. */
@@ -316,9 +334,59 @@ export class FinetuneService implements TrainApi {
   }
 
   async exportAdapter(name: string) {
-    // A Hub model's id is `repo@revision`; PEFT expects the bare repo to find the base model.
-    const baseModel = this.model().id.replace(/@[^@/]+$/, '');
-    return exportPeftAdapter(this.adapter(name), baseModel);
+    return exportPeftAdapter(this.adapter(name), this.baseModelName());
+  }
+
+  /** A Hub model's id is `repo@revision`; PEFT names the base model by the bare repo. */
+  private baseModelName(): string {
+    return this.model().id.replace(/@[^@/]+$/, '');
+  }
+
+  private requireStore(): AdapterStore {
+    if (!this.store) throw new Error('this engine has no store to keep adapters in');
+    return this.store;
+  }
+
+  async keepAdapter(name: string) {
+    const store = this.requireStore();
+    const files = await this.exportAdapter(name);
+    const file = parseSafetensors(files.weights, ADAPTER_WEIGHTS_FILE);
+    const tensors = [...file.entries].map(([tensor, entry]) => ({
+      name: tensor,
+      shape: entry.shape,
+      data: file.readFloat32(tensor),
+    }));
+    return store.saveCheckpoint({
+      name,
+      kind: 'adapter',
+      runId: null,
+      config: JSON.parse(files.config),
+      tensors,
+    });
+  }
+
+  async keptAdapters() {
+    const baseModel = this.baseModelName();
+    const checkpoints = await this.requireStore().listCheckpoints();
+    return checkpoints
+      .filter(
+        (c) =>
+          c.kind === 'adapter' &&
+          c.runId === null &&
+          (c.config as { base_model_name_or_path?: unknown }).base_model_name_or_path === baseModel,
+      )
+      .sort((a, b) => b.createdAt - a.createdAt);
+  }
+
+  async restoreAdapter(checkpointId: string) {
+    const { checkpoint, tensors } = await this.requireStore().loadCheckpoint(checkpointId);
+    if (checkpoint.kind !== 'adapter') {
+      throw new Error(`checkpoint ${checkpoint.name} holds a whole model, not an adapter`);
+    }
+    return this.importAdapter(checkpoint.name, {
+      config: JSON.stringify(checkpoint.config),
+      weights: serializeSafetensors(tensors),
+    });
   }
 
   async importAdapter(name: string, files: AdapterFiles) {
