@@ -9,6 +9,7 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { BACKENDS, type BackendName, type BackendRequest } from './backendChoice';
 import { registerCpuKernels } from './cpuKernels';
 import { registerWasmKernels } from './wasmKernels';
+import { registerWebGpuKernels } from './webgpuKernels';
 
 export type { BackendName, BackendRequest } from './backendChoice';
 
@@ -93,6 +94,7 @@ export async function selectBackend(
   if (options.wasmPaths) setWasmPaths(options.wasmPaths);
   registerWasmKernels();
   registerCpuKernels();
+  registerWebGpuKernels();
 
   const order: BackendName[] =
     requested === 'auto' ? [...BACKENDS] : [requested, ...BACKENDS.filter((b) => b !== requested)];
