@@ -7,9 +7,9 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-webgpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { BACKENDS, type BackendName, type BackendRequest } from './backendChoice';
-import { registerCpuKernels } from './cpuKernels';
-import { registerWasmKernels } from './wasmKernels';
-import { registerWebGpuKernels } from './webgpuKernels';
+import { registerCpuKernels, setOwnCpuKernels } from './cpuKernels';
+import { registerWasmKernels, setOwnWasmKernels } from './wasmKernels';
+import { registerWebGpuKernels, setOwnWebGpuKernels } from './webgpuKernels';
 
 export type { BackendName, BackendRequest } from './backendChoice';
 
@@ -83,6 +83,17 @@ async function activate(name: BackendName): Promise<void> {
 
 function reasonOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Switches every kernel we register over tfjs's own (all backends) on or off; off leaves only
+ * what tfjs lacks outright (wasm's UnsortedSegmentSum). Benchmarks use it to time the same step
+ * on stock kernels; everything else runs with ours.
+ */
+export function setOwnKernels(enabled: boolean): void {
+  setOwnWebGpuKernels(enabled);
+  setOwnWasmKernels(enabled);
+  setOwnCpuKernels(enabled);
 }
 
 export async function selectBackend(
