@@ -1,12 +1,13 @@
 /**
- * Counts the kernels a piece of work issues, two ways:
- * - tfjs kernel invocations, from `tf.profile` (one entry per kernel the engine runs, plus one
- *   per custom-gradient scope, which is left out here). Every backend supports it, and it is
- *   what the dispatch overhead of the CPU-side engine scales with;
- * - on webgpu, GPU programs actually dispatched, by wrapping the backend's `runWebGPUProgram`
- *   for the duration: one tfjs kernel may dispatch several programs (or none: a reshape only
- *   relabels a buffer), and dispatches are what a GPU pays per launch.
- * Profiling reads no data back when `CHECK_COMPUTATION_FOR_ERRORS` is off, which is done here.
+ * Counts the kernels a piece of work issues, two ways, by wrapping two entry points for its
+ * duration (tfjs offers no counter; `tf.profile` would count too, but on webgpu it times every
+ * kernel with its own GPU queries, which made one SwiftShader training step take minutes):
+ * - tfjs kernel invocations: `tf.engine().runKernel`, through which every op reaches its
+ *   backend's registered kernel (forward and backward). The CPU-side cost of the engine scales
+ *   with it on every backend;
+ * - on webgpu, GPU programs actually dispatched: the backend's `runWebGPUProgram`. One kernel may
+ *   dispatch several programs, or none (a reshape only relabels a buffer), and dispatches are
+ *   what a GPU pays per launch.
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -16,34 +17,30 @@ export interface KernelCalls {
   gpuDispatches: number | null;
 }
 
-interface DispatchingBackend {
-  runWebGPUProgram: (...args: unknown[]) => unknown;
+type Method = (...args: unknown[]) => unknown;
+
+/** Replaces `owner[name]` with a counting wrapper; returns the count and a restore function. */
+function countCalls(owner: Record<string, unknown>, name: string) {
+  const original = owner[name] as Method;
+  const counter = { calls: 0, restore: () => void (owner[name] = original) };
+  owner[name] = function (this: unknown, ...args: unknown[]) {
+    counter.calls++;
+    return original.apply(this, args);
+  };
+  return counter;
 }
 
 export async function countKernelCalls(work: () => Promise<unknown>): Promise<KernelCalls> {
-  const backendName = tf.getBackend();
-  const backend = backendName === 'webgpu' ? (tf.backend() as unknown as DispatchingBackend) : null;
-  let dispatches = 0;
-  const original = backend?.runWebGPUProgram;
-  if (backend && original) {
-    backend.runWebGPUProgram = function (this: unknown, ...args: unknown[]) {
-      dispatches++;
-      return original.apply(this, args);
-    };
-  }
-  const checkedErrors = tf.env().getBool('CHECK_COMPUTATION_FOR_ERRORS');
-  tf.env().set('CHECK_COMPUTATION_FOR_ERRORS', false);
+  const kernels = countCalls(tf.engine() as unknown as Record<string, unknown>, 'runKernel');
+  const dispatches =
+    tf.getBackend() === 'webgpu'
+      ? countCalls(tf.backend() as unknown as Record<string, unknown>, 'runWebGPUProgram')
+      : null;
   try {
-    const profile = await tf.profile(async () => {
-      await work();
-      return [];
-    });
-    const tfjsKernels = profile.kernels.filter((kernel) =>
-      Boolean(tf.getKernel(kernel.name, backendName)),
-    ).length;
-    return { tfjsKernels, gpuDispatches: backend ? dispatches : null };
+    await work();
+    return { tfjsKernels: kernels.calls, gpuDispatches: dispatches?.calls ?? null };
   } finally {
-    tf.env().set('CHECK_COMPUTATION_FOR_ERRORS', checkedErrors);
-    if (backend && original) backend.runWebGPUProgram = original;
+    kernels.restore();
+    dispatches?.restore();
   }
 }
