@@ -45,22 +45,13 @@ export function unsortedSegmentSum({ inputs, backend, attrs }: SegmentSumArgs): 
 /** Whether the kernel below replaced the stock one (it is registered once per process). */
 let registered = false;
 
-/** Whether ours runs (on) or the stock kernel it replaced (off, for benchmarks against stock). */
-let ownKernelsEnabled = true;
-
-export function setOwnCpuKernels(enabled: boolean): void {
-  ownKernelsEnabled = enabled;
-}
-
 export function registerCpuKernels(): void {
-  const stock = tf.getKernel('UnsortedSegmentSum', 'cpu');
-  if (registered || !stock) return;
+  if (registered || !tf.getKernel('UnsortedSegmentSum', 'cpu')) return;
   tf.unregisterKernel('UnsortedSegmentSum', 'cpu');
-  const own = unsortedSegmentSum as unknown as tf.KernelFunc;
   tf.registerKernel({
     kernelName: 'UnsortedSegmentSum',
     backendName: 'cpu',
-    kernelFunc: (args) => (ownKernelsEnabled ? own(args) : stock.kernelFunc(args)),
+    kernelFunc: unsortedSegmentSum as unknown as tf.KernelFunc,
   });
   registered = true;
 }
