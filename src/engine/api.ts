@@ -10,12 +10,14 @@ import type { GenerateRequest, GenerateResponse, Logits } from './model/generate
 import type { StoreApi, StoreChange } from './store';
 import type { AdapterInfo, TrainApi } from './train/service';
 import type { SealApi } from './seal/service';
+import type { WebGpuKernelComparison } from './kernelCheck';
 import type { ProxyMarked } from 'comlink';
 
 export type { BackendInfo, BackendRequest } from './backend';
 export type { JobProgress, ModelJob, ProgressListener } from './jobs';
 export type { ModelApi, ModelSource, ModelSummary, ShippedModel } from './model/service';
 export type { GenerationStep } from './model/generate';
+export type { WebGpuKernelComparison } from './kernelCheck';
 export type { GenerateRequest, GenerateResponse, Logits } from './model/generateText';
 export type { AdapterInfo } from './train/service';
 export type {
@@ -92,6 +94,11 @@ export interface EngineApi {
     options: MatmulBenchmarkOptions,
     onProgress?: ProgressListener,
   ): Promise<MatmulBenchmarkResult>;
+  /**
+   * Our webgpu kernels against tfjs's own on the active (webgpu) backend: matrix products of many
+   * shapes and a small model's loss gradients, as relative differences. For tests and diagnosis.
+   */
+  compareWebGpuKernels(): Promise<WebGpuKernelComparison>;
   /** Names of the benchmarks `runBenchmark` knows. */
   listBenchmarks(): Promise<string[]>;
   /** Runs one named benchmark on the active backend; metrics are snake_case with a unit suffix. */

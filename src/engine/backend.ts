@@ -8,7 +8,8 @@ import '@tensorflow/tfjs-backend-webgpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { BACKENDS, type BackendName, type BackendRequest } from './backendChoice';
 import { registerCpuKernels } from './cpuKernels';
-import { registerWasmKernels } from './wasmKernels';
+import { registerWasmKernels, setOwnWasmKernels } from './wasmKernels';
+import { registerWebGpuKernels, setOwnWebGpuKernels } from './webgpuKernels';
 
 export type { BackendName, BackendRequest } from './backendChoice';
 
@@ -84,6 +85,17 @@ function reasonOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/**
+ * Switches the kernels we register over tfjs's webgpu and wasm ones on or off; off leaves what
+ * tfjs lacks outright (wasm's UnsortedSegmentSum) and the cpu backend's UnsortedSegmentSum (the
+ * same sums, only in one pass). Benchmarks use it to time the same step on stock kernels;
+ * everything else runs with ours.
+ */
+export function setOwnKernels(enabled: boolean): void {
+  setOwnWebGpuKernels(enabled);
+  setOwnWasmKernels(enabled);
+}
+
 export async function selectBackend(
   requested: BackendRequest,
   options: { wasmPaths?: WasmPaths } = {},
@@ -93,6 +105,7 @@ export async function selectBackend(
   if (options.wasmPaths) setWasmPaths(options.wasmPaths);
   registerWasmKernels();
   registerCpuKernels();
+  registerWebGpuKernels();
 
   const order: BackendName[] =
     requested === 'auto' ? [...BACKENDS] : [requested, ...BACKENDS.filter((b) => b !== requested)];

@@ -10,6 +10,7 @@ import { runGenerateBenchmark } from './model/generateBenchmark';
 import { runTrainBenchmark } from './train/benchmark';
 import { runSealBenchmark } from './seal/benchmark';
 import { runPoolBenchmark } from './pool/benchmark';
+import { runShapeBenchmark } from './shapeBenchmark';
 import type { SpawnPoolWorker } from './pool/executor';
 
 export type Metrics = Record<string, number>;
@@ -128,6 +129,11 @@ export const BENCHMARKS: Record<string, Benchmark> = {
     // Its workers run wasm: the in-process run it is checked against must too.
     backends: ['wasm'],
     run: (checkpoint, { spawnPoolWorker }) => runPoolBenchmark(checkpoint, spawnPoolWorker),
+  },
+  shape: {
+    description:
+      'full AdamW training (8×128 tokens) and KV-cache decoding of a random Llama (vocab 512, 4 layers, 4 heads, hidden 128, MLP 512): tokens/s with our kernels and with stock tfjs, kernel calls per step and per token, memory',
+    run: runShapeBenchmark,
   },
   'train-step': {
     description: 'an Adam step of a small MLP (784→128→10, batch 256)',

@@ -9,6 +9,7 @@ import type {
   MemoryInfo,
 } from './api';
 import { BENCHMARKS } from './benchmarks';
+import { compareWebGpuKernels } from './kernelCheck';
 import { selectBackend, type BackendInfo, type WasmPaths } from './backend';
 import { JobRegistry, yieldToEventLoop, type ProgressListener } from './jobs';
 import type { SpawnPoolWorker } from './pool/executor';
@@ -156,6 +157,11 @@ export function createEngine(options: EngineOptions = {}): EngineApi {
           b.dispose();
         }
       });
+    },
+
+    async compareWebGpuKernels() {
+      await pendingInit;
+      return compareWebGpuKernels();
     },
 
     async listBenchmarks() {

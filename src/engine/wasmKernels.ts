@@ -158,6 +158,20 @@ function perBatchMatMul(multiply2d: tf.KernelFunc) {
 /** Whether the wrapper below is in place (it must wrap the original exactly once). */
 let matMulWrapped = false;
 
+/**
+ * Whether the BatchMatMul wrapper rearranges products (on) or hands them to tfjs's kernel as
+ * they come (off, for benchmarks against stock). UnsortedSegmentSum stays: stock wasm has none.
+ */
+let ownMatMulEnabled = true;
+
+export function setOwnWasmKernels(enabled: boolean): void {
+  ownMatMulEnabled = enabled;
+}
+
+function switchable(own: tf.KernelFunc, stock: tf.KernelFunc): tf.KernelFunc {
+  return (args) => (ownMatMulEnabled ? own(args) : stock(args));
+}
+
 export function registerWasmKernels(): void {
   if (!tf.getKernel('UnsortedSegmentSum', 'wasm')) {
     tf.registerKernel({
@@ -171,9 +185,12 @@ export function registerWasmKernels(): void {
     tf.unregisterKernel('BatchMatMul', 'wasm');
     tf.registerKernel({
       ...matMul,
-      kernelFunc: perBatchMatMul(
-        untransposedMatMul(matMul.kernelFunc) as unknown as tf.KernelFunc,
-      ) as unknown as tf.KernelFunc,
+      kernelFunc: switchable(
+        perBatchMatMul(
+          untransposedMatMul(matMul.kernelFunc) as unknown as tf.KernelFunc,
+        ) as unknown as tf.KernelFunc,
+        matMul.kernelFunc,
+      ),
     });
     matMulWrapped = true;
   }

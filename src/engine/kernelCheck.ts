@@ -1,0 +1,160 @@
+/**
+ * Our webgpu kernels checked against tfjs's own on the running backend, in the same process: a
+ * set of matrix products covering transposes, batches, broadcasting and sizes that are not
+ * multiples of the tile, and the gradients of a small model's training loss. The browser tests
+ * call it through the engine (`compareWebGpuKernels`) on SwiftShader.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { streamSeed } from './random';
+import { randomModelWeights, SMALL_LLAMA_CONFIG } from './train/randomModel';
+import { setBaseTrainable } from './train/lora';
+import { makeBatch, weightedTokenLoss } from './train/sft';
+import { disposeModelWeights, type ModelWeights } from './model/weights';
+import { ownMatMulRuns, ownWebGpuKernelsEnabled, setOwnWebGpuKernels } from './webgpuKernels';
+
+export interface MatMulCase {
+  a: number[];
+  b: number[];
+  transposeA: boolean;
+  transposeB: boolean;
+}
+
+export interface MatMulComparison extends MatMulCase {
+  /** max |ours − stock| / max |stock| over the product. */
+  relativeError: number;
+  /** Whether the product ran our program (false: it was left to tfjs). */
+  ranOwnProgram: boolean;
+}
+
+export interface WebGpuKernelComparison {
+  products: MatMulComparison[];
+  /** The largest relative difference of any parameter's loss gradient. */
+  gradientRelativeError: number;
+  /** How many of the training step's products ran our program. */
+  gradientStepOwnRuns: number;
+  lossWithStock: number;
+  lossWithOwn: number;
+}
+
+const c = (a: number[], b: number[], transposeA = false, transposeB = false): MatMulCase => ({
+  a,
+  b,
+  transposeA,
+  transposeB,
+});
+
+/** Shapes the tile (32×32, 32 deep) does and does not divide, vec4-readable and not. */
+export const MATMUL_CASES: MatMulCase[] = [
+  c([64, 96], [96, 128]),
+  c([33, 70], [70, 45]),
+  c([1024, 128], [512, 128], false, true), // a linear's forward, x·Wᵀ
+  c([70, 37], [45, 37], false, true),
+  c([128, 1024], [128, 512], true, false), // a linear's weight gradient, dyᵀ·x
+  c([37, 50], [37, 44], true, false),
+  c([48, 36], [52, 48], true, true),
+  c([41, 19], [23, 41], true, true),
+  c([8, 128, 32], [8, 128, 32], false, true), // attention scores, q·kᵀ
+  c([2, 3, 40, 36], [2, 3, 36, 52]),
+  c([4, 33, 20], [20, 17]), // one B for every batch of A
+  c([33, 20], [3, 33, 18], true, false), // one A for every batch of B
+  c([2, 3, 17, 29], [1, 1, 29, 21]),
+];
+
+function relativeError(ours: Float32Array, stock: Float32Array): number {
+  let difference = 0;
+  let scale = 0;
+  for (let i = 0; i < stock.length; i++) {
+    difference = Math.max(difference, Math.abs(ours[i]! - stock[i]!));
+    scale = Math.max(scale, Math.abs(stock[i]!));
+  }
+  return scale === 0 ? difference : difference / scale;
+}
+
+async function productWith(own: boolean, run: () => tf.Tensor): Promise<Float32Array> {
+  setOwnWebGpuKernels(own);
+  const result = run();
+  try {
+    return (await result.data()) as Float32Array;
+  } finally {
+    result.dispose();
+  }
+}
+
+async function compareProduct(testCase: MatMulCase, seed: number): Promise<MatMulComparison> {
+  const a = tf.randomUniform(testCase.a, -1, 1, 'float32', streamSeed(seed, 0));
+  const b = tf.randomUniform(testCase.b, -1, 1, 'float32', streamSeed(seed, 1));
+  try {
+    const multiply = () => tf.matMul(a, b, testCase.transposeA, testCase.transposeB);
+    const stock = await productWith(false, multiply);
+    const runsBefore = ownMatMulRuns();
+    const ours = await productWith(true, multiply);
+    return {
+      ...testCase,
+      relativeError: relativeError(ours, stock),
+      ranOwnProgram: ownMatMulRuns() > runsBefore,
+    };
+  } finally {
+    tf.dispose([a, b]);
+  }
+}
+
+async function lossAndGradients(
+  own: boolean,
+  weights: ModelWeights,
+): Promise<{ loss: number; gradients: Float32Array[] }> {
+  setOwnWebGpuKernels(own);
+  const config = SMALL_LLAMA_CONFIG;
+  const sequences = [0, 1, 2].map((row) => {
+    const ids = Array.from({ length: 40 }, (_, t) => (row * 97 + t * 13) % config.vocabSize);
+    return { ids, isTarget: ids.map((_, t) => t > 0) };
+  });
+  const batch = makeBatch(sequences, 39 * sequences.length, config.vocabSize);
+  const params = [...weights.values()];
+  try {
+    const { value, grads } = tf.variableGrads(
+      () => weightedTokenLoss({ config, weights }, batch),
+      params,
+    );
+    const gradients = await Promise.all(
+      params.map(async (p) => (await grads[p.name]!.data()) as Float32Array),
+    );
+    const [loss] = await value.data();
+    tf.dispose([value, ...Object.values(grads)]);
+    return { loss: loss!, gradients };
+  } finally {
+    tf.dispose(Object.values(batch));
+  }
+}
+
+/** Runs every comparison; needs the webgpu backend. Leaves our kernels switched as it found them. */
+export async function compareWebGpuKernels(): Promise<WebGpuKernelComparison> {
+  if (tf.getBackend() !== 'webgpu') {
+    throw new Error(`our webgpu kernels need the webgpu backend, not ${tf.getBackend()}`);
+  }
+  const wasEnabled = ownWebGpuKernelsEnabled();
+  const weights = randomModelWeights(SMALL_LLAMA_CONFIG, 3, 0.2);
+  setBaseTrainable(weights, true);
+  try {
+    const products: MatMulComparison[] = [];
+    for (const [index, testCase] of MATMUL_CASES.entries()) {
+      products.push(await compareProduct(testCase, index + 1));
+    }
+    const stock = await lossAndGradients(false, weights);
+    const runsBefore = ownMatMulRuns();
+    const ours = await lossAndGradients(true, weights);
+    const gradientStepOwnRuns = ownMatMulRuns() - runsBefore;
+    const gradientRelativeError = Math.max(
+      ...stock.gradients.map((g, i) => relativeError(ours.gradients[i]!, g)),
+    );
+    return {
+      products,
+      gradientRelativeError,
+      gradientStepOwnRuns,
+      lossWithStock: stock.loss,
+      lossWithOwn: ours.loss,
+    };
+  } finally {
+    setOwnWebGpuKernels(wasEnabled);
+    disposeModelWeights(weights);
+  }
+}

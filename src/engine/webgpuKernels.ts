@@ -1,0 +1,348 @@
+/**
+ * Our own kernels for tfjs's webgpu backend, registered by `selectBackend` like the wasm and cpu
+ * fixes. tfjs 4.22 is its last release, so where its kernels hold training back we replace them.
+ *
+ * BatchMatMul: tfjs's tiled matmul reads its operands four floats at a time only when B is not
+ * transposed, yet every linear's forward pass multiplies by a transposed weight (x·Wᵀ) and
+ * attention's scores by transposed keys (q·kᵀ). The program below stages both operands through
+ * workgroup memory in one K-major layout whatever their transposes, reading each one as vec4
+ * along whichever axis is contiguous in memory (the inner axis of A·Bᵀ, the outer one of Aᵀ·B),
+ * and each invocation accumulates a 4×4 block of the product. Products it does not handle (other
+ * dtypes, batch shapes that broadcast other than one-against-many, matrix-vector products such
+ * as token-by-token decoding, which tfjs serves with dedicated programs) go to the stock kernel.
+ *
+ * The replacement is switchable (`setOwnWebGpuKernels`) so a benchmark or a test can run the
+ * very same step on the stock kernels and ours, side by side in one process.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
+
+/** Output rows and columns below which a product goes to tfjs's own small-output programs. */
+const MIN_OUTPUT_SIDE = 16;
+
+interface TileShape {
+  /** Output rows per workgroup. */
+  rows: number;
+  /** Output columns per workgroup. */
+  columns: number;
+  /** Inner (K) slice staged per step. */
+  inner: number;
+}
+
+/**
+ * 32×32 output tiles of 64 invocations (4×4 each), 32-deep K slices: each staging step moves 8 KB
+ * through workgroup memory (within WebGPU's 16 KB guarantee) and computes 32 multiply-adds per
+ * staged float; enough workgroups stay in flight for the model's smaller products (128-wide).
+ */
+const TILE: TileShape = { rows: 32, columns: 32, inner: 32 };
+
+/** Per-invocation block: 4 rows × 4 columns (one vec4 per row). */
+const BLOCK = 4;
+
+export interface MatMulPlan {
+  batch: number;
+  rows: number;
+  columns: number;
+  inner: number;
+  transposeA: boolean;
+  transposeB: boolean;
+  /** Whether A, B and the output are read / written as vec4 along their contiguous axis. */
+  vectorA: boolean;
+  vectorB: boolean;
+  vectorOut: boolean;
+}
+
+/**
+ * Code staging one operand's tile into workgroup memory `tile[k][outer / 4][outer % 4]`.
+ * `outer` is the operand's row (A) or column (B) index within the product; `contiguousInner`
+ * says whether its inner (K) axis is the one contiguous in memory.
+ */
+function stageTileSource(options: {
+  name: 'A' | 'B';
+  tile: string;
+  outerTile: number;
+  contiguousInner: boolean;
+  vector: boolean;
+  outerDim: string;
+  batchVar: string;
+  outerStart: string;
+  threads: number;
+}): string {
+  const { name, tile, outerTile, contiguousInner, vector, outerDim, batchVar, outerStart } =
+    options;
+  const { inner } = TILE;
+  const width = vector ? 4 : 1;
+  // Elements (or vec4s) of this tile, laid out along the operand's contiguous axis.
+  const [slowCount, fastCount] = contiguousInner
+    ? [outerTile, inner / width]
+    : [inner, outerTile / width];
+  const units = slowCount * fastCount;
+  const perThread = Math.ceil(units / options.threads);
+  const [outerExpr, innerExpr] = contiguousInner
+    ? ['slow', `fast * ${width}`]
+    : [`fast * ${width}`, 'slow'];
+  // Row-major offset of (outer, k) in this batch's matrix: [outer][K] or [K][outer].
+  const offset = contiguousInner ? `o * uniforms.dimK + k` : `k * ${outerDim} + o`;
+  const matrixSize = `${outerDim} * uniforms.dimK`;
+  const read = vector
+    ? `${name}[(${batchVar} * ${matrixSize} + ${offset}) / 4]`
+    : `${name}[${batchVar} * ${matrixSize} + ${offset}]`;
+  const zero = vector ? 'vec4<f32>(0.0)' : '0.0';
+  let store: string;
+  if (!vector) {
+    store = `${tile}[kk][oo / 4][oo % 4] = value;`;
+  } else if (contiguousInner) {
+    // Four consecutive k of one row: scattered across four rows of the K-major tile.
+    store = [0, 1, 2, 3].map((j) => `${tile}[kk + ${j}][oo / 4][oo % 4] = value[${j}];`).join('\n');
+  } else {
+    store = `${tile}[kk][oo / 4] = value;`;
+  }
+  return `
+    for (var i = 0; i < ${perThread}; i++) {
+      let unit = i32(localIndex) + i * ${options.threads};
+      if (unit < ${units}) {
+        let slow = unit / ${fastCount};
+        let fast = unit % ${fastCount};
+        let oo = ${outerExpr};
+        let kk = ${innerExpr};
+        let o = ${outerStart} + oo;
+        let k = kStart + kk;
+        var value = ${zero};
+        if (o < ${outerDim} && k < uniforms.dimK) {
+          value = ${read};
+        }
+        ${store}
+      }
+    }`;
+}
+
+export class OwnMatMulProgram implements WebGPUProgram {
+  variableNames = ['A', 'B'];
+  uniforms = 'dimM : i32, dimN : i32, dimK : i32,';
+  outputShape: number[];
+  dispatchLayout = { x: [2], y: [1], z: [0] };
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number];
+  variableComponents: number[];
+  outputComponent: number;
+  shaderKey: string;
+
+  constructor(private readonly plan: MatMulPlan) {
+    this.outputShape = [plan.batch, plan.rows, plan.columns];
+    this.workgroupSize = [TILE.columns / BLOCK, TILE.rows / BLOCK, 1];
+    this.dispatch = [
+      Math.ceil(plan.columns / TILE.columns),
+      Math.ceil(plan.rows / TILE.rows),
+      plan.batch,
+    ];
+    this.variableComponents = [plan.vectorA ? 4 : 1, plan.vectorB ? 4 : 1];
+    this.outputComponent = plan.vectorOut ? 4 : 1;
+    const flags = [
+      plan.transposeA,
+      plan.transposeB,
+      plan.vectorA,
+      plan.vectorB,
+      plan.vectorOut,
+    ].map(Number);
+    this.shaderKey = `sealMatMul_${TILE.rows}_${TILE.columns}_${TILE.inner}_${flags.join('')}`;
+  }
+
+  getUserCode(): string {
+    const { plan } = this;
+    const threads = (TILE.rows / BLOCK) * (TILE.columns / BLOCK);
+    const stageA = stageTileSource({
+      name: 'A',
+      tile: 'tileA',
+      outerTile: TILE.rows,
+      contiguousInner: !plan.transposeA,
+      vector: plan.vectorA,
+      outerDim: 'uniforms.dimM',
+      batchVar: 'batchA',
+      outerStart: 'rowStart',
+      threads,
+    });
+    const stageB = stageTileSource({
+      name: 'B',
+      tile: 'tileB',
+      outerTile: TILE.columns,
+      contiguousInner: plan.transposeB,
+      vector: plan.vectorB,
+      outerDim: 'uniforms.dimN',
+      batchVar: 'batchB',
+      outerStart: 'columnStart',
+      threads,
+    });
+    const write = plan.vectorOut
+      ? `if (column < uniforms.dimN) { result[(outBase + row * uniforms.dimN + column) / 4] = acc[r]; }`
+      : `for (var c = 0; c < 4; c++) {
+           if (column + c < uniforms.dimN) {
+             result[outBase + row * uniforms.dimN + column + c] = acc[r][c];
+           }
+         }`;
+    return `
+  var<workgroup> tileA : array<array<vec4<f32>, ${TILE.rows / BLOCK}>, ${TILE.inner}>;
+  var<workgroup> tileB : array<array<vec4<f32>, ${TILE.columns / BLOCK}>, ${TILE.inner}>;
+
+  fn main() {
+    let batch = i32(workgroupId.z);
+    // One batch against many: the single one is reused (its batch dimension is 1).
+    let batchA = min(batch, uniforms.aShape.x - 1);
+    let batchB = min(batch, uniforms.bShape.x - 1);
+    let rowStart = i32(workgroupId.y) * ${TILE.rows};
+    let columnStart = i32(workgroupId.x) * ${TILE.columns};
+    let localRow = i32(localId.y);
+    let localColumn = i32(localId.x);
+
+    var acc : array<vec4<f32>, 4>;
+    for (var r = 0; r < 4; r++) { acc[r] = vec4<f32>(0.0); }
+
+    for (var kStart = 0; kStart < uniforms.dimK; kStart = kStart + ${TILE.inner}) {
+      ${stageA}
+      ${stageB}
+      workgroupBarrier();
+      for (var k = 0; k < ${TILE.inner}; k++) {
+        let a = tileA[k][localRow];
+        let b = tileB[k][localColumn];
+        acc[0] = fma(vec4<f32>(a.x), b, acc[0]);
+        acc[1] = fma(vec4<f32>(a.y), b, acc[1]);
+        acc[2] = fma(vec4<f32>(a.z), b, acc[2]);
+        acc[3] = fma(vec4<f32>(a.w), b, acc[3]);
+      }
+      workgroupBarrier();
+    }
+
+    let outBase = batch * uniforms.dimM * uniforms.dimN;
+    let column = columnStart + localColumn * 4;
+    for (var r = 0; r < 4; r++) {
+      let row = rowStart + localRow * 4 + r;
+      if (row < uniforms.dimM) {
+        ${write}
+      }
+    }
+  }
+`;
+  }
+}
+
+interface MatMulArgs {
+  inputs: { a: tf.TensorInfo; b: tf.TensorInfo };
+  backend: WebGPUBackend;
+  attrs: { transposeA: boolean; transposeB: boolean };
+}
+
+function product(dims: readonly number[]): number {
+  return dims.reduce((x, y) => x * y, 1);
+}
+
+/** The product's layout when our program handles it, or null to leave it to tfjs. */
+export function planMatMul(
+  a: Pick<tf.TensorInfo, 'shape' | 'dtype'>,
+  b: Pick<tf.TensorInfo, 'shape' | 'dtype'>,
+  transposeA: boolean,
+  transposeB: boolean,
+): (MatMulPlan & { outShape: number[] }) | null {
+  if (a.dtype !== 'float32' || b.dtype !== 'float32') return null;
+  if (a.shape.length < 2 || b.shape.length < 2) return null;
+  const [aRows, aColumns] = a.shape.slice(-2) as [number, number];
+  const [bRows, bColumns] = b.shape.slice(-2) as [number, number];
+  const rows = transposeA ? aColumns : aRows;
+  const inner = transposeA ? aRows : aColumns;
+  const columns = transposeB ? bRows : bColumns;
+  if ((transposeB ? bColumns : bRows) !== inner) return null;
+  if (rows < MIN_OUTPUT_SIDE || columns < MIN_OUTPUT_SIDE || inner === 0) return null;
+  const aBatchShape = a.shape.slice(0, -2);
+  const bBatchShape = b.shape.slice(0, -2);
+  const [aBatches, bBatches] = [product(aBatchShape), product(bBatchShape)];
+  let batchShape: number[];
+  if (aBatches === 1 && bBatches === 1) {
+    batchShape = aBatchShape.length >= bBatchShape.length ? aBatchShape : bBatchShape;
+  } else if (bBatches === 1 && aBatchShape.length >= bBatchShape.length) {
+    batchShape = aBatchShape;
+  } else if (aBatches === 1 && bBatchShape.length >= aBatchShape.length) {
+    batchShape = bBatchShape;
+  } else if (
+    aBatchShape.length === bBatchShape.length &&
+    aBatchShape.every((d, i) => d === bBatchShape[i])
+  ) {
+    batchShape = aBatchShape;
+  } else {
+    return null;
+  }
+  return {
+    batch: Math.max(aBatches, bBatches),
+    rows,
+    columns,
+    inner,
+    transposeA,
+    transposeB,
+    // vec4 along the axis contiguous in memory: A's inner axis (or its rows when transposed),
+    // B's columns (or its inner axis when transposed).
+    vectorA: (transposeA ? rows : inner) % 4 === 0,
+    vectorB: (transposeB ? inner : columns) % 4 === 0,
+    vectorOut: columns % 4 === 0,
+    outShape: [...batchShape, rows, columns],
+  };
+}
+
+/** Whether BatchMatMul on webgpu runs our program (where it applies) or always tfjs's own. */
+let ownKernelsEnabled = true;
+
+/** Switches our webgpu kernels on or off (they stay registered and delegate when off). */
+export function setOwnWebGpuKernels(enabled: boolean): void {
+  ownKernelsEnabled = enabled;
+}
+
+export function ownWebGpuKernelsEnabled(): boolean {
+  return ownKernelsEnabled;
+}
+
+/** Products our program has computed in this process (tests check it really ran). */
+let matMulRuns = 0;
+
+export function ownMatMulRuns(): number {
+  return matMulRuns;
+}
+
+function reshape(backend: WebGPUBackend, x: tf.TensorInfo, shape: number[]): tf.TensorInfo {
+  const kernel = tf.getKernel('Reshape', 'webgpu')!.kernelFunc;
+  return kernel({ inputs: { x }, backend, attrs: { shape } }) as tf.TensorInfo;
+}
+
+function ownBatchMatMul(stock: tf.KernelFunc) {
+  return (args: MatMulArgs): tf.TensorInfo => {
+    const { inputs, backend, attrs } = args;
+    const plan = ownKernelsEnabled
+      ? planMatMul(inputs.a, inputs.b, attrs.transposeA, attrs.transposeB)
+      : null;
+    if (!plan) return stock(args as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
+    const [aRows, aColumns] = inputs.a.shape.slice(-2) as [number, number];
+    const [bRows, bColumns] = inputs.b.shape.slice(-2) as [number, number];
+    // Reshapes only relabel the buffer on webgpu (no copy).
+    const a3d = reshape(backend, inputs.a, [product(inputs.a.shape.slice(0, -2)), aRows, aColumns]);
+    const b3d = reshape(backend, inputs.b, [product(inputs.b.shape.slice(0, -2)), bRows, bColumns]);
+    const program = new OwnMatMulProgram(plan);
+    matMulRuns++;
+    const dimensions = [plan.rows, plan.columns, plan.inner].map((d) => ({
+      type: 'int32',
+      data: [d],
+    }));
+    const out = backend.runWebGPUProgram(program, [a3d, b3d], 'float32', dimensions);
+    const shaped = reshape(backend, out, plan.outShape);
+    for (const temporary of [a3d, b3d, out]) backend.disposeData(temporary.dataId);
+    return shaped;
+  };
+}
+
+/** Whether BatchMatMul on webgpu is ours (it must wrap the stock kernel exactly once). */
+let matMulWrapped = false;
+
+export function registerWebGpuKernels(): void {
+  const matMul = tf.getKernel('BatchMatMul', 'webgpu');
+  if (!matMul || matMulWrapped) return;
+  tf.unregisterKernel('BatchMatMul', 'webgpu');
+  tf.registerKernel({
+    ...matMul,
+    kernelFunc: ownBatchMatMul(matMul.kernelFunc) as unknown as tf.KernelFunc,
+  });
+  matMulWrapped = true;
+}
