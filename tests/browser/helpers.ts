@@ -51,3 +51,17 @@ export async function serveTinyLlama(page: Page): Promise<void> {
     }
   });
 }
+
+/**
+ * A SEAL run of 2 training contexts, K = 2, 1 round, two questions per passage and no held-out
+ * evaluation: SwiftShader's WebGPU gets through it in well under a minute.
+ */
+export const TINY_SEAL_CONFIG = {
+  seed: 7,
+  selfEdit: { samples: 2, maxNewTokens: 4 },
+  inner: { epochs: 1, maxLength: 16, lora: { targets: ['q_proj', 'v_proj'], rank: 4, alpha: 8 } },
+  grading: { maxAnswerTokens: 2, maxQuestions: 2 },
+  reward: 'likelihood-gain',
+  outer: { rounds: 1, contextsPerRound: 2 },
+  heldOut: { contexts: 0 },
+};

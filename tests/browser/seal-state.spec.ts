@@ -1,21 +1,12 @@
 import { expect, test, type Locator, type Page } from '@playwright/test';
 import { CHANGE_CHANNEL_NAME } from '../../src/engine/store/coordination';
-import { openApp, type PageWithEngine } from './helpers';
+import { openApp, TINY_SEAL_CONFIG as TINY, type PageWithEngine } from './helpers';
 
 /**
  * Runs the SEAL panel drives are resumed from a run started (and paused) through the engine, so
  * they have small settings the panel's form does not all show. One step at a time, so that a
  * pause lands right after the episode it follows.
  */
-const TINY = {
-  seed: 7,
-  selfEdit: { samples: 2, maxNewTokens: 4 },
-  inner: { epochs: 1, maxLength: 16, lora: { targets: ['q_proj', 'v_proj'], rank: 4, alpha: 8 } },
-  grading: { maxAnswerTokens: 2, maxQuestions: 2 },
-  reward: 'likelihood-gain',
-  outer: { rounds: 1, contextsPerRound: 2 },
-  heldOut: { contexts: 0 },
-};
 
 function sealTab(page: Page) {
   return page.getByRole('tab', { name: 'SEAL' });

@@ -1,20 +1,7 @@
 import { expect, test, type Page } from '@playwright/test';
 import { CHANGE_CHANNEL_NAME } from '../../src/engine/store/coordination';
-import { openApp, type PageWithEngine } from './helpers';
+import { openApp, TINY_SEAL_CONFIG as TINY, type PageWithEngine } from './helpers';
 
-/**
- * 2 training contexts, K = 2, 1 round, two questions per passage, no held-out evaluation: a run
- * SwiftShader's WebGPU gets through in well under a minute.
- */
-const TINY = {
-  seed: 7,
-  selfEdit: { samples: 2, maxNewTokens: 4 },
-  inner: { epochs: 1, maxLength: 16, lora: { targets: ['q_proj', 'v_proj'], rank: 4, alpha: 8 } },
-  grading: { maxAnswerTokens: 2, maxQuestions: 2 },
-  reward: 'likelihood-gain',
-  outer: { rounds: 1, contextsPerRound: 2 },
-  heldOut: { contexts: 0 },
-};
 /** 2 contexts × 2 self-edits; no held-out evaluation. */
 const EPISODES = 4;
 
