@@ -113,7 +113,10 @@ test('every panel fits a 390 px screen and has no serious accessibility violatio
       const directory = process.env.SCREENSHOTS_DIR;
       if (directory) {
         // The panel as one sees it after picking its tab: tabs at the top of the window.
-        await page.getByRole('tablist').evaluate((tabs) => tabs.scrollIntoView());
+        await page.getByRole('tablist').evaluate((tabs) => {
+          tabs.scrollIntoView();
+          for (const region of document.querySelectorAll('[role="region"]')) region.scrollLeft = 0;
+        });
         const name = `${tab.toLowerCase().replace('-', '')}-${size.width}.png`;
         await page.screenshot({ path: `${directory}/${name}` });
       }
@@ -144,4 +147,108 @@ test('a control reached with Tab is scrolled clear of the sticky status bar', as
   const box = (await target.boundingBox())!;
   expect(box.y + box.height).toBeLessThanOrEqual(await barTop());
   expect(box.y).toBeGreaterThanOrEqual(0);
+});
+
+/** Each loop diagram's smallest drawn text, worst text contrast, and its arrows as drawn. */
+function measureLoopDiagrams(page: Page) {
+  return page.evaluate(() => {
+    const luminance = (colour: string) => {
+      const [r, g, b] = colour
+        .match(/[\d.]+/g)!
+        .slice(0, 3)
+        .map(Number) as [number, number, number];
+      const linear = (c: number) => {
+        const s = c / 255;
+        return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+      };
+      return 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b);
+    };
+    const contrast = (a: string, b: string) => {
+      const [light, dark] = [luminance(a), luminance(b)].sort((x, y) => y - x) as [number, number];
+      return (light + 0.05) / (dark + 0.05);
+    };
+    /** What a text is drawn on: its step's box, else the first opaque background behind the SVG. */
+    const backgroundOf = (text: SVGTextElement) => {
+      const box = text.closest('g.step')?.querySelector('rect');
+      if (box) return getComputedStyle(box).fill;
+      let element: Element | null = text.ownerSVGElement;
+      while (element) {
+        const colour = getComputedStyle(element).backgroundColor;
+        if (colour !== 'rgba(0, 0, 0, 0)') return colour;
+        element = element.parentElement;
+      }
+      return 'rgb(255, 255, 255)';
+    };
+    const svgs = [...document.querySelectorAll('svg[role="img"]')].filter((svg) =>
+      svg.getAttribute('aria-label')?.startsWith('The SEAL loop'),
+    ) as SVGSVGElement[];
+    return svgs.map((svg) => {
+      // In the window, so that what is drawn at a point can be asked.
+      svg.scrollIntoView({ block: 'center' });
+      const scale = svg.getScreenCTM()!.a;
+      const frame = svg.getBoundingClientRect();
+      const texts = [...svg.querySelectorAll('text')];
+      const measure = () => ({
+        smallestPx: Math.min(...texts.map((t) => parseFloat(getComputedStyle(t).fontSize) * scale)),
+        worstContrast: Math.min(
+          ...texts.map((t) => contrast(getComputedStyle(t).fill, backgroundOf(t))),
+        ),
+      });
+      // Every text inside the box it belongs to (step texts) or the diagram (the caption).
+      const spilled = texts
+        .filter((t) => {
+          const r = t.getBoundingClientRect();
+          const box = (t.closest('g.step')?.querySelector('rect') ?? svg).getBoundingClientRect();
+          return (
+            r.left < box.left || r.right > box.right || r.top < box.top || r.bottom > box.bottom
+          );
+        })
+        .map((t) => t.textContent);
+      const normal = measure();
+      // The highlighted look of every step at once, as a run's current step would show it.
+      const steps = [...svg.querySelectorAll('g.step')];
+      steps.forEach((step) => step.classList.add('active'));
+      const highlighted = measure();
+      steps.forEach((step) => step.classList.remove('active'));
+      const arrows = [...svg.querySelectorAll('.arrow')].map((arrow) => {
+        const r = arrow.getBoundingClientRect();
+        const inside =
+          r.left >= frame.left &&
+          r.right <= frame.right &&
+          r.top >= frame.top &&
+          r.bottom <= frame.bottom;
+        // Drawn on top of nothing: the point under its middle is the arrow itself.
+        const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+        return { width: r.width, height: r.height, inside, onTop: hit === arrow };
+      });
+      return { width: frame.width, normal, highlighted, spilled, steps: steps.length, arrows };
+    });
+  });
+}
+
+test('the loop diagram reads at 11 px or more with 4.5:1 contrast, highlighted or not, and shows every arrow, at phone and desktop sizes', async ({
+  page,
+}) => {
+  await openApp(page, '?backend=wasm');
+  await page.getByRole('tab', { name: 'SEAL' }).click();
+  for (const size of [PHONE, DESKTOP]) {
+    await page.setViewportSize(size);
+    const diagrams = page.getByRole('img', { name: /^The SEAL loop/ });
+    // One above the tabs, one in the SEAL panel beside the run it follows.
+    await expect(diagrams).toHaveCount(2);
+    for (const diagram of await measureLoopDiagrams(page)) {
+      const where = `${size.width} px window, diagram ${Math.round(diagram.width)} px wide`;
+      expect(diagram.normal.smallestPx, where).toBeGreaterThanOrEqual(11);
+      expect(diagram.normal.worstContrast, where).toBeGreaterThanOrEqual(4.5);
+      expect(diagram.highlighted.worstContrast, where).toBeGreaterThanOrEqual(4.5);
+      expect(diagram.spilled, where).toEqual([]);
+      expect(diagram.steps).toBe(6);
+      expect(diagram.arrows).toHaveLength(6);
+      for (const arrow of diagram.arrows) {
+        expect(arrow.width, where).toBeGreaterThan(0);
+        expect(arrow.height, where).toBeGreaterThan(0);
+        expect(arrow, where).toMatchObject({ inside: true, onTop: true });
+      }
+    }
+  }
 });
