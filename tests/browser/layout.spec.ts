@@ -1,22 +1,14 @@
 import AxeBuilder from '@axe-core/playwright';
 import { expect, test, type Page } from '@playwright/test';
 import { CHANGE_CHANNEL_NAME } from '../../src/engine/store/coordination';
-import { openApp, type PageWithEngine } from './helpers';
+import { openApp, TINY_SEAL_CONFIG, type PageWithEngine } from './helpers';
 
 const TABS = ['Model', 'Generate', 'Fine-tune', 'SEAL', 'History', 'System'] as const;
 const PHONE = { width: 390, height: 844 };
 const DESKTOP = { width: 1440, height: 900 };
 
 /** A run small enough to pause after its first episode, with held-out contexts for Table 2. */
-const TINY = {
-  seed: 7,
-  selfEdit: { samples: 2, maxNewTokens: 4 },
-  inner: { epochs: 1, maxLength: 16, lora: { targets: ['q_proj', 'v_proj'], rank: 4, alpha: 8 } },
-  grading: { maxAnswerTokens: 2, maxQuestions: 2 },
-  reward: 'likelihood-gain',
-  outer: { rounds: 1, contextsPerRound: 2 },
-  heldOut: { contexts: 2 },
-};
+const TINY = { ...TINY_SEAL_CONFIG, heldOut: { contexts: 2 } };
 
 /**
  * Fills the panels whose tables were the widest: a stored SEAL run (shown by the SEAL panel, its
