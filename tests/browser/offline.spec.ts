@@ -25,6 +25,14 @@ test('after one visit the app and its default model work with the network off @n
   context,
   baseURL,
 }) => {
+  // Registering, precaching and serving from the cache log nothing, online or off.
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(`uncaught: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error') {
+      errors.push(`console: ${message.text()} (${message.location().url})`);
+    }
+  });
   await openApp(page, '?backend=wasm', { defaultModel: true });
   await expect(page.getByTestId('status-model')).toContainText('Model seal-world-1m', {
     timeout: 120_000,
@@ -56,6 +64,9 @@ test('after one visit the app and its default model work with the network off @n
     timeout: 120_000,
   });
   expect(await page.evaluate(() => navigator.serviceWorker.controller !== null)).toBe(true);
+  expect(await greedyText(page)).toBe(online);
+  expect(errors).toEqual([]);
+
   // The network really is off: what the service worker has not precached cannot be fetched.
   const uncached = await page.evaluate(() =>
     fetch('/not-precached.txt').then(
@@ -64,7 +75,6 @@ test('after one visit the app and its default model work with the network off @n
     ),
   );
   expect(uncached).toBe('failed');
-  expect(await greedyText(page)).toBe(online);
 });
 
 /** Width and height from a PNG's IHDR chunk. */
