@@ -1,3 +1,7 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { extname, join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import { openApp, type PageWithEngine } from './helpers';
 
@@ -123,5 +127,92 @@ test('the page links a web app manifest that makes the app installable @no-webgp
     expect(image.status(), icon.src).toBe(200);
     expect(icon.type).toBe('image/png');
     expect(pngSize(await image.body()), icon.src).toBe(icon.sizes);
+  }
+});
+
+/**
+ * Serves the build from dist/ on a port of its own, as a deployment that can be swapped for a
+ * newer one: after `deployNewVersion()` the page carries a version marker and the service
+ * worker's precache lists a new revision of it, as a rebuild with a changed page would.
+ */
+async function deployment(): Promise<{
+  origin: string;
+  deployNewVersion: () => void;
+  close: () => Promise<void>;
+}> {
+  const dist = join(import.meta.dirname, '../../dist');
+  const types: Record<string, string> = {
+    '.html': 'text/html',
+    '.js': 'text/javascript',
+    '.css': 'text/css',
+    '.json': 'application/json',
+    '.webmanifest': 'application/manifest+json',
+    '.wasm': 'application/wasm',
+    '.svg': 'image/svg+xml',
+    '.png': 'image/png',
+  };
+  let newVersion = false;
+  const server = createServer((request, response) => {
+    const path = new URL(request.url ?? '/', 'http://x').pathname;
+    const file = join(dist, path === '/' ? 'index.html' : decodeURIComponent(path));
+    if (!file.startsWith(dist) || !existsSync(file) || !statSync(file).isFile()) {
+      response.writeHead(404).end();
+      return;
+    }
+    let body: Buffer | string = readFileSync(file);
+    if (newVersion && file.endsWith('index.html')) {
+      body = body.toString().replace('<head>', '<head><meta name="seal-version" content="2">');
+    }
+    if (newVersion && path === '/sw.js') {
+      body = body.toString().replace(/(url:"index\.html",revision:")[0-9a-f]+"/, '$1version-2"');
+      // A build whose precache list no longer looks like this would make the update fail here.
+      if (!body.includes('version-2')) {
+        response.writeHead(500).end('no index.html revision in sw.js');
+        return;
+      }
+    }
+    response.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream' });
+    response.end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    deployNewVersion: () => (newVersion = true),
+    close: () => {
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/**
+ * A new deployment is not served stale: the browser's update check finds the changed service
+ * worker, which precaches the new page, takes over at once, and the open page reloads into it
+ * with no prompt. (Playwright's routes do not see the service worker's script fetches, so the
+ * test serves the deployment itself.)
+ */
+test('a new version replaces the cached one on the next visit, with no prompt @no-webgpu', async ({
+  page,
+}) => {
+  const server = await deployment();
+  try {
+    await page.goto(`${server.origin}/?backend=wasm&model=none`);
+    await page.waitForFunction(() => navigator.serviceWorker.controller !== null, undefined, {
+      timeout: 120_000,
+    });
+    await expect(page.getByTestId('active-backend')).toHaveText('wasm');
+    await expect(page.locator('meta[name="seal-version"]')).toHaveCount(0);
+
+    server.deployNewVersion();
+    // What the browser does on the next visit (it checks the service worker on navigation).
+    await page.evaluate(async () => {
+      const registration = await navigator.serviceWorker.getRegistration();
+      await registration!.update();
+    });
+    await expect(page.locator('meta[name="seal-version"]')).toHaveCount(1, { timeout: 120_000 });
+    await expect(page.getByTestId('active-backend')).toHaveText('wasm');
+  } finally {
+    await server.close();
   }
 });
