@@ -86,6 +86,8 @@ function offlineApp(): Plugin[] {
       cleanupOutdatedCaches: true,
       // Any navigation inside the app (e.g. `/?backend=wasm`) opens the precached page offline.
       navigateFallback: 'index.html',
+      // …but a shipped model's file opened in the tab (e.g. to download it) is that file.
+      navigateFallbackDenylist: [/\/models\//],
     },
   });
 }
