@@ -1,4 +1,5 @@
 import { mount } from 'svelte';
+import { registerSW } from 'virtual:pwa-register';
 import App from './ui/App.svelte';
 import './ui/global.css';
 import { requestedBackendFromUrl, requestedModelFromUrl } from './ui/backendUrl';
@@ -9,5 +10,10 @@ import { engine, listenToEngine, loadDefaultModel, startEngine } from './ui/stat
 
 listenToEngine();
 void startEngine(requestedBackendFromUrl()).then(() => loadDefaultModel(requestedModelFromUrl()));
+
+// The service worker makes the app work offline after one visit (see offlineApp in vite.config.ts);
+// in dev this is a no-op. When a new version takes over, the page reloads into it: the old page's
+// files are gone from the cache, and a worker it spawned later would find none.
+registerSW({ immediate: true });
 
 export default mount(App, { target: document.getElementById('app')! });
