@@ -1,6 +1,7 @@
 /**
  * URL parameters that choose how the app opens; they survive reloads and can be shared:
- * `?backend=` forces a backend, `?model=` names the shipped model to load (`none`: no model).
+ * `?backend=` forces a backend, `?model=` names the shipped model to load (`none`: no model),
+ * `?tab=` names the panel shown.
  */
 import { parseBackendRequest, type BackendRequest } from '../engine/backendChoice';
 
@@ -8,11 +9,26 @@ export function requestedBackendFromUrl(): BackendRequest {
   return parseBackendRequest(new URL(location.href).searchParams.get('backend'));
 }
 
-export function rememberBackendInUrl(request: BackendRequest): void {
+/** Sets (or, for null, removes) one parameter in place, without a new history entry. */
+function setUrlParameter(name: string, value: string | null): void {
   const url = new URL(location.href);
-  if (request === 'auto') url.searchParams.delete('backend');
-  else url.searchParams.set('backend', request);
+  if (value === null) url.searchParams.delete(name);
+  else url.searchParams.set(name, value);
   history.replaceState(null, '', url);
+}
+
+export function rememberBackendInUrl(request: BackendRequest): void {
+  setUrlParameter('backend', request === 'auto' ? null : request);
+}
+
+/** The panel `?tab=` names, if it is one of `tabs`; otherwise `fallback`. */
+export function requestedTabFromUrl<T extends string>(tabs: readonly T[], fallback: T): T {
+  const requested = new URL(location.href).searchParams.get('tab');
+  return tabs.find((tab) => tab === requested) ?? fallback;
+}
+
+export function rememberTabInUrl(tab: string): void {
+  setUrlParameter('tab', tab);
 }
 
 export function requestedModelFromUrl(): string | null {

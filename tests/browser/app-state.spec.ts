@@ -1,7 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { expect, test, type Page } from '@playwright/test';
 import { unzipSync } from 'fflate';
-import { openApp, serveTinyLlama, TINY_LLAMA_PATH, type PageWithEngine } from './helpers';
+import {
+  openApp,
+  serveTinyLlama,
+  TINY_LLAMA_PATH,
+  type PageWithEngine,
+  waitForEngine,
+} from './helpers';
 
 /**
  * The Fine-tune, Generate and Model panels are views of state that outlives them: switching tabs
@@ -211,7 +217,7 @@ test('an adapter kept in this browser survives a reload and loads back onto its 
   await expect(page.getByTestId('kept-adapter-1')).toBeVisible();
 
   await page.reload();
-  await expect(page.getByTestId('active-backend')).toHaveText('wasm');
+  await waitForEngine(page, 'wasm');
   await loadTinyLlama(page);
   await expect(page.getByTestId('adapters-none')).toBeVisible();
   await page.getByRole('button', { name: 'Load kept adapter-1' }).click();

@@ -27,6 +27,18 @@ test('opening the app and visiting every tab logs no error', async ({ page }) =>
   expect(errors).toEqual([]);
 });
 
+test('the panel shown is in the address, so a reload or a shared link opens it', async ({
+  page,
+}) => {
+  await openApp(page, '?backend=wasm');
+  await page.getByRole('tab', { name: 'History' }).click();
+  await expect(page).toHaveURL(/[?&]tab=history/);
+  await page.reload();
+  await expect(page.getByRole('tab', { name: 'History' })).toHaveAttribute('aria-selected', 'true');
+  await openApp(page, '?backend=wasm&tab=no-such-panel');
+  await expect(page.getByRole('tab', { name: 'System' })).toHaveAttribute('aria-selected', 'true');
+});
+
 test('first screen shows the loop and the WebGPU backend it was asked for', async ({
   page,
   baseURL,

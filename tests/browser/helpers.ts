@@ -21,7 +21,17 @@ export async function openApp(
   if (!params.has('backend')) params.set('backend', 'webgpu');
   const search = params.toString();
   await page.goto(search === '' ? '/' : `/?${search}`);
-  await expect(page.getByTestId('active-backend')).toBeVisible();
+  await waitForEngine(page);
+}
+
+/**
+ * Waits until the engine runs `backend` (any, if not given), whichever panel is shown: the status
+ * bar names it. A reload keeps the panel the address names, which need not be System's.
+ */
+export async function waitForEngine(page: Page, backend?: string): Promise<void> {
+  await expect(page.getByTestId('status-backend')).toContainText(
+    backend === undefined ? 'Backend ' : `Backend ${backend}`,
+  );
 }
 
 /** Fails the test on any request that leaves the app's own origin. */

@@ -2,7 +2,7 @@ import { expect, test, type BrowserContext, type Page, type Route } from '@playw
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { openApp, type PageWithEngine } from './helpers';
+import { openApp, type PageWithEngine, waitForEngine } from './helpers';
 
 /**
  * The Hugging Face Hub, played by the fixture models: every request to huggingface.co is
@@ -90,7 +90,7 @@ test('loads a sharded Qwen2 from the Hub, then again from the cache with no netw
   await page.screenshot({ path: 'test-output/model-loaded.png', fullPage: true });
 
   await page.reload();
-  await expect(page.getByTestId('active-backend')).toBeVisible();
+  await waitForEngine(page);
   const memory = () =>
     page.evaluate(() => (window as unknown as PageWithEngine).seal.engine.memory());
   const before = await memory();

@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
-import { openApp, type PageWithEngine } from './helpers';
+import { openApp, type PageWithEngine, waitForEngine } from './helpers';
 
 /** Greedy text from the loaded model, the same on every run of the same model and backend. */
 function greedyText(page: Page): Promise<string> {
@@ -63,7 +63,7 @@ test('after one visit the app and its default model work with the network off @n
 
   await context.setOffline(true);
   await page.reload();
-  await expect(page.getByTestId('active-backend')).toHaveText('wasm');
+  await waitForEngine(page, 'wasm');
   await expect(page.getByTestId('status-model')).toContainText('Model seal-world-1m', {
     timeout: 120_000,
   });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromiumArgs, findChromium } from '../../scripts/chromium.mjs';
 import type { NewEpisode, RunPosition } from '../../src/engine/store';
-import { openApp, type PageWithEngine } from './helpers';
+import { openApp, type PageWithEngine, waitForEngine } from './helpers';
 
 // Storage needs no GPU: these run once, in the project without WebGPU, each in a browser with a
 // persistent profile of its own so that reloads and restarts keep what was stored.
@@ -103,7 +103,7 @@ test('a reload in the middle of a run resumes it with no episode lost or repeate
     )
     .toBeGreaterThan(20);
   await page.reload();
-  await expect(page.getByTestId('active-backend')).toBeVisible();
+  await waitForEngine(page);
 
   const outcome = await page.evaluate(async (afterResume) => {
     const make = (window as unknown as TestWindow).makeEpisode;

@@ -1,6 +1,6 @@
 import { expect, test, type Locator, type Page } from '@playwright/test';
 import { CHANGE_CHANNEL_NAME } from '../../src/engine/store/coordination';
-import { openApp, TINY_SEAL_CONFIG as TINY, type PageWithEngine } from './helpers';
+import { openApp, TINY_SEAL_CONFIG as TINY, type PageWithEngine, waitForEngine } from './helpers';
 
 /**
  * Runs the SEAL panel drives are resumed from a run started (and paused) through the engine, so
@@ -132,7 +132,7 @@ test('an interrupted run shows as such, opens with its own settings and partial 
     runId,
   );
   await page.reload();
-  await expect(page.getByTestId('active-backend')).toHaveText('wasm');
+  await waitForEngine(page, 'wasm');
   await useTinyModel(page);
 
   const row = page.getByTestId('seal-resumable');

@@ -1,6 +1,6 @@
 import { expect, test, type Page } from '@playwright/test';
 import { CHANGE_CHANNEL_NAME } from '../../src/engine/store/coordination';
-import { openApp, TINY_SEAL_CONFIG as TINY, type PageWithEngine } from './helpers';
+import { openApp, TINY_SEAL_CONFIG as TINY, type PageWithEngine, waitForEngine } from './helpers';
 
 /** 2 contexts × 2 self-edits; no held-out evaluation. */
 const EPISODES = 4;
@@ -53,7 +53,7 @@ test('a tiny SEAL run on WebGPU stores its episodes and resumes after a reload',
 
   // A reload stops the Worker mid-run; the stored run says where to go on.
   await page.reload();
-  await expect(page.getByTestId('active-backend')).toHaveText('webgpu');
+  await waitForEngine(page, 'webgpu');
   const [interrupted] = await runs(page);
   expect(interrupted!.status).toBe('running');
   expect(interrupted!.episodeCount).toBeGreaterThanOrEqual(1);
