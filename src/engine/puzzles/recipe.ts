@@ -39,7 +39,7 @@ export const EPOCH_RANGE = { min: 1, max: 10 } as const;
  */
 export const RECIPE_KEYS = ['basic', 'size', 'chain', 'repeat', 'loss', 'lr', 'epochs'] as const;
 
-/** Significant digits of the learning rate in a recipe's text (0.003, 0.00025: never 0.0030000000000000005). */
+/** Significant digits of a recipe's learning rate as text: 0.0003, never 0.00030000000000000003. */
 const LEARNING_RATE_DIGITS = 2;
 
 const rangeText = ({ min, max }: { min: number; max: number }) => `${min}–${max}`;
@@ -47,11 +47,11 @@ const rangeText = ({ min, max }: { min: number; max: number }) => `${min}–${ma
 const flag = (key: string) =>
   v.boolean((issue) => `"${key}" must be true or false, got ${shownValue(issue.input)}`);
 
-const inRange = (key: string, range: { min: number; max: number }) => {
-  const outside = (issue: v.BaseIssue<unknown>) =>
-    `${key} ${shownValue(issue.input)} is outside ${rangeText(range)}`;
-  return [v.minValue(range.min, outside), v.maxValue(range.max, outside)] as const;
-};
+const inRange = (key: string, range: { min: number; max: number }) =>
+  v.check(
+    (value: number) => value >= range.min && value <= range.max,
+    (issue) => `${key} ${shownValue(issue.input)} is outside ${rangeText(range)}`,
+  );
 
 const mustBeNumber = (key: string) => (issue: v.BaseIssue<unknown>) =>
   `"${key}" must be a number, got ${shownValue(issue.input)}`;
@@ -67,11 +67,11 @@ const RecipeTextSchema = v.strictObject(
       RECIPE_LOSSES,
       (issue) => `"loss" must be "all" or "outputs", got ${shownValue(issue.input)}`,
     ),
-    lr: v.pipe(v.number(mustBeNumber('lr')), ...inRange('lr', LEARNING_RATE_RANGE)),
+    lr: v.pipe(v.number(mustBeNumber('lr')), inRange('lr', LEARNING_RATE_RANGE)),
     epochs: v.pipe(
       v.number(mustBeNumber('epochs')),
       v.integer((issue) => `epochs ${shownValue(issue.input)} is not a whole number`),
-      ...inRange('epochs', EPOCH_RANGE),
+      inRange('epochs', EPOCH_RANGE),
     ),
   },
   (issue) => {
