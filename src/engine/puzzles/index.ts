@@ -1,0 +1,57 @@
+/** The few-shot puzzles: grids, the rules and seeded world of tasks, and ARC's task format. */
+export {
+  COLOURS,
+  MAX_SIDE,
+  height,
+  width,
+  makeGrid,
+  cloneGrid,
+  gridsEqual,
+  gridKey,
+  gridProblem,
+  type Grid,
+  type GridPair,
+  type PuzzleTask,
+} from './grid';
+export { BACKGROUND } from './objects';
+export {
+  PRIMITIVES,
+  FOREGROUND,
+  primitiveNamed,
+  makeRule,
+  drawStep,
+  applyRule,
+  applyRuleVisibly,
+  type Primitive,
+  type PrimitiveName,
+  type PrimitiveParams,
+  type ParamValue,
+  type InputStyle,
+  type Direction,
+  type RuleStep,
+  type PuzzleRule,
+} from './transforms';
+export {
+  generatePuzzleWorld,
+  DEFAULT_PUZZLE_WORLD_PARAMS,
+  PUZZLE_SPLITS,
+  compositionKey,
+  allCompositions,
+  feasibleCompositions,
+  heldOutCompositions,
+  ruleReproduces,
+  puzzleProblem,
+  type PuzzleSplit,
+  type PuzzleWorld,
+  type PuzzleWorldParams,
+  type PuzzleWorldTask,
+} from './world';
+export {
+  parseArcTask,
+  parseArcFile,
+  arcTaskJson,
+  ArcFormatError,
+  MAX_TRAIN_PAIRS,
+  MAX_TEST_PAIRS,
+  MAX_FILE_TASKS,
+} from './arc';
