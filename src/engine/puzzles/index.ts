@@ -1,4 +1,7 @@
-/** The few-shot puzzles: grids, the rules and seeded world of tasks, and ARC's task format. */
+/**
+ * The few-shot puzzles: grids, the rules and seeded world of tasks, ARC's task format, the
+ * recipes a model writes as self-edits, and test-time training with augmented voting.
+ */
 export {
   COLOURS,
   MAX_SIDE,
@@ -55,3 +58,51 @@ export {
   MAX_TEST_PAIRS,
   MAX_FILE_TASKS,
 } from './arc';
+export {
+  IDENTITY,
+  BASIC_AUGMENTATIONS,
+  augmentationsFor,
+  augmentationsForTask,
+  augmentPair,
+  augmentTask,
+  colourAugmentation,
+  parseAugmentation,
+  type AugmentationChoice,
+  type GridAugmentation,
+} from './augment';
+export { tttExamples, tttExampleCount, type TttExample, type TttOptions } from './ttt';
+export { voteOnAnswer, solved, type Vote, type Ballot, type Tally } from './vote';
+export {
+  parseRecipe,
+  recipeText,
+  recipeSteps,
+  withinBudget,
+  sampleRecipeUntilValid,
+  randomRecipe,
+  UNEVEN_RECIPES,
+  LEARNING_RATE_RANGE,
+  EPOCH_RANGE,
+  type Recipe,
+  type RecipeLoss,
+  type RecipeParse,
+} from './recipe';
+export {
+  PUZZLE_MARKERS,
+  renderGrid,
+  puzzlePrompt,
+  answerCompletion,
+  parseGridAnswer,
+  recipePrompt,
+  recipeCompletion,
+  puzzleTrainingExample,
+  recipeTrainingExample,
+} from './text';
+export { buildPuzzleTokenizer } from './puzzleTokenizer';
+export {
+  applyRecipe,
+  answerPuzzle,
+  type TestTimeTrainingSettings,
+  type RecipeOutcome,
+  type PuzzleAnswer,
+} from './testTimeTraining';
+export { tinyPuzzleModel } from './tinyModel';
