@@ -6,7 +6,7 @@
  */
 import type { JobRegistry } from '../jobs';
 import type { ModelSession } from '../model/session';
-import { resolveSealConfig } from './config';
+import { resolveSealConfig, type SealConfig } from './config';
 import { worldSealContexts, type SealContexts } from './contexts';
 import {
   applyWalkthroughSelfEdit,
@@ -31,6 +31,8 @@ export type {
 } from './walkthrough';
 
 export interface WalkthroughApi {
+  /** The settings an episode of `request` uses: the SEAL defaults with its overrides. */
+  settings(request: WalkthroughRequest): Promise<SealConfig>;
   /** Step 1: the validation passage the request's seed picks (no model needed). */
   passage(request: WalkthroughRequest): Promise<WalkthroughPassage>;
   /** Step 2: the loaded model writes a self-edit of that passage, streamed as it is written. */
@@ -67,6 +69,10 @@ export function createWalkthroughService(jobs: JobRegistry, session: ModelSessio
     walkthroughPassage(validationOf(request.worldSeed), request);
 
   return {
+    async settings(request) {
+      return resolveSealConfig(request.config);
+    },
+
     async passage(request) {
       return passageOf(request);
     },
