@@ -138,7 +138,10 @@ test('tabs work from the keyboard', async ({ page }) => {
   await openApp(page);
   await page.getByRole('tab', { name: 'System' }).focus();
   await page.keyboard.press('Home');
-  await expect(page.getByRole('tab', { name: 'Model' })).toBeFocused();
+  const first = page.getByRole('tab', { name: 'Start here' });
+  await expect(first).toBeFocused();
+  await expect(first).toHaveAttribute('aria-selected', 'true');
+  await page.keyboard.press('ArrowRight');
   await expect(page.getByRole('tab', { name: 'Model' })).toHaveAttribute('aria-selected', 'true');
   await page.keyboard.press('ArrowRight');
   await expect(page.getByRole('tab', { name: 'Generate' })).toHaveAttribute(
