@@ -1,7 +1,8 @@
 /**
  * `npm run bench [-- <name>…] [--only node|browser]`: runs the engine's named benchmarks in Node
  * (wasm) and in headless Chromium (webgpu and wasm, against the built app), writing one JSON file
- * per benchmark and backend under bench/results/.
+ * per benchmark and backend under bench/results/. Benchmarks of the loaded model run in Node on
+ * the default model (models/seal-world-1m).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -10,11 +11,14 @@ import { chromium } from '@playwright/test';
 import type { BackendInfo, EngineApi } from '../src/engine/api';
 import { BENCHMARKS } from '../src/engine/benchmarks';
 import { createEngine } from '../src/engine/engine';
+import { createModelSession } from '../src/engine/model/session';
 import { spawnNodePoolWorker } from '../src/engine/pool/node';
 import { RESULTS_DIR, gitCommit, type BenchResult } from './benchResult';
 import { chromiumArgs, CHROMIUM_MISSING_MESSAGE, findChromium } from './chromium.mjs';
+import { loadModelFolder } from './modelFolder';
 
 const PORT = 4318;
+const DEFAULT_MODEL_FOLDER = 'models/seal-world-1m';
 
 function save(result: BenchResult, where: string): void {
   mkdirSync(RESULTS_DIR, { recursive: true });
@@ -31,9 +35,13 @@ async function runAll(
   browser: string | null,
 ): Promise<void> {
   for (const name of names) {
-    const { backends } = BENCHMARKS[name]!;
+    const { backends, needsLoadedModel } = BENCHMARKS[name]!;
     if (backends && !backends.includes(info.active)) {
       console.log(`Skipping ${name} on ${info.active}: it runs on ${backends.join(', ')} only`);
+      continue;
+    }
+    if (needsLoadedModel && browser) {
+      console.log(`Skipping ${name} in the browser: it times the default model in Node only`);
       continue;
     }
     const metrics = await engine.runBenchmark(`bench-${name}`, name);
@@ -53,8 +61,13 @@ async function runAll(
 }
 
 async function benchNode(names: string[]): Promise<void> {
-  const engine = createEngine({ spawnPoolWorker: spawnNodePoolWorker });
-  await runAll(engine, names, await engine.init('wasm'), null);
+  const session = createModelSession();
+  const engine = createEngine({ spawnPoolWorker: spawnNodePoolWorker, session });
+  const info = await engine.init('wasm');
+  if (names.some((name) => BENCHMARKS[name]!.needsLoadedModel)) {
+    session.replace(await loadModelFolder(DEFAULT_MODEL_FOLDER));
+  }
+  await runAll(engine, names, info, null);
 }
 
 async function benchBrowser(names: string[]): Promise<void> {

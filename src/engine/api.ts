@@ -10,6 +10,7 @@ import type { GenerateRequest, GenerateResponse, Logits } from './model/generate
 import type { StoreApi, StoreChange } from './store';
 import type { AdapterInfo, TrainApi } from './train/service';
 import type { SealApi } from './seal/service';
+import type { WalkthroughApi } from './seal/walkthroughService';
 import type { WebGpuKernelComparison } from './kernelCheck';
 import type { ProxyMarked } from 'comlink';
 
@@ -30,6 +31,17 @@ export type {
   SealStartRequest,
   TrainingSelfEdit,
 } from './seal/service';
+export type {
+  AnswerSide,
+  MarkedLine,
+  QuestionOutcome,
+  WalkthroughApi,
+  WalkthroughEvent,
+  WalkthroughPassage,
+  WalkthroughRequest,
+  WalkthroughSelfEdit,
+  WalkthroughUpdate,
+} from './seal/walkthroughService';
 
 export interface Matrix {
   rows: number;
@@ -138,4 +150,11 @@ export interface EngineApi {
    * `engine.seal.stopRun(jobId, 'paused' | 'cancelled')`, continue with `resumeRun`.
    */
   seal: SealApi & ProxyMarked;
+  /**
+   * One SEAL episode step by step on the loaded model, for the guided walkthrough: e.g.
+   * `engine.walkthrough.passage({ worldSeed: 1, seed: 1 })`, then `writeSelfEdit(jobId, request,
+   * onEvent)`, then `applySelfEdit(jobId, request, selfEdit.text, onEvent)`; cancel with
+   * `engine.cancel(jobId)`.
+   */
+  walkthrough: WalkthroughApi & ProxyMarked;
 }

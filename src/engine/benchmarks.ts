@@ -9,6 +9,8 @@ import type { Checkpoint } from './jobs';
 import { runGenerateBenchmark } from './model/generateBenchmark';
 import { runTrainBenchmark } from './train/benchmark';
 import { runSealBenchmark } from './seal/benchmark';
+import type { SealModel } from './seal/innerLoop';
+import { runWalkthroughBenchmark } from './seal/walkthroughBenchmark';
 import { runPoolBenchmark } from './pool/benchmark';
 import { runShapeBenchmark } from './shapeBenchmark';
 import type { SpawnPoolWorker } from './pool/executor';
@@ -18,12 +20,16 @@ export type Metrics = Record<string, number>;
 /** What a benchmark may need from the environment hosting the engine. */
 export interface BenchmarkEnvironment {
   spawnPoolWorker?: SpawnPoolWorker;
+  /** The engine's loaded model (throws when none is). */
+  loadedModel: () => SealModel;
 }
 
 export interface Benchmark {
   description: string;
   /** The backends it means something on (all when absent). */
   backends?: readonly BackendName[];
+  /** It times the loaded model, which `npm run bench` loads in Node only (the default model). */
+  needsLoadedModel?: boolean;
   run(checkpoint: Checkpoint, environment: BenchmarkEnvironment): Promise<Metrics>;
 }
 
@@ -122,6 +128,12 @@ export const BENCHMARKS: Record<string, Benchmark> = {
     description:
       'one SEAL self-edit evaluation with the default settings on a random model shaped like the default one: sampling, fine-tuning, answering and grading; the M-step; a round',
     run: runSealBenchmark,
+  },
+  walkthrough: {
+    description:
+      "the guided walkthrough's episode with the default settings on the loaded model: a validation passage, one self-edit, the LoRA fine-tune, closed-book answers before and after, the reward",
+    needsLoadedModel: true,
+    run: (checkpoint, { loadedModel }) => runWalkthroughBenchmark(checkpoint, loadedModel()),
   },
   pool: {
     description:

@@ -19,6 +19,7 @@ import { createModelSession, type ModelSession } from './model/session';
 import { openStore } from './store';
 import { FinetuneService } from './train/service';
 import { createSealService } from './seal/service';
+import { createWalkthroughService } from './seal/walkthroughService';
 
 export interface EngineOptions {
   wasmPaths?: WasmPaths;
@@ -176,7 +177,10 @@ export function createEngine(options: EngineOptions = {}): EngineApi {
         );
       }
       return jobs.run(jobId, (checkpoint) =>
-        benchmark.run(checkpoint, { spawnPoolWorker: options.spawnPoolWorker }),
+        benchmark.run(checkpoint, {
+          spawnPoolWorker: options.spawnPoolWorker,
+          loadedModel: () => session.require(),
+        }),
       );
     },
 
@@ -208,6 +212,7 @@ export function createEngine(options: EngineOptions = {}): EngineApi {
         session,
       }),
     ),
+    walkthrough: proxy(createWalkthroughService(jobs, session)),
   };
 }
 

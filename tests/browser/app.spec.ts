@@ -2,7 +2,7 @@ import { expect, test } from '@playwright/test';
 import { forbidForeignRequests, openApp, type PageWithEngine } from './helpers';
 
 test('on a software WebGPU adapter, auto picks WASM and says why', async ({ page }) => {
-  await page.goto('/?model=none');
+  await page.goto('/?model=none&tab=system');
   await expect(page.getByTestId('active-backend')).toHaveText('wasm');
   await expect(page.getByTestId('fallback-reasons')).toContainText(
     'the only WebGPU adapter is a software fallback',
@@ -19,7 +19,7 @@ test('opening the app and visiting every tab logs no error', async ({ page }) =>
   });
   await openApp(page, '', { defaultModel: true });
   await expect(page.getByTestId('status-model')).toContainText('Model');
-  for (const tab of ['Model', 'Generate', 'Fine-tune', 'SEAL', 'History', 'System']) {
+  for (const tab of ['Start here', 'Model', 'Generate', 'Fine-tune', 'SEAL', 'History', 'System']) {
     await page.getByRole('tab', { name: tab }).click();
     await expect(page.getByRole('tab', { name: tab })).toHaveAttribute('aria-selected', 'true');
   }
@@ -36,10 +36,13 @@ test('the panel shown is in the address, so a reload or a shared link opens it',
   await page.reload();
   await expect(page.getByRole('tab', { name: 'History' })).toHaveAttribute('aria-selected', 'true');
   await openApp(page, '?backend=wasm&tab=no-such-panel');
-  await expect(page.getByRole('tab', { name: 'System' })).toHaveAttribute('aria-selected', 'true');
+  await expect(page.getByRole('tab', { name: 'Start here' })).toHaveAttribute(
+    'aria-selected',
+    'true',
+  );
 });
 
-test('first screen shows the loop and the WebGPU backend it was asked for', async ({
+test('first screen starts the walkthrough and shows the loop and the WebGPU backend it was asked for', async ({
   page,
   baseURL,
 }) => {
@@ -49,6 +52,12 @@ test('first screen shows the loop and the WebGPU backend it was asked for', asyn
 
   await expect(page.getByRole('heading', { name: 'SEAL Playground' })).toBeVisible();
   await expect(page.getByRole('img', { name: /The SEAL loop/ })).toBeVisible();
+  await expect(page.getByRole('tab', { name: 'Start here' })).toHaveAttribute(
+    'aria-selected',
+    'true',
+  );
+  await expect(page.getByTestId('walkthrough-passage')).toBeVisible();
+  await page.getByRole('tab', { name: 'System' }).click();
   await expect(page.getByTestId('active-backend')).toHaveText('webgpu');
   await expect(page.getByTestId('adapter')).toContainText('swiftshader');
   await expect(page.getByTestId('status-backend')).toContainText('webgpu');
@@ -129,7 +138,10 @@ test('tabs work from the keyboard', async ({ page }) => {
   await openApp(page);
   await page.getByRole('tab', { name: 'System' }).focus();
   await page.keyboard.press('Home');
-  await expect(page.getByRole('tab', { name: 'Model' })).toBeFocused();
+  const first = page.getByRole('tab', { name: 'Start here' });
+  await expect(first).toBeFocused();
+  await expect(first).toHaveAttribute('aria-selected', 'true');
+  await page.keyboard.press('ArrowRight');
   await expect(page.getByRole('tab', { name: 'Model' })).toHaveAttribute('aria-selected', 'true');
   await page.keyboard.press('ArrowRight');
   await expect(page.getByRole('tab', { name: 'Generate' })).toHaveAttribute(

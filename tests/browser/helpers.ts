@@ -10,6 +10,8 @@ export type PageWithEngine = { seal: { engine: EngineApi } };
  * Opens the app and waits for its engine. Unless `defaultModel` is set, it opens with no model
  * (`?model=none`), so a test that loads its own model does not race the default load. Unless the
  * query names a backend it asks for WebGPU, which "auto" skips on SwiftShader (a software adapter).
+ * Unless the query names a panel it opens System's, whose backend details and speed check many
+ * tests read (the app itself opens on Start here).
  */
 export async function openApp(
   page: Page,
@@ -19,6 +21,7 @@ export async function openApp(
   const params = new URLSearchParams(query);
   if (!defaultModel) params.set('model', 'none');
   if (!params.has('backend')) params.set('backend', 'webgpu');
+  if (!params.has('tab')) params.set('tab', 'system');
   const search = params.toString();
   await page.goto(search === '' ? '/' : `/?${search}`);
   await waitForEngine(page);

@@ -3,7 +3,8 @@ import { expect, test, type Page } from '@playwright/test';
 import { CHANGE_CHANNEL_NAME } from '../../src/engine/store/coordination';
 import { openApp, TINY_SEAL_CONFIG, type PageWithEngine } from './helpers';
 
-const TABS = ['Model', 'Generate', 'Fine-tune', 'SEAL', 'History', 'System'] as const;
+const TABS = ['Start here', 'Model', 'Generate', 'Fine-tune', 'SEAL', 'History', 'System'] as const;
+const WALKTHROUGH_STEPS = 6;
 const PHONE = { width: 390, height: 844 };
 const DESKTOP = { width: 1440, height: 900 };
 
@@ -12,7 +13,8 @@ const TINY = { ...TINY_SEAL_CONFIG, heldOut: { contexts: 2 } };
 
 /**
  * Fills the panels whose tables were the widest: a stored SEAL run (shown by the SEAL panel, its
- * results tables, and a row of History's runs) and an imported dataset.
+ * results tables, and a row of History's runs) and an imported dataset; and every step of the
+ * walkthrough.
  */
 async function fillPanels(page: Page) {
   await openApp(page, '?backend=wasm');
@@ -44,6 +46,24 @@ async function fillPanels(page: Page) {
   );
   await page.getByTestId('seal-resumable').getByRole('button', { name: 'Show' }).click();
   await expect(page.getByTestId('seal-rounds')).toBeVisible();
+  await page.getByRole('tab', { name: 'Start here' }).click();
+  await page.getByLabel(/Quick look/).check();
+  await page.getByRole('button', { name: '▶ Play' }).click();
+  await expect(page.getByTestId('walkthrough-finished')).toBeVisible();
+}
+
+/** The views a tab shows: each step of the walkthrough, or the panel itself. */
+async function* viewsOf(page: Page, tab: (typeof TABS)[number]): AsyncGenerator<string> {
+  if (tab !== 'Start here') {
+    yield tab;
+    return;
+  }
+  const steps = page.getByRole('navigation', { name: 'Walkthrough steps' }).getByRole('button');
+  for (let step = 0; step < WALKTHROUGH_STEPS; step++) {
+    await steps.nth(step).click();
+    await expect(steps.nth(step)).toHaveAttribute('aria-current', 'step');
+    yield `${tab}, step ${step + 1}`;
+  }
 }
 
 async function openTab(page: Page, tab: (typeof TABS)[number]) {
@@ -90,18 +110,22 @@ async function seriousViolations(page: Page): Promise<string[]> {
 test('every panel fits a 390 px screen and has no serious accessibility violation at phone and desktop sizes', async ({
   page,
 }) => {
+  // Seven panels, the walkthrough's six steps each, at two sizes: axe takes seconds per view.
+  test.setTimeout(360_000);
   await page.setViewportSize(PHONE);
   await fillPanels(page);
   for (const size of [PHONE, DESKTOP]) {
     await page.setViewportSize(size);
     for (const tab of TABS) {
       await openTab(page, tab);
-      if (size === PHONE) {
-        const { scrollWidth, width, outside } = await overflow(page);
-        expect(outside, `${tab} at ${width} px`).toEqual([]);
-        expect(scrollWidth, `${tab}: the page's width`).toBeLessThanOrEqual(width);
+      for await (const view of viewsOf(page, tab)) {
+        if (size === PHONE) {
+          const { scrollWidth, width, outside } = await overflow(page);
+          expect(outside, `${view} at ${width} px`).toEqual([]);
+          expect(scrollWidth, `${view}: the page's width`).toBeLessThanOrEqual(width);
+        }
+        expect(await seriousViolations(page), `${view} at ${size.width} px`).toEqual([]);
       }
-      expect(await seriousViolations(page), `${tab} at ${size.width} px`).toEqual([]);
       const directory = process.env.SCREENSHOTS_DIR;
       if (directory) {
         // The panel as one sees it after picking its tab: tabs at the top of the window.
@@ -109,7 +133,7 @@ test('every panel fits a 390 px screen and has no serious accessibility violatio
           tabs.scrollIntoView();
           for (const region of document.querySelectorAll('[role="region"]')) region.scrollLeft = 0;
         });
-        const name = `${tab.toLowerCase().replace('-', '')}-${size.width}.png`;
+        const name = `${tab.toLowerCase().replace(/[^a-z]/g, '')}-${size.width}.png`;
         await page.screenshot({ path: `${directory}/${name}` });
       }
     }

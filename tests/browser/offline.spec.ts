@@ -197,7 +197,7 @@ test('a new version replaces the cached one on the next visit, with no prompt @n
 }) => {
   const server = await deployment();
   try {
-    await page.goto(`${server.origin}/?backend=wasm&model=none`);
+    await page.goto(`${server.origin}/?backend=wasm&model=none&tab=system`);
     await page.waitForFunction(() => navigator.serviceWorker.controller !== null, undefined, {
       timeout: 120_000,
     });

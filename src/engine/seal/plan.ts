@@ -68,6 +68,9 @@ export const STREAM = {
   rewardCheckLora: 8,
   selection: 9,
   teacher: 10,
+  walkthroughPassage: 11,
+  walkthroughSelfEdit: 12,
+  walkthroughLora: 13,
 } as const;
 
 /** The held-out units of a run: single passages, or pools of `poolSize` passages. */

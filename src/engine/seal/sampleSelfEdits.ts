@@ -5,7 +5,7 @@
  * number of lines, or at the token limit, whose unfinished last line is dropped.
  */
 import type { Checkpoint } from '../jobs';
-import { generate, type FinishReason } from '../model/generate';
+import { generate, type FinishReason, type GenerationStep } from '../model/generate';
 import type { Passage } from '../store';
 import { selfEditPromptOf, type SealConfig } from './config';
 import { promptText, stopIdsOf, type SealModel } from './innerLoop';
@@ -34,6 +34,7 @@ export async function sampleSelfEdits(
   seed: number,
   count: number,
   checkpoint?: Checkpoint,
+  onStep?: (step: GenerationStep) => void,
 ): Promise<SampledSelfEdit[]> {
   const prompt = model.tokenizer.encode(
     promptText(model, config.promptStyle, selfEditPromptOf(config, passage.title, passage.context)),
@@ -54,6 +55,7 @@ export async function sampleSelfEdits(
       stopStrings: selfEditStopStrings(config.promptStyle),
       decode: (ids) => model.tokenizer.decode(ids),
       checkpoint,
+      onStep,
     },
   );
   return result.sequences.map((s) => completeLines(s.text, s.finishReason));
