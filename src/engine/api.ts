@@ -10,6 +10,7 @@ import type { GenerateRequest, GenerateResponse, Logits } from './model/generate
 import type { StoreApi, StoreChange } from './store';
 import type { AdapterInfo, TrainApi } from './train/service';
 import type { SealApi } from './seal/service';
+import type { PuzzleApi } from './puzzles/experiment/service';
 import type { WebGpuKernelComparison } from './kernelCheck';
 import type { ProxyMarked } from 'comlink';
 
@@ -30,6 +31,14 @@ export type {
   SealStartRequest,
   TrainingSelfEdit,
 } from './seal/service';
+export type {
+  PuzzleApi,
+  Table1Config,
+  Table1Event,
+  Table1Results,
+  Table1RoundSummary,
+  Table1StartRequest,
+} from './puzzles/experiment/service';
 
 export interface Matrix {
   rows: number;
@@ -138,4 +147,10 @@ export interface EngineApi {
    * `engine.seal.stopRun(jobId, 'paused' | 'cancelled')`, continue with `resumeRun`.
    */
   seal: SealApi & ProxyMarked;
+  /**
+   * The few-shot puzzle experiment (Table 1) on the loaded model, e.g.
+   * `engine.puzzles.runTable1(jobId, { config }, onEvent)`; pause or cancel with
+   * `engine.puzzles.stopRun(jobId, 'paused' | 'cancelled')`, continue with `resumeTable1`.
+   */
+  puzzles: PuzzleApi & ProxyMarked;
 }

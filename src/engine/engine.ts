@@ -19,6 +19,7 @@ import { createModelSession, type ModelSession } from './model/session';
 import { openStore } from './store';
 import { FinetuneService } from './train/service';
 import { createSealService } from './seal/service';
+import { createPuzzleService } from './puzzles/experiment/service';
 
 export interface EngineOptions {
   wasmPaths?: WasmPaths;
@@ -203,6 +204,13 @@ export function createEngine(options: EngineOptions = {}): EngineApi {
     train: proxy(training),
     seal: proxy(
       createSealService(store, jobs, {
+        spawnPoolWorker: options.spawnPoolWorker,
+        activeBackend: () => backend?.active ?? null,
+        session,
+      }),
+    ),
+    puzzles: proxy(
+      createPuzzleService(store, jobs, {
         spawnPoolWorker: options.spawnPoolWorker,
         activeBackend: () => backend?.active ?? null,
         session,
