@@ -24,10 +24,7 @@ export interface PuzzleEvaluatorOptions {
 
 type Sampled = { sampling: RecipeSampling; ms: number };
 
-/** Grids as the episode keeps its answers: each grid's rows, one line each. */
-function gridTexts(grids: readonly (readonly number[][])[]): string[] {
-  return grids.map((grid) => renderGrid(grid as number[][]));
-}
+const MAX_REASON_LENGTH = 1000;
 
 export class PuzzleRoundEvaluator {
   /** Per task and attempt: the batch of recipe texts (attempt a is sampled only if needed). */
@@ -147,7 +144,7 @@ export class PuzzleRoundEvaluator {
       selfEdit: parts.selfEdit,
       parsedExamples: parts.recipe ? [recipeText(parts.recipe)] : [],
       lossCurve: outcome?.status === 'applied' ? outcome.losses : [],
-      answers: answer ? gridTexts(answer.vote.attempts) : [],
+      answers: answer ? answer.vote.attempts.map(renderGrid) : [],
       grades: [solved ? 1 : 0],
       reward: solved ? 1 : 0,
       seeds: parts.seeds,
@@ -162,7 +159,11 @@ export class PuzzleRoundEvaluator {
       puzzle: {
         ...(step.kind === 'puzzle-eval' ? { condition: step.condition } : {}),
         status,
-        samples: parts.sampling?.attempts ?? [],
+        // A reason is a short message; a parser's quote of a long text is cut to fit the record.
+        samples: (parts.sampling?.attempts ?? []).map(({ text, reason }) => ({
+          text,
+          reason: reason === null ? null : reason.slice(0, MAX_REASON_LENGTH),
+        })),
         examples: outcome?.exampleCount ?? 0,
         steps: outcome?.steps ?? 0,
         ballots: answer?.vote.ballots ?? [],
