@@ -11,7 +11,8 @@
  * pooled column; bench/results/table2-<date>.json), `formats` (one run per self-edit format) and
  * `forgetting` (sequential edits, accuracy matrix). A `seal` or `table2` experiment on validation
  * contexts files its metrics under its own name in bench/results (or --results), as the evidence
- * its settings were chosen on.
+ * its settings were chosen on. `table1` is the few-shot puzzle experiment (scripts/table1.ts;
+ * bench/results/table1-<date>.json, or under its own name on validation puzzles).
  */
 import 'fake-indexeddb/auto';
 import * as tf from '@tensorflow/tfjs';
@@ -44,10 +45,13 @@ import {
 import { createWorkerPool, defaultPoolSize } from '../src/engine/pool/executor';
 import { spawnNodePoolWorker } from '../src/engine/pool/node';
 import { tinySealModel } from '../src/engine/seal/tinyModel';
+import { tinyPuzzleModel } from '../src/engine/puzzles/tinyModel';
+import { resolveTable1Config } from '../src/engine/puzzles/experiment/config';
+import { runTable1 } from './table1';
 import { openStore, type EpisodeRecord } from '../src/engine/store';
 import { RESULTS_DIR, gitCommit, type BenchResult } from './benchResult';
 
-const EXPERIMENTS = ['seal', 'table2', 'formats', 'forgetting'] as const;
+const EXPERIMENTS = ['seal', 'table2', 'formats', 'forgetting', 'table1'] as const;
 type Experiment = (typeof EXPERIMENTS)[number];
 
 interface ExperimentFile {
@@ -56,7 +60,7 @@ interface ExperimentFile {
   name: string;
   /** A model folder in the Hugging Face layout, or the tiny random model. */
   model: { kind: 'folder'; path: string } | { kind: 'tiny'; seed: number };
-  /** Seed of the synthetic world whose contexts the run uses. */
+  /** Seed of the synthetic world whose contexts the run uses (not `table1`: its config has one). */
   world: number;
   /**
    * `validation` trains on the first half of the RL contexts and holds out the second half, to
@@ -77,6 +81,8 @@ interface ExperimentFile {
    * self-edits.
    */
   cpt?: { poolSize: number; contexts?: number };
+  /** `table1`: overrides of the puzzle experiment's defaults (src/engine/puzzles/experiment/config.ts). */
+  table1?: Record<string, unknown>;
 }
 
 function fail(message: string): never {
@@ -97,7 +103,13 @@ function readExperiment(path: string): ExperimentFile {
   if (typeof file.name !== 'string' || !/^[\w.-]+$/.test(file.name)) {
     fail(`${path}: "name" must be letters, digits, '.', '_' or '-'`);
   }
-  if (!Number.isInteger(file.world))
+  if (file.experiment === 'table1') {
+    try {
+      resolveTable1Config(file.table1 ?? {});
+    } catch (error) {
+      fail(`${path}: ${(error as Error).message}`);
+    }
+  } else if (!Number.isInteger(file.world))
     fail(`${path}: "world" must be a whole number (the world seed)`);
   if (file.heldOut !== undefined && file.heldOut !== 'eval' && file.heldOut !== 'validation') {
     fail(`${path}: "heldOut" must be "eval" or "validation"`);
@@ -126,9 +138,10 @@ function readExperiment(path: string): ExperimentFile {
 async function loadExperimentModel(
   spec: ExperimentFile['model'],
   world: number,
+  puzzles = false,
 ): Promise<LoadedModel> {
   if (spec.kind === 'tiny') {
-    setLoadedModel(tinySealModel(spec.seed, world));
+    setLoadedModel(puzzles ? tinyPuzzleModel(spec.seed) : tinySealModel(spec.seed, world));
     return requireLoadedModel();
   }
   const files = readdirSync(spec.path).map(
@@ -311,8 +324,9 @@ function writeResult(
   name: string,
   backend: BackendInfo,
   metrics: Record<string, number>,
+  config?: unknown,
 ): void {
-  const result: BenchResult = {
+  const result: BenchResult & { config?: unknown } = {
     name,
     date: new Date().toISOString(),
     commit: gitCommit(),
@@ -320,6 +334,7 @@ function writeResult(
     backend: backend.active,
     adapter: backend.adapter,
     metrics,
+    ...(config === undefined ? {} : { config }),
   };
   mkdirSync(resultsDir, { recursive: true });
   const resultFile = join(resultsDir, `${name}-${result.date.replace(/[:.]/g, '-')}.json`);
@@ -473,12 +488,25 @@ async function main(): Promise<void> {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const outDir = values.out ?? join('runs', `${file.name}-${stamp}`);
   const backend = await selectBackend('wasm');
-  const model = await loadExperimentModel(file.model, file.world);
+  const model = await loadExperimentModel(file.model, file.world, file.experiment === 'table1');
   const started = Date.now();
   const seal = file.seal ?? {};
   const options = { resume: values.resume!, workers };
 
-  if (file.experiment === 'forgetting') {
+  if (file.experiment === 'table1') {
+    const { config, metrics } = await runTable1(
+      file.name,
+      file.table1 ?? {},
+      model,
+      outDir,
+      options,
+      (total, done) => progressBar(`${file.name} table1`, total, done),
+    );
+    console.table(metrics);
+    // Filed under the experiment's name: table1 (evaluation puzzles, the reported table),
+    // table1-validation (the evidence its settings, the oracle recipe among them, were chosen on).
+    writeResult(results, file.name, backend, metrics, config);
+  } else if (file.experiment === 'forgetting') {
     const config = resolveSealConfig(seal);
     const passages = worldSealContexts(file.world, file.heldOut).heldOut.slice(
       0,

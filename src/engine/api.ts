@@ -11,6 +11,7 @@ import type { StoreApi, StoreChange } from './store';
 import type { AdapterInfo, TrainApi } from './train/service';
 import type { SealApi } from './seal/service';
 import type { WalkthroughApi } from './seal/walkthroughService';
+import type { PuzzleApi } from './puzzles/experiment/service';
 import type { WebGpuKernelComparison } from './kernelCheck';
 import type { ProxyMarked } from 'comlink';
 
@@ -42,6 +43,14 @@ export type {
   WalkthroughSelfEdit,
   WalkthroughUpdate,
 } from './seal/walkthroughService';
+export type {
+  PuzzleApi,
+  Table1Config,
+  Table1Event,
+  Table1Results,
+  Table1RoundSummary,
+  Table1StartRequest,
+} from './puzzles/experiment/service';
 
 export interface Matrix {
   rows: number;
@@ -157,4 +166,10 @@ export interface EngineApi {
    * `engine.cancel(jobId)`.
    */
   walkthrough: WalkthroughApi & ProxyMarked;
+  /**
+   * The few-shot puzzle experiment (Table 1) on the loaded model, e.g.
+   * `engine.puzzles.runTable1(jobId, { config }, onEvent)`; pause or cancel with
+   * `engine.puzzles.stopRun(jobId, 'paused' | 'cancelled')`, continue with `resumeTable1`.
+   */
+  puzzles: PuzzleApi & ProxyMarked;
 }

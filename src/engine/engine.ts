@@ -20,6 +20,7 @@ import { openStore } from './store';
 import { FinetuneService } from './train/service';
 import { createSealService } from './seal/service';
 import { createWalkthroughService } from './seal/walkthroughService';
+import { createPuzzleService } from './puzzles/experiment/service';
 
 export interface EngineOptions {
   wasmPaths?: WasmPaths;
@@ -213,6 +214,13 @@ export function createEngine(options: EngineOptions = {}): EngineApi {
       }),
     ),
     walkthrough: proxy(createWalkthroughService(jobs, session)),
+    puzzles: proxy(
+      createPuzzleService(store, jobs, {
+        spawnPoolWorker: options.spawnPoolWorker,
+        activeBackend: () => backend?.active ?? null,
+        session,
+      }),
+    ),
   };
 }
 

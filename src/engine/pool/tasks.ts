@@ -1,7 +1,8 @@
 /**
  * The independent units of a SEAL round as plain data (JSON values only), so they can be handed
  * to another thread: sampling a context's self-edits, probing the unadapted model, and applying
- * one self-edit. `runSealTask` runs one on a model in this thread.
+ * one self-edit; and those of the puzzle experiment (puzzles/experiment/tasks.ts).
+ * `runSealTask` runs one on a model in this thread.
  */
 import type { Checkpoint } from '../jobs';
 import type { Passage } from '../store';
@@ -15,6 +16,11 @@ import {
   type SealModel,
 } from '../seal/innerLoop';
 import { sampleSelfEdits, type SampledSelfEdit } from '../seal/sampleSelfEdits';
+import {
+  runPuzzleTask,
+  type PuzzleTaskResults,
+  type PuzzleTaskSpec,
+} from '../puzzles/experiment/tasks';
 
 /** `count` self-edits of one passage, drawn from the model with `seed`. */
 export interface SampleTask {
@@ -42,9 +48,9 @@ export interface ApplyTask {
   loraSeeds: number[];
 }
 
-export type SealTask = SampleTask | ProbeTask | ApplyTask;
+export type SealTask = SampleTask | ProbeTask | ApplyTask | PuzzleTaskSpec;
 
-interface ResultOfKind {
+interface ResultOfKind extends PuzzleTaskResults {
   sample: SampledSelfEdit[];
   probe: Probe;
   apply: AppliedSelfEdit;
@@ -80,6 +86,10 @@ function runAnyTask(
         task.loraSeeds,
         { checkpoint },
       );
+    case 'recipe-sample':
+    case 'recipe-apply':
+    case 'puzzle-answer':
+      return runPuzzleTask(model, task, checkpoint);
     default:
       throw new Error(`unknown task kind '${String((task as { kind: unknown }).kind)}'`);
   }

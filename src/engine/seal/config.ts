@@ -69,7 +69,7 @@ const LoraTargetsSchema = v.pipe(
   v.check((targets) => isDistinct(targets), 'a list that names each projection once'),
 );
 
-const LoraSchema = v.strictObject({
+export const LoraSchema = v.strictObject({
   /** Projection names, as in PEFT's `target_modules`. */
   targets: LoraTargetsSchema,
   rank: wholeNumber(1),
@@ -327,7 +327,7 @@ function isPlain(value: unknown): value is Plain {
 }
 
 /** `overrides` laid over `base`, key by key; unknown keys are errors naming their path. */
-function overlay(base: unknown, overrides: unknown, path: string): unknown {
+export function overlay(base: unknown, overrides: unknown, path: string): unknown {
   if (overrides === undefined) return base;
   if (!isPlain(base)) return overrides;
   if (!isPlain(overrides))

@@ -135,7 +135,7 @@ export function keptSelfEdits<T extends Candidate>(
 }
 
 /** The model's weights as checkpoint tensors. */
-async function weightTensors(model: SealModel) {
+export async function weightTensors(model: SealModel) {
   const tensors = [];
   for (const [name, variable] of model.weights) {
     tensors.push({
@@ -247,7 +247,7 @@ async function driveRun(
 }
 
 /** The generator a run kept after `round`, if it got that far. */
-async function savedGenerator(
+export async function savedGenerator(
   records: SealRecords,
   runId: string,
   round: number,
@@ -255,7 +255,11 @@ async function savedGenerator(
   return (await records.listCheckpoints(runId)).find((c) => c.round === round && c.kind === 'full');
 }
 
-async function loadGenerator(options: SealRunOptions, checkpointId: string): Promise<void> {
+/** Puts a kept generator's weights into the run's model. */
+export async function loadGenerator(
+  options: Pick<SealRunOptions, 'model' | 'records'>,
+  checkpointId: string,
+): Promise<void> {
   const { tensors } = await options.records.loadCheckpoint(checkpointId);
   for (const { name, shape, data } of tensors) {
     const variable = options.model.weights.get(name);
@@ -443,7 +447,7 @@ function nextRound(round: number): RunPosition {
 export async function updateGenerator(
   model: SealModel,
   kept: readonly Pick<EpisodeRecord, 'prompt' | 'selfEdit'>[],
-  config: SealConfig,
+  config: { outer: Pick<SealConfig['outer'], 'mStep'> },
   seed: number,
   checkpoint?: Checkpoint,
 ): Promise<void> {

@@ -157,6 +157,27 @@ export interface SealServiceOptions {
 /** Each worker holds a float32 copy of the model: at most this much in copies. */
 const POOL_MEMORY_BYTES = 2 * 1024 ** 3;
 
+/**
+ * How a run's steps run: on a pool of `workers` workers, or (undefined) in the engine itself.
+ * Default: one worker per hardware thread on the wasm backend, where workers compute exactly what
+ * the engine would; none on other backends.
+ */
+export function poolExecutorFor(
+  workers: number | undefined,
+  { spawnPoolWorker, activeBackend }: Pick<SealServiceOptions, 'spawnPoolWorker' | 'activeBackend'>,
+): SealRunOptions['createExecutor'] {
+  if (workers !== undefined && !(Number.isInteger(workers) && workers >= 1)) {
+    throw new Error(`Workers must be a whole number ≥ 1, got ${String(workers)}`);
+  }
+  const wanted = workers ?? (activeBackend() === 'wasm' ? defaultPoolSize() : 1);
+  if (wanted === 1 || !spawnPoolWorker) return undefined;
+  return (model, checkpoint) => {
+    const modelBytes = [...model.weights.values()].reduce((sum, w) => sum + w.size * 4, 0);
+    const size = Math.max(1, Math.min(wanted, Math.floor(POOL_MEMORY_BYTES / modelBytes)));
+    return createWorkerPool(model, { size, spawn: spawnPoolWorker, checkpoint });
+  };
+}
+
 export function createSealService(
   store: SealStore,
   jobs: JobRegistry,
@@ -191,19 +212,8 @@ export function createSealService(
     return contexts;
   }
 
-  /** How to run a run's steps: a pool of `workers` workers, or in the engine itself. */
-  function executorFor(workers: number | undefined): SealRunOptions['createExecutor'] {
-    if (workers !== undefined && !(Number.isInteger(workers) && workers >= 1)) {
-      throw new Error(`Workers must be a whole number ≥ 1, got ${String(workers)}`);
-    }
-    const wanted = workers ?? (activeBackend() === 'wasm' ? defaultPoolSize() : 1);
-    if (wanted === 1 || !spawnPoolWorker) return undefined;
-    return (model, checkpoint) => {
-      const modelBytes = [...model.weights.values()].reduce((sum, w) => sum + w.size * 4, 0);
-      const size = Math.max(1, Math.min(wanted, Math.floor(POOL_MEMORY_BYTES / modelBytes)));
-      return createWorkerPool(model, { size, spawn: spawnPoolWorker, checkpoint });
-    };
-  }
+  const executorFor = (workers: number | undefined) =>
+    poolExecutorFor(workers, { spawnPoolWorker, activeBackend });
 
   /**
    * Runs `drive` as job `jobId`. A pause or cancel is a normal end of the call: it resolves to

@@ -22,7 +22,7 @@ export type { DatasetSummary, ParsedDataset } from './datasets';
 export { parseDataset } from './datasets';
 export type { ModelFileRecord } from './models';
 export type { StoreChange } from './coordination';
-export { EPISODE_KINDS, EVALUATION_CONDITIONS } from './records';
+export { EPISODE_KINDS, EVALUATION_CONDITIONS, PUZZLE_CONDITIONS, PUZZLE_STATUSES } from './records';
 export type {
   CheckpointRecord,
   DatasetRecord,
@@ -33,6 +33,9 @@ export type {
   NewEpisode,
   NewRun,
   Passage,
+  PuzzleCondition,
+  PuzzleEpisode,
+  PuzzleStatus,
   RunPosition,
   RunRecord,
   RunStatus,

@@ -134,9 +134,17 @@ export type NewRun = v.InferInput<typeof NewRunSchema>;
 /**
  * What an episode measured: a held-out evaluation of one condition, a training self-edit of the
  * E-step, or a second evaluation of a training self-edit's reward with other seeds (how reliably
- * the reward ranks self-edits).
+ * the reward ranks self-edits). In the puzzle experiment: a recipe of the E-step, sampled for a
+ * training puzzle and applied ('recipe'), or a held-out puzzle evaluated under one condition
+ * ('puzzle-eval').
  */
-export const EPISODE_KINDS = ['held-out', 'self-edit', 'reward-check'] as const;
+export const EPISODE_KINDS = [
+  'held-out',
+  'self-edit',
+  'reward-check',
+  'recipe',
+  'puzzle-eval',
+] as const;
 export type EpisodeKind = (typeof EPISODE_KINDS)[number];
 
 /**
@@ -152,6 +160,53 @@ export const EVALUATION_CONDITIONS = [
   'self-edit-on-base',
 ] as const;
 export type EvaluationCondition = (typeof EVALUATION_CONDITIONS)[number];
+
+/**
+ * How a held-out puzzle is answered: in context ('icl'), after test-time training with a recipe
+ * sampled from the model before any RL ('ttt_untrained') or after RL ('seal', the round saying
+ * which), or with the one fixed hand-tuned recipe ('oracle').
+ */
+export const PUZZLE_CONDITIONS = ['icl', 'ttt_untrained', 'seal', 'oracle'] as const;
+export type PuzzleCondition = (typeof PUZZLE_CONDITIONS)[number];
+
+/**
+ * What became of a puzzle episode's self-edit: no valid recipe in the allowed samples
+ * ('invalid'), a recipe over the step budget, discarded ('over-budget'), a recipe trained on
+ * ('applied'), or no self-edit at all (in-context answering, 'in-context').
+ */
+export const PUZZLE_STATUSES = ['invalid', 'over-budget', 'applied', 'in-context'] as const;
+export type PuzzleStatus = (typeof PUZZLE_STATUSES)[number];
+
+const GridSchema = v.pipe(
+  v.array(
+    v.pipe(
+      v.array(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(9))),
+      v.maxLength(100),
+    ),
+  ),
+  v.maxLength(100),
+);
+
+export const PuzzleEpisodeSchema = v.strictObject({
+  condition: v.optional(v.picklist(PUZZLE_CONDITIONS)),
+  status: v.picklist(PUZZLE_STATUSES),
+  /** Every sampled recipe text, with why it was refused (null: the one accepted). */
+  samples: listOf(v.strictObject({ text: TextSchema, reason: v.nullable(ShortTextSchema) })),
+  /** Test-time training examples and optimizer steps (those the recipe asked for when over budget). */
+  examples: CountSchema,
+  steps: CountSchema,
+  /** The voting: each augmentation's answer and the answer undone, then the attempts graded. */
+  ballots: listOf(
+    v.strictObject({
+      augmentation: ShortTextSchema,
+      prediction: v.nullable(GridSchema),
+      undone: v.nullable(GridSchema),
+    }),
+  ),
+  attempts: listOf(GridSchema),
+  solved: v.boolean(),
+});
+export type PuzzleEpisode = v.InferOutput<typeof PuzzleEpisodeSchema>;
 
 export const EpisodeSchema = v.strictObject({
   schemaVersion: v.literal(2),
@@ -185,6 +240,8 @@ export const EpisodeSchema = v.strictObject({
   draw: v.optional(CountSchema),
   /** Diagnostics, e.g. the self-edit's lines and how many agree with the world's facts. */
   metrics: v.optional(NumberMapSchema),
+  /** Puzzle episodes ('recipe', 'puzzle-eval'): the recipe's fate, the vote and the verdict. */
+  puzzle: v.optional(PuzzleEpisodeSchema),
   createdAt: TimeSchema,
 });
 export type EpisodeRecord = v.InferOutput<typeof EpisodeSchema>;

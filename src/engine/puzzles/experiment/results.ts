@@ -1,0 +1,140 @@
+/**
+ * Table 1 from a run's episodes, as the paper measures it: for each way of writing self-edits,
+ * the share of them whose test-time training leads to a right answer on held-out puzzles. A
+ * recipe that is invalid after its resamples, or over the step budget, counts as a failure. Each
+ * row has a 95 % interval from a bootstrap over tasks (a task's samples stay together), and SEAL
+ * minus the untrained model is paired by task.
+ *
+ * Rows: `icl` (tasks solved in context), `ttt_untrained` (recipes from the model before RL),
+ * `seal_round_<r>` (recipes from the model after r rounds), `seal` (after the last round),
+ * `oracle` (tasks solved with the fixed hand-tuned recipe), `seal_minus_ttt_untrained`.
+ */
+import type { EpisodeRecord, PuzzleCondition } from '../../store';
+import {
+  accuracyInterval,
+  DEFAULT_BOOTSTRAP,
+  pairedDifferenceInterval,
+  type BootstrapOptions,
+  type ContextScore,
+  type Interval,
+} from '../../seal/statistics';
+
+export type Table1Episode = Pick<EpisodeRecord, 'round' | 'contextId' | 'kind' | 'reward'> & {
+  puzzle?: Pick<NonNullable<EpisodeRecord['puzzle']>, 'condition' | 'status'>;
+};
+
+/** Per task, in order of first appearance: its solved samples of those drawn. */
+function taskScores(episodes: readonly Table1Episode[]): ContextScore[] {
+  const scores = new Map<string, ContextScore>();
+  for (const episode of episodes) {
+    const score = scores.get(episode.contextId) ?? {
+      context: episode.contextId,
+      cluster: episode.contextId,
+      correct: 0,
+      asked: 0,
+    };
+    score.correct += episode.reward;
+    score.asked += 1;
+    scores.set(episode.contextId, score);
+  }
+  return [...scores.values()];
+}
+
+function heldOut(
+  episodes: readonly Table1Episode[],
+  condition: PuzzleCondition,
+  round?: number,
+): Table1Episode[] {
+  return episodes.filter(
+    (e) =>
+      e.kind === 'puzzle-eval' &&
+      e.puzzle?.condition === condition &&
+      (round === undefined || e.round === round),
+  );
+}
+
+function row(metrics: Record<string, number>, name: string, interval: Interval): void {
+  metrics[name] = interval.point;
+  metrics[`${name}_ci_low`] = interval.low;
+  metrics[`${name}_ci_high`] = interval.high;
+}
+
+/** Scores of `a` and `b` on the tasks both have, in `a`'s order. */
+function aligned(a: ContextScore[], b: ContextScore[]): [ContextScore[], ContextScore[]] {
+  const byTask = new Map(b.map((score) => [score.context, score]));
+  const shared = a.filter((score) => byTask.has(score.context));
+  return [shared, shared.map((score) => byTask.get(score.context)!)];
+}
+
+/**
+ * Table 1's rows (0–1) from the episodes stored so far; rows with no episode yet are left out.
+ * Also `tasks` (held-out tasks evaluated) and, per sampled row, the share of its recipes that
+ * were invalid or over budget (`<row>_invalid`, `<row>_over_budget`).
+ */
+export function table1Metrics(
+  episodes: readonly Table1Episode[],
+  options: BootstrapOptions = DEFAULT_BOOTSTRAP,
+): Record<string, number> {
+  const metrics: Record<string, number> = {};
+  const scored = (name: string, rows: readonly Table1Episode[]) => {
+    if (rows.length === 0) return null;
+    const scores = taskScores(rows);
+    row(metrics, name, accuracyInterval(scores, options));
+    if (name !== 'icl' && name !== 'oracle') {
+      metrics[`${name}_invalid`] =
+        rows.filter((e) => e.puzzle?.status === 'invalid').length / rows.length;
+      metrics[`${name}_over_budget`] =
+        rows.filter((e) => e.puzzle?.status === 'over-budget').length / rows.length;
+    }
+    return scores;
+  };
+  scored('icl', heldOut(episodes, 'icl'));
+  scored('oracle', heldOut(episodes, 'oracle'));
+  const untrained = scored('ttt_untrained', heldOut(episodes, 'ttt_untrained'));
+  const rounds = [...new Set(heldOut(episodes, 'seal').map((e) => e.round))].sort((a, b) => a - b);
+  let final: ContextScore[] | null = null;
+  for (const round of rounds)
+    final = scored(`seal_round_${round}`, heldOut(episodes, 'seal', round));
+  if (final) {
+    scored('seal', heldOut(episodes, 'seal', rounds.at(-1)));
+    if (untrained) {
+      const [seal, before] = aligned(final, untrained);
+      if (seal.length > 0) {
+        row(metrics, 'seal_minus_ttt_untrained', pairedDifferenceInterval(seal, before, options));
+      }
+    }
+  }
+  metrics.tasks = new Set(
+    episodes.filter((e) => e.kind === 'puzzle-eval').map((e) => e.contextId),
+  ).size;
+  return metrics;
+}
+
+/** Per RL round: recipes sampled for training puzzles, how many solved theirs (kept for cloning). */
+export interface Table1RoundSummary {
+  round: number;
+  recipes: number;
+  solved: number;
+  invalid: number;
+  overBudget: number;
+}
+
+export function table1Rounds(episodes: readonly Table1Episode[]): Table1RoundSummary[] {
+  const rounds = new Map<number, Table1RoundSummary>();
+  for (const e of episodes) {
+    if (e.kind !== 'recipe') continue;
+    const summary = rounds.get(e.round) ?? {
+      round: e.round,
+      recipes: 0,
+      solved: 0,
+      invalid: 0,
+      overBudget: 0,
+    };
+    summary.recipes += 1;
+    summary.solved += e.reward;
+    if (e.puzzle?.status === 'invalid') summary.invalid += 1;
+    if (e.puzzle?.status === 'over-budget') summary.overBudget += 1;
+    rounds.set(e.round, summary);
+  }
+  return [...rounds.values()].sort((a, b) => a.round - b.round);
+}

@@ -1,0 +1,228 @@
+/**
+ * A Table 1 run: ReST-EM with a binary reward on the puzzle world (SEAL's Experiment B), with
+ * every recipe evaluation kept as an episode of a stored run. Each round (plan.ts lists its
+ * steps) evaluates the round's model on the held-out puzzles, then — before the last round —
+ * samples K recipes for each training puzzle, applies each, and clones the solved ones: SFT of
+ * the model on (recipe prompt → recipe), merged, is the next round's model.
+ *
+ * Like the knowledge runs (seal/restem.ts, whose generator checkpoints this reuses), the store
+ * moves the run's position with each episode and everything is seeded, so a run resumed after a
+ * stop redoes exactly the work not yet stored and gets the same numbers.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { isCancelledError, type Checkpoint } from '../../jobs';
+import { inProcessExecutor, type SealExecutor } from '../../pool/executor';
+import { seedOf } from '../../seal/plan';
+import type { SealModel } from '../../seal/innerLoop';
+import {
+  loadGenerator,
+  savedGenerator,
+  updateGenerator,
+  weightTensors,
+  type SealRecords,
+} from '../../seal/restem';
+import { hubConfig } from '../../train/peft';
+import {
+  comparePositions,
+  type EpisodeRecord,
+  type NewEpisode,
+  type RunPosition,
+  type RunRecord,
+} from '../../store';
+import { parseRecipe } from '../recipe';
+import { recipeCompletion } from '../text';
+import { resolveTable1Config, type Table1Config } from './config';
+import { PuzzleRoundEvaluator } from './evaluate';
+import {
+  planPuzzleRound,
+  PUZZLE_STREAM,
+  totalPuzzleSteps,
+  type PuzzleStep,
+  type Table1Tasks,
+} from './plan';
+
+/** The run record's kind: the History panel lists Table 1 runs under it. */
+export const TABLE1_RUN_KIND = 'table1';
+
+export type Table1Event =
+  | { type: 'run'; run: RunRecord; totalSteps?: number }
+  | { type: 'episode'; step: PuzzleStep; episode: NewEpisode }
+  /** The M-step of `round` trained on `kept` solved recipes of `recipes` sampled. */
+  | { type: 'round'; round: number; kept: number; recipes: number }
+  | { type: 'done'; run: RunRecord };
+
+export interface Table1RunOptions {
+  model: SealModel & { id: string };
+  tasks: Table1Tasks;
+  records: SealRecords;
+  checkpoint?: Checkpoint;
+  onEvent?: (event: Table1Event) => void;
+  /** Says what a stop (cancel) of the job means for the run; default 'paused'. */
+  stopStatus?: () => 'paused' | 'cancelled';
+  /** Where the steps run (default: one at a time in this thread); disposed when the run stops. */
+  createExecutor?: (model: SealModel, checkpoint?: Checkpoint) => Promise<SealExecutor>;
+}
+
+/** Behaviour cloning's data: each solved E-step recipe as (recipe prompt, canonical recipe). */
+export function behaviourCloningData(
+  episodes: readonly Pick<EpisodeRecord, 'kind' | 'reward' | 'prompt' | 'parsedExamples'>[],
+): { prompt: string; selfEdit: string }[] {
+  return episodes.flatMap((episode) => {
+    if (episode.kind !== 'recipe' || episode.reward !== 1) return [];
+    const parsed = parseRecipe(episode.parsedExamples[0] ?? '');
+    return parsed.ok ? [{ prompt: episode.prompt, selfEdit: recipeCompletion(parsed.recipe) }] : [];
+  });
+}
+
+export async function startTable1Run(
+  options: Table1RunOptions,
+  input: { config: unknown; name?: string },
+): Promise<RunRecord> {
+  const config = resolveTable1Config(input.config);
+  const run = await options.records.createRun({
+    kind: TABLE1_RUN_KIND,
+    name: input.name,
+    config: { table1: config as unknown as Record<string, never>, model: options.model.id },
+    seeds: { run: config.seed, world: config.world.seed },
+    datasetIds: [],
+  });
+  return driveRun(options, run, config);
+}
+
+export async function resumeTable1Run(
+  options: Table1RunOptions,
+  runId: string,
+): Promise<RunRecord> {
+  const stored = await options.records.getRun(runId);
+  if (!stored) throw new Error(`There is no run ${runId} to resume.`);
+  const modelId = (stored.config as { model?: string }).model;
+  if (modelId !== options.model.id) {
+    throw new Error(
+      `Run ${runId} was made with model '${modelId}'; load it first (loaded: '${options.model.id}').`,
+    );
+  }
+  const config = table1ConfigOfRun(stored);
+  const run = await options.records.resumeRun(runId);
+  return driveRun(options, run, config);
+}
+
+export function table1ConfigOfRun(run: Pick<RunRecord, 'config' | 'id'>): Table1Config {
+  const config = (run.config as { table1?: unknown }).table1;
+  if (config === undefined) throw new Error(`Run ${run.id} is not a Table 1 run.`);
+  return resolveTable1Config(config);
+}
+
+/** Runs from the run's position to its end; the model's weights are restored afterwards. */
+async function driveRun(
+  options: Table1RunOptions,
+  run: RunRecord,
+  config: Table1Config,
+): Promise<RunRecord> {
+  const { model, records } = options;
+  const base = new Map([...model.weights].map(([name, v]) => [name, tf.keep(v.clone())]));
+  let executor: SealExecutor | null = null;
+  try {
+    if (run.progress.round > 0) {
+      const saved = await savedGenerator(records, run.id, run.progress.round - 1);
+      if (!saved) {
+        throw new Error(
+          `Run ${run.id} has no model for round ${run.progress.round}; it cannot resume.`,
+        );
+      }
+      await loadGenerator(options, saved.id);
+    }
+    executor = await (options.createExecutor?.(model, options.checkpoint) ??
+      inProcessExecutor(model, options.checkpoint));
+    options.onEvent?.({ type: 'run', run, totalSteps: totalPuzzleSteps(config, options.tasks) });
+    await runRounds(options, run, config, executor);
+    const done = await records.stopRun(run.id, 'done');
+    options.onEvent?.({ type: 'done', run: done });
+    return done;
+  } catch (error) {
+    const status = isCancelledError(error) ? (options.stopStatus?.() ?? 'paused') : 'failed';
+    const message = isCancelledError(error)
+      ? null
+      : String((error as Error).message ?? error).slice(0, 1000);
+    const stopped = await records.stopRun(run.id, status, message).catch(() => null);
+    if (stopped) options.onEvent?.({ type: 'run', run: stopped });
+    throw error;
+  } finally {
+    await executor?.dispose();
+    for (const [name, variable] of model.weights) variable.assign(base.get(name)!);
+    tf.dispose([...base.values()]);
+  }
+}
+
+/** Steps run side by side: enough to keep every worker busy; one at a time without workers. */
+function windowsOf<T>(steps: readonly T[], parallelism: number): T[][] {
+  const size = parallelism === 1 ? 1 : parallelism * 3;
+  const windows: T[][] = [];
+  for (let i = 0; i < steps.length; i += size) windows.push(steps.slice(i, i + size));
+  return windows;
+}
+
+function nextRound(round: number): RunPosition {
+  return { round: round + 1, contextIndex: 0, sampleIndex: 0 };
+}
+
+async function runRounds(
+  options: Table1RunOptions,
+  run: RunRecord,
+  config: Table1Config,
+  executor: SealExecutor,
+): Promise<void> {
+  const { records, model } = options;
+  let position = run.progress;
+  for (let round = position.round; round <= config.rl.rounds; round++) {
+    const plan = planPuzzleRound(config, options.tasks, round);
+    const evaluator = new PuzzleRoundEvaluator({ runId: run.id, round, config, executor });
+    const nextOf = new Map(
+      plan.steps.map((step, i) => [
+        step,
+        plan.steps[i + 1]?.position ?? plan.mStepPosition ?? nextRound(round),
+      ]),
+    );
+    const pending = plan.steps.filter((step) => comparePositions(step.position, position) >= 0);
+    for (const window of windowsOf(pending, executor.parallelism)) {
+      const results = window.map((step) => evaluator.evaluate(step));
+      // Every result is awaited below; a failure of one must not go unheard as unhandled.
+      for (const result of results) result.catch(() => undefined);
+      for (const [i, step] of window.entries()) {
+        const episode = await results[i]!;
+        position = nextOf.get(step)!;
+        await records.appendEpisode(episode, position);
+        options.onEvent?.({ type: 'episode', step, episode });
+      }
+    }
+    if (plan.mStepPosition === null) break;
+    const recipes = (await records.listEpisodes(run.id)).filter(
+      (e) => e.round === round && e.kind === 'recipe',
+    );
+    const kept = behaviourCloningData(recipes);
+    // A run stopped between keeping the model and moving on reuses the one it kept.
+    const saved = await savedGenerator(records, run.id, round);
+    if (saved) {
+      await loadGenerator(options, saved.id);
+    } else {
+      await updateGenerator(
+        model,
+        kept,
+        { outer: { mStep: config.rl.behaviourCloning } },
+        seedOf(config.seed, PUZZLE_STREAM.behaviourCloning, round),
+        options.checkpoint,
+      );
+      await records.saveCheckpoint({
+        kind: 'full',
+        name: `round ${round + 1} model (after round ${round}'s behaviour cloning)`,
+        runId: run.id,
+        round,
+        config: hubConfig(model.config) as Record<string, never>,
+        tensors: await weightTensors(model),
+      });
+    }
+    await executor.syncWeights();
+    options.onEvent?.({ type: 'round', round, kept: kept.length, recipes: recipes.length });
+    position = nextRound(round);
+    await records.advanceRun(run.id, position);
+  }
+}

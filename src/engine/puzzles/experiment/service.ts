@@ -1,0 +1,166 @@
+/**
+ * Table 1 as the engine serves it: start, pause, resume and cancel runs of the puzzle experiment
+ * on the loaded model — the model's one job while it runs — with live events, and a run's table
+ * read back from the store.
+ */
+import { isCancelledError, type JobRegistry } from '../../jobs';
+import { poolExecutorFor, type SealServiceOptions } from '../../seal/service';
+import type { RunRecord, SealStore } from '../../store';
+import { tinyPuzzleModel } from '../tinyModel';
+import { DEFAULT_TABLE1_CONFIG, resolveTable1Config, type Table1Config } from './config';
+import { totalPuzzleSteps } from './plan';
+import { table1Metrics, table1Rounds, type Table1RoundSummary } from './results';
+import {
+  resumeTable1Run,
+  startTable1Run,
+  table1ConfigOfRun,
+  type Table1Event,
+  type Table1RunOptions,
+} from './run';
+import { table1Tasks } from './worldTasks';
+
+export type { Table1Config } from './config';
+export type { Table1Event } from './run';
+export type { Table1RoundSummary } from './results';
+
+export interface Table1StartRequest {
+  /** Overrides of the defaults (see `defaults()`). */
+  config: unknown;
+  /** Workers that evaluate recipes side by side (default: one per hardware thread on wasm). */
+  workers?: number;
+  name?: string;
+}
+
+export interface Table1Results {
+  run: RunRecord;
+  config: Table1Config;
+  /** Table 1's rows so far (0–1), with their intervals; see puzzles/experiment/results.ts. */
+  table1: Record<string, number>;
+  rounds: Table1RoundSummary[];
+  /** Episodes the whole run stores. */
+  totalSteps: number;
+}
+
+export interface PuzzleApi {
+  defaults(): Promise<{ config: Table1Config }>;
+  /** Makes a tiny random puzzle model (the puzzle tokenizer) the loaded model. */
+  loadTinyModel(seed: number): Promise<string>;
+  runTable1(
+    jobId: string,
+    request: Table1StartRequest,
+    onEvent?: (event: Table1Event) => void,
+  ): Promise<RunRecord>;
+  resumeTable1(
+    jobId: string,
+    runId: string,
+    onEvent?: (event: Table1Event) => void,
+    workers?: number,
+  ): Promise<RunRecord>;
+  /**
+   * Stops a running job at its next checkpoint: 'paused' keeps the run resumable, 'cancelled'
+   * ends it. Resolves whether such a job was running.
+   */
+  stopRun(jobId: string, status: 'paused' | 'cancelled'): Promise<boolean>;
+  results(runId: string): Promise<Table1Results>;
+}
+
+export type PuzzleServiceOptions = Pick<
+  SealServiceOptions,
+  'spawnPoolWorker' | 'activeBackend' | 'session'
+>;
+
+export function createPuzzleService(
+  store: SealStore,
+  jobs: JobRegistry,
+  { spawnPoolWorker, activeBackend, session }: PuzzleServiceOptions,
+): PuzzleApi {
+  const stopStatuses = new Map<string, 'paused' | 'cancelled'>();
+
+  async function requireRun(runId: string): Promise<RunRecord> {
+    const run = await store.getRun(runId);
+    if (!run) throw new Error(`There is no run ${runId} in this browser's store.`);
+    return run;
+  }
+
+  /** Runs `drive` as the model's job; a pause or cancel resolves to the run as stopped. */
+  const runJob = async (
+    jobId: string,
+    config: Table1Config,
+    onEvent: ((event: Table1Event) => void) | undefined,
+    drive: (options: Table1RunOptions) => Promise<RunRecord>,
+    workers?: number,
+  ): Promise<RunRecord> => {
+    let runId: string | null = null;
+    const createExecutor = poolExecutorFor(workers, { spawnPoolWorker, activeBackend });
+    const tasks = table1Tasks(config);
+    try {
+      return await jobs.runOnModel(jobId, 'a Table 1 run', (checkpoint) =>
+        drive({
+          model: session.require(),
+          tasks,
+          records: store,
+          checkpoint,
+          onEvent: (event) => {
+            if (event.type === 'run') runId = event.run.id;
+            onEvent?.(event);
+          },
+          stopStatus: () => stopStatuses.get(jobId) ?? 'paused',
+          createExecutor,
+        }),
+      );
+    } catch (error) {
+      if (!isCancelledError(error) || runId === null) throw error;
+      return requireRun(runId);
+    } finally {
+      stopStatuses.delete(jobId);
+    }
+  };
+
+  return {
+    async defaults() {
+      return { config: DEFAULT_TABLE1_CONFIG };
+    },
+
+    async loadTinyModel(seed) {
+      jobs.assertModelFree('Loading the tiny puzzle model');
+      const model = tinyPuzzleModel(seed);
+      session.replace(model);
+      return model.id;
+    },
+
+    async runTable1(jobId, request, onEvent) {
+      const config = resolveTable1Config(request.config);
+      return runJob(
+        jobId,
+        config,
+        onEvent,
+        (options) => startTable1Run(options, { config: request.config, name: request.name }),
+        request.workers,
+      );
+    },
+
+    async resumeTable1(jobId, runId, onEvent, workers) {
+      const config = table1ConfigOfRun(await requireRun(runId));
+      return runJob(jobId, config, onEvent, (options) => resumeTable1Run(options, runId), workers);
+    },
+
+    async stopRun(jobId, status) {
+      if (!jobs.activeJobIds.includes(jobId)) return false;
+      stopStatuses.set(jobId, status);
+      return jobs.cancel(jobId);
+    },
+
+    async results(runId) {
+      const run = await requireRun(runId);
+      const config = table1ConfigOfRun(run);
+      const episodes = await store.listEpisodes(runId);
+      return {
+        run,
+        config,
+        table1: table1Metrics(episodes),
+        rounds: table1Rounds(episodes),
+        totalSteps: totalPuzzleSteps(config, table1Tasks(config)),
+      };
+    },
+  };
+}

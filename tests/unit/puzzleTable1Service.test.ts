@@ -1,0 +1,61 @@
+import { readFileSync } from 'node:fs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { selectBackend } from '../../src/engine/backend';
+import { JobRegistry } from '../../src/engine/jobs';
+import { createModelSession } from '../../src/engine/model/session';
+import { createPuzzleService, type Table1Event } from '../../src/engine/puzzles/experiment/service';
+import { freshStore } from './storeHelpers';
+
+beforeAll(async () => {
+  await selectBackend('wasm');
+});
+
+const TINY = (
+  JSON.parse(readFileSync('experiments/table1-tiny.json', 'utf8')) as { table1: unknown }
+).table1;
+
+describe('engine.puzzles', () => {
+  it('runs Table 1 as the model job, pauses it, resumes it to the end and reports the table', async () => {
+    const store = freshStore();
+    const session = createModelSession();
+    const jobs = new JobRegistry();
+    const puzzles = createPuzzleService(store, jobs, { activeBackend: () => 'wasm', session });
+    await expect(puzzles.runTable1('no-model', { config: TINY })).rejects.toThrow(
+      /no model is loaded/,
+    );
+    expect(await puzzles.loadTinyModel(3)).toBe('tiny-puzzle-3');
+    expect((await puzzles.defaults()).config.testTimeTraining.attempts).toBe(2);
+
+    const events: Table1Event[] = [];
+    let busy: unknown = null;
+    const paused = await puzzles.runTable1('first', { config: TINY, name: 'tiny' }, (event) => {
+      events.push(event);
+      if (event.type === 'episode' && events.filter((e) => e.type === 'episode').length === 2) {
+        busy = jobs.currentModelJob;
+        void puzzles.stopRun('first', 'paused');
+      }
+    });
+    expect(busy).toEqual({ id: 'first', label: 'a Table 1 run' });
+    expect(paused.status).toBe('paused');
+    expect(paused.episodeCount).toBe(2);
+    expect(events[0]).toMatchObject({ type: 'run', totalSteps: 8 });
+    const partial = await puzzles.results(paused.id);
+    expect(Object.keys(partial.table1)).toContain('oracle');
+    expect(partial.table1.seal).toBeUndefined();
+
+    const done = await puzzles.resumeTable1('second', paused.id);
+    expect(done.status).toBe('done');
+    expect(done.episodeCount).toBe(8);
+    const results = await puzzles.results(done.id);
+    expect(results.totalSteps).toBe(8);
+    expect(results.rounds).toEqual([expect.objectContaining({ round: 0, recipes: 2 })]);
+    for (const row of ['icl', 'oracle', 'ttt_untrained', 'seal', 'seal_minus_ttt_untrained']) {
+      expect(results.table1[row]).toBeGreaterThanOrEqual(results.table1[`${row}_ci_low`]!);
+    }
+    await expect(puzzles.resumeTable1('third', done.id)).rejects.toThrow(
+      /done; it cannot be resumed/,
+    );
+    session.replace(null);
+    await store.close();
+  }, 300_000);
+});
