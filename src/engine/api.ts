@@ -29,6 +29,7 @@ export type {
   SealResults,
   SealStartRequest,
   TrainingSelfEdit,
+  WorldStarter,
 } from './seal/service';
 
 export interface Matrix {
