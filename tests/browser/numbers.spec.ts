@@ -39,7 +39,7 @@ test('a tiny run explains its numbers: reward, best, the questions, Table 2 and 
   page,
 }) => {
   test.setTimeout(0);
-  await openApp(page);
+  await openApp(page, '?backend=wasm');
   await useTinyModel(page);
   const runId = await startPausedRun(page);
   // Resumed from the panel, so its cards and results are the panel's own.
