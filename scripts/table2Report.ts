@@ -2,26 +2,7 @@
  * The README's Table 2 section, written from a `table2` result file: our rows with their 95 %
  * intervals beside the paper's numbers, each said to come from the paper's version it does.
  */
-
-/** The paper's no-context QA accuracy (%), graded by a GPT-4.1 yes/no judge. */
-const PAPER = {
-  /** arXiv v1, Table 2, single passage (LoRA inner loop). */
-  v1Single: {
-    base: 32.7,
-    passage: 33.5,
-    base_self_edits: 39.7,
-    teacher_self_edits: 46.3,
-    seal_final: 47.0,
-  },
-  /** arXiv v2, continued pretraining on n = 200 passages (full fine-tuning). */
-  v2Cpt: {
-    base: 32.7,
-    passage: 36.0,
-    base_self_edits: 50.6,
-    teacher_self_edits: 59.4,
-    seal_final: 58.2,
-  },
-} as const;
+import { PAPER_TABLE2 as PAPER } from '../src/engine/seal/paper';
 
 const ROWS: [key: string, label: string, paper: keyof typeof PAPER.v1Single | null][] = [
   ['base', 'base model', 'base'],

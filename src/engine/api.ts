@@ -31,6 +31,7 @@ export type {
   SealResults,
   SealStartRequest,
   TrainingSelfEdit,
+  WorldStarter,
 } from './seal/service';
 export type {
   AnswerSide,

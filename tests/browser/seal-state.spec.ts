@@ -59,8 +59,9 @@ async function cardSamples(cards: Locator): Promise<[number, boolean][][]> {
   return cards.evaluateAll((elements) =>
     elements.map((card) =>
       [...card.querySelectorAll('li')].map((item): [number, boolean] => [
-        Number(/reward (-?[\d.]+)/.exec(item.textContent ?? '')![1]),
-        item.querySelector('strong')?.textContent === 'best',
+        // A reward reads '+0.812 nats/token' or '−0.500 nats/token' (a minus sign).
+        Number(/reward ([+−-]?[\d.]+)/.exec(item.textContent ?? '')![1]!.replace('−', '-')),
+        item.querySelector('.badge')?.textContent === 'best',
       ]),
     ),
   );

@@ -12,6 +12,10 @@ function edit(contextIndex: number, sampleIndex: number, reward: number): Traini
     text: `self-edit ${sampleIndex}`,
     reward,
     accuracy: 0,
+    asked: [],
+    before: null,
+    after: null,
+    seeds: 1,
   };
 }
 

@@ -12,7 +12,7 @@ import type { SealConfig } from './config';
 import { probeClosedBook, type SealModel } from './innerLoop';
 import { seedOf, STREAM } from './plan';
 import { episodeKind } from './episodes';
-import { keptSelfEdits } from './restem';
+import { keptSelfEdits } from './selection';
 import { sampleSelfEdits } from './sampleSelfEdits';
 import { selfEditTrainingTexts } from './selfEdit';
 

@@ -22,7 +22,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { isCancelledError, type Checkpoint } from '../jobs';
 import { inProcessExecutor, type SealExecutor } from '../pool/executor';
-import { createRandom, streamSeed } from '../random';
 import {
   comparePositions,
   type CheckpointRecord,
@@ -42,6 +41,7 @@ import { episodeKind } from './episodes';
 import { RoundEvaluator } from './evaluate';
 import type { SealModel } from './innerLoop';
 import { planRound, seedOf, STREAM, type PlannedStep, type StepWeights } from './plan';
+import { keptSelfEdits } from './selection';
 import { mean } from './statistics';
 
 /** What a run reads and writes of the store. */
@@ -58,6 +58,8 @@ export type SealRecords = Pick<
   | 'listCheckpoints'
   | 'loadCheckpoint'
 >;
+
+export { keptSelfEdits, selectAtRandom, selectForMStep, type Candidate } from './selection';
 
 export type SealEvent =
   | {
@@ -76,63 +78,6 @@ export type SealEvent =
     }
   | { type: 'round'; round: number; kept: number; meanReward: number | null }
   | { type: 'done'; run: RunRecord };
-
-export interface Candidate {
-  contextIndex: number;
-  sampleIndex: number;
-  reward: number;
-}
-
-/**
- * The M-step's data: per context, its highest-reward self-edit (the earliest sample on a tie),
- * dropped when `keepOnlyPositive` and its reward is not above zero. In context order.
- */
-export function selectForMStep<T extends Candidate>(
-  candidates: readonly T[],
-  keepOnlyPositive: boolean,
-): T[] {
-  const best = new Map<number, T>();
-  for (const candidate of candidates) {
-    const current = best.get(candidate.contextIndex);
-    const better =
-      !current ||
-      candidate.reward > current.reward ||
-      (candidate.reward === current.reward && candidate.sampleIndex < current.sampleIndex);
-    if (better) best.set(candidate.contextIndex, candidate);
-  }
-  return [...best.values()]
-    .filter((c) => !keepOnlyPositive || c.reward > 0)
-    .sort((a, b) => a.contextIndex - b.contextIndex);
-}
-
-/** The control's M-step data: per context, one of its self-edits drawn at random. In context order. */
-export function selectAtRandom<T extends Candidate>(candidates: readonly T[], seed: number): T[] {
-  const byContext = new Map<number, T[]>();
-  for (const candidate of candidates) {
-    byContext.set(candidate.contextIndex, [
-      ...(byContext.get(candidate.contextIndex) ?? []),
-      candidate,
-    ]);
-  }
-  return [...byContext.entries()]
-    .sort(([a], [b]) => a - b)
-    .map(([contextIndex, samples]) => {
-      const ordered = [...samples].sort((a, b) => a.sampleIndex - b.sampleIndex);
-      const random = createRandom(streamSeed(seed, contextIndex));
-      return ordered[Math.floor(random() * ordered.length)]!;
-    });
-}
-
-/** The M-step's data of a round, chosen as the run's config says. */
-export function keptSelfEdits<T extends Candidate>(
-  config: SealConfig,
-  round: number,
-  candidates: readonly T[],
-): T[] {
-  return config.outer.selection === 'random'
-    ? selectAtRandom(candidates, seedOf(config.seed, STREAM.selection, round))
-    : selectForMStep(candidates, config.outer.keepOnlyPositive);
-}
 
 /** The model's weights as checkpoint tensors. */
 export async function weightTensors(model: SealModel) {

@@ -10,7 +10,7 @@ import { clusterOf } from './contexts';
 import { episodeCondition, episodeContext, episodeKind } from './episodes';
 import { rewardOf, type ProbeScore } from './innerLoop';
 import { subsetUnitCount, type RoundPlan } from './plan';
-import { keptSelfEdits } from './restem';
+import { keptSelfEdits } from './selection';
 import {
   accuracyInterval,
   DEFAULT_BOOTSTRAP,

@@ -29,11 +29,13 @@ import {
   type SealEvent,
   type SealRunOptions,
 } from './restem';
+import { worldSeedOfModel, worldStarter, type WorldStarter } from './starter';
 import { tinySealModel } from './tinyModel';
 
 export type { SealEvent } from './restem';
 export type { SealConfig } from './config';
 export type { TrainingSelfEdit } from './episodes';
+export type { WorldStarter } from './starter';
 
 export interface SealStartRequest {
   /** Overrides of the defaults (see `defaults()`). */
@@ -87,6 +89,11 @@ export interface ForgettingRequest {
 
 export interface SealApi {
   defaults(): Promise<{ config: SealConfig; paper: typeof PAPER_SETTINGS }>;
+  /**
+   * A validation passage and a question about it for the Generate and Fine-tune panels to start
+   * from, when the loaded model was trained on the synthetic world; null for any other model.
+   */
+  starter(): Promise<WorldStarter | null>;
   /** Makes a tiny random model (tokenizer from the world's corpus) the loaded model. */
   loadTinyModel(seed: number, worldSeed: number): Promise<string>;
   startRun(
@@ -259,6 +266,12 @@ export function createSealService(
   }
 
   return {
+    async starter() {
+      const model = session.current();
+      const worldSeed = model ? worldSeedOfModel(model.id) : null;
+      return worldSeed === null ? null : worldStarter(worldSeed);
+    },
+
     async defaults() {
       return { config: DEFAULT_SEAL_CONFIG, paper: PAPER_SETTINGS };
     },

@@ -9,27 +9,48 @@ import type { TrainingProgress } from '../../engine/train/sft';
 import { downloadFile } from '../download';
 import { Comlink, newJobId } from '../engineClient';
 import { isCancelled, messageOf } from '../errors';
+import type { ModelSummary, WorldStarter } from '../../engine/api';
 import { engine, refreshMemory } from '../state.svelte';
+import { replaceDefaults, starterFor } from './starter';
+
+/** The texts and settings the form starts from for a model the app knows nothing about. */
+const GENERIC_START = {
+  source: '',
+  targets: ['q_proj', 'v_proj'] as string[],
+  rank: 8,
+  alpha: 16,
+  learningRate: 1e-3,
+  epochs: 3,
+  comparePrompt: '',
+};
+
+/** For a world model: its starter passage, settings that teach it, and the question to compare. */
+function worldStart(starter: WorldStarter): typeof GENERIC_START {
+  const { targets, rank, alpha, learningRate, epochs } = starter.finetune;
+  return {
+    source: starter.passage,
+    targets: [...targets],
+    rank,
+    alpha,
+    learningRate,
+    epochs,
+    comparePrompt: starter.prompt,
+  };
+}
 
 export const finetuneForm = $state({
-  source: '',
+  ...GENERIC_START,
   /** The picked file's name; null once the text is edited or pasted. */
   fileName: null as string | null,
   format: 'text' as 'text' | 'jsonl',
   method: 'lora' as 'lora' | 'full',
   adapterName: 'adapter-1',
-  targets: ['q_proj', 'v_proj'],
-  rank: 8,
-  alpha: 16,
   dropout: 0,
-  learningRate: 1e-3,
-  epochs: 3,
   batchSize: 1,
   gradientAccumulation: 1,
   lossOn: 'completion' as 'completion' | 'all',
   schedule: 'cosine' as 'constant' | 'cosine',
   seed: 0,
-  comparePrompt: '',
   compareTokens: 40,
 });
 
@@ -46,6 +67,26 @@ export const finetune = $state({
   compareJobId: null as string | null,
   comparison: null as (AnswerComparison & { adapter: string; prompt: string }) | null,
 });
+
+/** The model whose starting texts the form was last given (undefined: none yet). */
+let startModelId: string | null | undefined;
+let defaultStart = GENERIC_START;
+
+/**
+ * Each newly loaded model starts the form from its own texts: a world model's validation passage
+ * and question, or the generic ones; fields the user changed stay.
+ */
+export function startFromModel(model: ModelSummary | null): void {
+  const id = model?.id ?? null;
+  if (id === startModelId) return;
+  startModelId = id;
+  void starterFor(model).then((starter) => {
+    if (startModelId !== id) return;
+    const next = starter ? worldStart(starter) : GENERIC_START;
+    replaceDefaults(finetuneForm, defaultStart, next);
+    defaultStart = next;
+  });
+}
 
 export async function readDatasetFile(file: File): Promise<void> {
   finetuneForm.source = await file.text();

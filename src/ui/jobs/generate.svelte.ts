@@ -11,14 +11,17 @@ import type {
 import { Comlink, newJobId } from '../engineClient';
 import { isCancelled, messageOf } from '../errors';
 import { engine, refreshMemory } from '../state.svelte';
+import { replaceDefaults, starterFor } from './starter';
 
 /** Settings for a model whose generation_config.json does not give them. */
 const FALLBACK_SETTINGS = { temperature: 0.7, topK: 0, topP: 0.95, maxNewTokens: 64 };
 export const MAX_NEW_TOKENS_LIMIT = 4096;
+/** The prompt for a model the app knows nothing about. */
+const GENERIC_PROMPT = { prompt: 'The quick brown fox' };
 
 export const generateForm = $state({
   mode: 'completion' as 'completion' | 'chat',
-  prompt: 'The quick brown fox',
+  ...GENERIC_PROMPT,
   systemMessage: '',
   ...FALLBACK_SETTINGS,
   seed: 0,
@@ -36,6 +39,8 @@ export const generation = $state({
 
 /** The model whose settings the form was last given (undefined: none yet). */
 let settingsModelId: string | null | undefined;
+/** The prompt the form was last given as a default. */
+let defaultPrompt = GENERIC_PROMPT;
 
 /**
  * Each newly loaded model starts from the settings its generation_config.json asks for; the same
@@ -51,6 +56,13 @@ export function startFromModelSettings(model: ModelSummary | null): void {
   generateForm.topP = settings.topP;
   generateForm.maxNewTokens = Math.min(settings.maxNewTokens, MAX_NEW_TOKENS_LIMIT);
   if (!model?.hasChatTemplate) generateForm.mode = 'completion';
+  // A model trained on the synthetic world is asked about a passage the Fine-tune panel teaches it.
+  void starterFor(model).then((starter) => {
+    if (settingsModelId !== id) return;
+    const next = starter ? { prompt: starter.prompt } : GENERIC_PROMPT;
+    replaceDefaults(generateForm, defaultPrompt, next);
+    defaultPrompt = next;
+  });
 }
 
 function generateRequest(): GenerateRequest {

@@ -5,12 +5,8 @@
  */
 import type { TrainingSelfEdit } from '../../engine/api';
 
-export interface CardSample {
-  sampleIndex: number;
-  text: string;
-  reward: number;
-  accuracy: number;
-}
+/** One self-edit of a card: what it says, its reward, and the closed-book answers behind it. */
+export type CardSample = TrainingSelfEdit;
 
 export interface SelfEditCardData {
   key: string;
@@ -38,15 +34,9 @@ export function withSelfEdit(
     passage: edit.passage,
     samples: [],
   };
-  const sample = {
-    sampleIndex: edit.sampleIndex,
-    text: edit.text,
-    reward: edit.reward,
-    accuracy: edit.accuracy,
-  };
   const updated = {
     ...card,
-    samples: [...card.samples.filter((s) => s.sampleIndex !== edit.sampleIndex), sample].sort(
+    samples: [...card.samples.filter((s) => s.sampleIndex !== edit.sampleIndex), edit].sort(
       (a, b) => a.sampleIndex - b.sampleIndex,
     ),
   };
