@@ -194,6 +194,21 @@ interface TrainingLog {
   phases?: { fromStep: number; mix: Mix }[];
 }
 
+function readLog(): TrainingLog {
+  return JSON.parse(readFileSync(join(checkpointDir, 'log.json'), 'utf8')) as TrainingLog;
+}
+
+/** Fails before the world is built when the checkpoint to continue is of another world. */
+function checkCheckpointWorld(): void {
+  if (!existsSync(join(checkpointDir, 'log.json'))) return;
+  const trainedOn = readLog().world ?? 'knowledge';
+  if (trainedOn !== worldKind) {
+    throw new Error(
+      `the checkpoint in ${checkpointDir} was trained on the ${trainedOn} world, not ${worldKind} (--world)`,
+    );
+  }
+}
+
 function formatDuration(seconds: number): string {
   const s = Math.max(0, Math.round(seconds));
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m${String(s % 60).padStart(2, '0')}s`;
@@ -204,6 +219,8 @@ async function main(): Promise<void> {
   const backend = await selectBackend('wasm');
   if (backend.active !== 'wasm') throw new Error(`wasm did not start: ${backend.fallbackReasons}`);
 
+  const resuming = args.resume || args.export;
+  if (resuming) checkCheckpointWorld();
   console.log(`building the ${worldKind} world of seed ${seed}…`);
   const build = pretrainWorld.build(seed, numberArg('documents'), sequenceLength);
   const { tokenizer, documents } = build;
@@ -214,7 +231,6 @@ async function main(): Promise<void> {
     `${documents.length} documents, ${corpusTokens} tokens (${((Date.now() - started) / 1000).toFixed(0)} s)`,
   );
 
-  const resuming = args.resume || args.export;
   const saved = resuming ? readCheckpoint() : null;
   const config = saved?.config ?? modelConfig(Object.keys(build.tokenizerJson.model.vocab).length);
   const checkpoint = saved && parseCheckpointFiles(saved);
@@ -243,13 +259,8 @@ async function main(): Promise<void> {
     corpusTokens,
   };
   if (checkpoint && saved) {
-    log = JSON.parse(readFileSync(join(checkpointDir, 'log.json'), 'utf8')) as TrainingLog;
+    log = readLog();
     log.schedules ??= [{ fromStep: 0, totalSteps: options.totalSteps }];
-    if ((log.world ?? 'knowledge') !== worldKind) {
-      throw new Error(
-        `the checkpoint in ${checkpointDir} was trained on the ${log.world ?? 'knowledge'} world, not ${worldKind} (--world)`,
-      );
-    }
     if (log.corpusDocuments !== documents.length || log.worldSeed !== seed) {
       throw new Error(
         `the checkpoint was trained on world ${log.worldSeed} with ${log.corpusDocuments} documents, not world ${seed} with ${documents.length} (--seed, --documents)`,
