@@ -1,9 +1,11 @@
 /**
- * `npm run pretrain [-- options]`: trains the default model from scratch on the synthetic world's
- * corpus (Node, wasm), checkpointing to a git-ignored folder and resuming with `--resume`, then
- * writes the model to `models/<name>/` in the Hub layout. Options:
+ * `npm run pretrain [-- options]`: trains a model from scratch on a synthetic world's corpus (Node,
+ * wasm), checkpointing to a git-ignored folder and resuming with `--resume`, then writes the model
+ * to `models/<name>/` in the Hub layout. Options:
+ *   --world W            knowledge (the default model, seal-world-1m) or puzzles (the few-shot
+ *                        puzzle model, seal-puzzles-1m, written with its model card)
  *   --seed N             world seed (1); also seeds the initial weights and the data order
- *   --name NAME          model folder under --out (seal-world-1m)
+ *   --name NAME          model folder under --out (seal-world-1m; seal-puzzles-1m for puzzles)
  *   --out DIR            where models go (models)
  *   --checkpoints DIR    where checkpoints go (.checkpoints)
  *   --steps N            optimizer steps of the whole run (1000; the cosine schedule ends there);
@@ -14,13 +16,15 @@
  *   --resume             continue from the checkpoint in --checkpoints/NAME
  *   --export             write the model from the checkpoint without training
  *   --no-export          train and checkpoint but do not write the model folder
- *   --documents N        corpus documents (smaller for quick runs)
+ *   --documents N        corpus documents (smaller for quick runs; 60000, or 50000 for puzzles)
  *   --mix KIND=W,…       from this session on, train on a fresh corpus of the same size with these
- *                        relative shares of document kinds (passage, closedBook, reading, selfEdit;
- *                        a kind left out gets none), tokenized with the world's tokenizer; the
- *                        model card's training.json records each phase's mix and first step
+ *                        relative shares of document kinds (knowledge: passage, closedBook,
+ *                        reading, selfEdit; puzzles: solve, recipe; a kind left out gets none),
+ *                        tokenized with the world's tokenizer; the model card's training.json
+ *                        records each phase's mix and first step
  *   --hidden, --layers, --heads, --kv-heads, --intermediate   model shape
- *   --seq-len, --batch, --lr, --warmup, --weight-decay        training settings
+ *   --seq-len, --batch, --lr, --warmup, --weight-decay        training settings (--seq-len: 256,
+ *                        or 512 for puzzles)
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -28,7 +32,6 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { selectBackend } from '../src/engine/backend';
 import type { ModelConfig } from '../src/engine/model/config';
-import { createTokenizer } from '../src/engine/model/tokenizer';
 import { countParameters } from '../src/engine/model/weights';
 import { exportMergedModel } from '../src/engine/train/peft';
 import {
@@ -40,18 +43,20 @@ import {
 } from '../src/engine/train/pretrain';
 import { mean } from '../src/engine/seal/statistics';
 import { randomModelWeights } from '../src/engine/train/randomModel';
-import { buildWorld } from '../src/engine/world/build';
+import { SPECIAL_TOKENS } from '../src/engine/world/tokenizer';
 import {
-  DEFAULT_CORPUS_PARAMS,
-  generateCorpus,
-  type DocumentKind,
-} from '../src/engine/world/corpus';
-import { SPECIAL_TOKENS, tokenizerConfigJson } from '../src/engine/world/tokenizer';
+  PRETRAIN_WORLD_KINDS,
+  PRETRAIN_WORLDS,
+  type Mix,
+  type PretrainWorldKind,
+} from './pretrainCorpora';
+import type { TrainingSummary } from './puzzleModelCard';
 
 const { values: args } = parseArgs({
   options: {
+    world: { type: 'string', default: 'knowledge' },
     seed: { type: 'string', default: '1' },
-    name: { type: 'string', default: 'seal-world-1m' },
+    name: { type: 'string' },
     out: { type: 'string', default: 'models' },
     checkpoints: { type: 'string', default: '.checkpoints' },
     steps: { type: 'string' },
@@ -60,14 +65,14 @@ const { values: args } = parseArgs({
     resume: { type: 'boolean', default: false },
     export: { type: 'boolean', default: false },
     'no-export': { type: 'boolean', default: false },
-    documents: { type: 'string', default: String(DEFAULT_CORPUS_PARAMS.documents) },
+    documents: { type: 'string' },
     mix: { type: 'string' },
     hidden: { type: 'string', default: '128' },
     layers: { type: 'string', default: '4' },
     heads: { type: 'string', default: '4' },
     'kv-heads': { type: 'string', default: '4' },
     intermediate: { type: 'string', default: '352' },
-    'seq-len': { type: 'string', default: '256' },
+    'seq-len': { type: 'string' },
     batch: { type: 'string', default: '4' },
     lr: { type: 'string', default: '2e-3' },
     warmup: { type: 'string', default: '50' },
@@ -88,25 +93,32 @@ function numberArg(name: keyof typeof args, integer = true): number {
   return value;
 }
 
+if (!PRETRAIN_WORLD_KINDS.includes(args.world as PretrainWorldKind)) {
+  throw new Error(`--world must be ${PRETRAIN_WORLD_KINDS.join(' or ')}, got "${args.world}"`);
+}
+const worldKind = args.world as PretrainWorldKind;
+const pretrainWorld = PRETRAIN_WORLDS[worldKind];
+const modelName = args.name ?? pretrainWorld.defaults.name;
+args.documents ??= String(pretrainWorld.defaults.documents);
+args['seq-len'] ??= String(pretrainWorld.defaults.sequenceLength);
+
 const DEFAULT_STEPS = 1000;
 const seed = numberArg('seed');
 const sequenceLength = numberArg('seq-len');
-const modelDir = join(args.out!, args.name!);
-const checkpointDir = join(args.checkpoints!, args.name!);
-
-type Mix = Record<DocumentKind, number>;
+const modelDir = join(args.out!, modelName);
+const checkpointDir = join(args.checkpoints!, modelName);
 
 function parseMix(text: string): Mix {
-  const mix: Mix = { passage: 0, closedBook: 0, reading: 0, selfEdit: 0 };
+  const mix: Mix = Object.fromEntries(Object.keys(pretrainWorld.defaultMix).map((k) => [k, 0]));
   for (const part of text.split(',')) {
     const [kind, weight] = part.split('=');
     const value = Number(weight);
-    if (!kind || !(kind in mix) || weight === undefined || !(value >= 0)) {
+    if (!kind || !Object.hasOwn(mix, kind) || weight === undefined || !(value >= 0)) {
       throw new Error(
         `--mix wants KIND=WEIGHT pairs with KIND one of ${Object.keys(mix).join(', ')} and WEIGHT ≥ 0, got "${part}"`,
       );
     }
-    mix[kind as DocumentKind] = value;
+    mix[kind] = value;
   }
   if (Object.values(mix).every((w) => w === 0)) throw new Error('--mix gives every kind 0');
   return mix;
@@ -166,6 +178,8 @@ function writeCheckpoint(files: PretrainCheckpointFiles, config: ModelConfig, lo
 }
 
 interface TrainingLog {
+  /** The world trained on (absent in logs written before there was a choice: knowledge). */
+  world?: PretrainWorldKind;
   /** Mean loss of each block of 10 steps: [last step of the block, mean loss]. */
   losses: [number, number][];
   /** The cosine schedule's total steps, and from which step each total applied. */
@@ -180,6 +194,21 @@ interface TrainingLog {
   phases?: { fromStep: number; mix: Mix }[];
 }
 
+function readLog(): TrainingLog {
+  return JSON.parse(readFileSync(join(checkpointDir, 'log.json'), 'utf8')) as TrainingLog;
+}
+
+/** Fails before the world is built when the checkpoint to continue is of another world. */
+function checkCheckpointWorld(): void {
+  if (!existsSync(join(checkpointDir, 'log.json'))) return;
+  const trainedOn = readLog().world ?? 'knowledge';
+  if (trainedOn !== worldKind) {
+    throw new Error(
+      `the checkpoint in ${checkpointDir} was trained on the ${trainedOn} world, not ${worldKind} (--world)`,
+    );
+  }
+}
+
 function formatDuration(seconds: number): string {
   const s = Math.max(0, Math.round(seconds));
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m${String(s % 60).padStart(2, '0')}s`;
@@ -190,11 +219,11 @@ async function main(): Promise<void> {
   const backend = await selectBackend('wasm');
   if (backend.active !== 'wasm') throw new Error(`wasm did not start: ${backend.fallbackReasons}`);
 
-  console.log(`building the world of seed ${seed}…`);
-  const build = buildWorld(seed, { corpus: { documents: numberArg('documents') } });
-  const tokenizerConfig = tokenizerConfigJson(sequenceLength);
-  const tokenizer = createTokenizer(build.tokenizer, tokenizerConfig);
-  const documents = build.corpus.map((d) => tokenizer.encode(d.text));
+  const resuming = args.resume || args.export;
+  if (resuming) checkCheckpointWorld();
+  console.log(`building the ${worldKind} world of seed ${seed}…`);
+  const build = pretrainWorld.build(seed, numberArg('documents'), sequenceLength);
+  const { tokenizer, documents } = build;
   const corpusTokens = documents.reduce((n, d) => n + d.length, 0);
   const eos = tokenizer.tokenToId(SPECIAL_TOKENS.eos);
   if (eos !== 2 || tokenizer.bosTokenId !== 1) throw new Error('unexpected special token ids');
@@ -202,9 +231,8 @@ async function main(): Promise<void> {
     `${documents.length} documents, ${corpusTokens} tokens (${((Date.now() - started) / 1000).toFixed(0)} s)`,
   );
 
-  const resuming = args.resume || args.export;
   const saved = resuming ? readCheckpoint() : null;
-  const config = saved?.config ?? modelConfig(Object.keys(build.tokenizer.model.vocab).length);
+  const config = saved?.config ?? modelConfig(Object.keys(build.tokenizerJson.model.vocab).length);
   const checkpoint = saved && parseCheckpointFiles(saved);
   const options: PretrainOptions = checkpoint?.state.options ?? {
     sequenceLength,
@@ -218,14 +246,10 @@ async function main(): Promise<void> {
   };
   const weights = randomModelWeights(config, seed);
   const mix = args.mix === undefined ? null : parseMix(args.mix);
-  const trainingDocuments =
-    mix === null
-      ? documents
-      : generateCorpus(build.world, { documents: documents.length, mix }).map((d) =>
-          tokenizer.encode(d.text),
-        );
+  const trainingDocuments = mix === null ? documents : build.remix(mix);
   const trainer = new Pretrainer(config, weights, trainingDocuments, options);
   let log: TrainingLog = {
+    world: worldKind,
     losses: [],
     schedules: [{ fromStep: 0, totalSteps: options.totalSteps }],
     trainingSeconds: 0,
@@ -235,7 +259,7 @@ async function main(): Promise<void> {
     corpusTokens,
   };
   if (checkpoint && saved) {
-    log = JSON.parse(readFileSync(join(checkpointDir, 'log.json'), 'utf8')) as TrainingLog;
+    log = readLog();
     log.schedules ??= [{ fromStep: 0, totalSteps: options.totalSteps }];
     if (log.corpusDocuments !== documents.length || log.worldSeed !== seed) {
       throw new Error(
@@ -254,8 +278,8 @@ async function main(): Promise<void> {
     trainer.restoreCheckpoint(checkpoint);
     console.log(`resumed at step ${checkpoint.state.step} of ${options.totalSteps}`);
   }
-  log.phases ??= [{ fromStep: 0, mix: DEFAULT_CORPUS_PARAMS.mix }];
-  const phaseMix = mix ?? DEFAULT_CORPUS_PARAMS.mix;
+  log.phases ??= [{ fromStep: 0, mix: pretrainWorld.defaultMix }];
+  const phaseMix = mix ?? pretrainWorld.defaultMix;
   if (JSON.stringify(log.phases.at(-1)!.mix) !== JSON.stringify(phaseMix)) {
     log.phases.push({ fromStep: trainer.progress.step, mix: phaseMix });
     console.log(`corpus mix from step ${trainer.progress.step}:`, phaseMix);
@@ -314,17 +338,17 @@ async function main(): Promise<void> {
     mkdirSync(modelDir, { recursive: true });
     writeFileSync(join(modelDir, 'config.json'), files.config);
     writeFileSync(join(modelDir, 'model.safetensors'), files.weights);
-    writeFileSync(join(modelDir, 'tokenizer.json'), JSON.stringify(build.tokenizer));
+    writeFileSync(join(modelDir, 'tokenizer.json'), JSON.stringify(build.tokenizerJson));
     writeFileSync(
       join(modelDir, 'tokenizer_config.json'),
-      JSON.stringify(tokenizerConfig, null, 2) + '\n',
+      JSON.stringify(build.tokenizerConfig, null, 2) + '\n',
     );
     writeFileSync(
       join(modelDir, 'generation_config.json'),
       JSON.stringify({ bos_token_id: 1, eos_token_id: 2, pad_token_id: 3 }, null, 2) + '\n',
     );
     const last = log.losses.at(-1);
-    const summary = {
+    const summary: TrainingSummary = {
       parameters: countParameters(config),
       worldSeed: log.worldSeed,
       corpusDocuments: log.corpusDocuments,
@@ -341,8 +365,14 @@ async function main(): Promise<void> {
       schedules: log.schedules,
       phases: log.phases,
       losses: log.losses,
+      ...(build.facts && { corpus: build.facts }),
     };
     writeFileSync(join(modelDir, 'training.json'), JSON.stringify(summary) + '\n');
+    if (build.card) {
+      const cardFile = join(modelDir, 'README.md');
+      const previous = existsSync(cardFile) ? readFileSync(cardFile, 'utf8') : null;
+      writeFileSync(cardFile, build.card(modelName, summary, config, previous));
+    }
     console.log(`wrote ${modelDir}:`, { ...summary, losses: undefined });
   }
   trainer.dispose();

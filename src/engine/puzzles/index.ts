@@ -106,3 +106,25 @@ export {
   type PuzzleAnswer,
 } from './testTimeTraining';
 export { tinyPuzzleModel } from './tinyModel';
+export {
+  generatePuzzleCorpus,
+  puzzleCorpusStats,
+  DEFAULT_PUZZLE_CORPUS_PARAMS,
+  PUZZLE_DOCUMENT_KINDS,
+  type PuzzleCorpus,
+  type PuzzleCorpusDocument,
+  type PuzzleCorpusParams,
+  type PuzzleCorpusStats,
+  type PuzzleDocumentKind,
+} from './corpus';
+export {
+  measurePuzzleTask,
+  summarizePuzzleMeasurements,
+  randomRecipesFor,
+  recipeFeatures,
+  DEFAULT_PUZZLE_TTT_SETTINGS,
+  STARTING_RECIPE,
+  type TaskMeasurement,
+  type RecipeTrial,
+  type PuzzleMeasurementSummary,
+} from './measure';
