@@ -10,6 +10,7 @@ import type { GenerateRequest, GenerateResponse, Logits } from './model/generate
 import type { StoreApi, StoreChange } from './store';
 import type { AdapterInfo, TrainApi } from './train/service';
 import type { SealApi } from './seal/service';
+import type { PuzzleApi } from './puzzles/service';
 import type { WebGpuKernelComparison } from './kernelCheck';
 import type { ProxyMarked } from 'comlink';
 
@@ -30,6 +31,14 @@ export type {
   SealStartRequest,
   TrainingSelfEdit,
 } from './seal/service';
+export type {
+  ApplyRecipeRequest,
+  BrowsableSplit,
+  PuzzleApi,
+  RecipeEvent,
+  WorldTaskView,
+} from './puzzles/service';
+export type { PuzzleAnswer, RecipeOutcome } from './puzzles/testTimeTraining';
 
 export interface Matrix {
   rows: number;
@@ -138,4 +147,10 @@ export interface EngineApi {
    * `engine.seal.stopRun(jobId, 'paused' | 'cancelled')`, continue with `resumeRun`.
    */
   seal: SealApi & ProxyMarked;
+  /**
+   * Few-shot grid puzzles (see src/engine/puzzles): the seeded world's tasks, imported ARC files,
+   * and one task tried on the loaded model, e.g.
+   * `engine.puzzles.applyRecipe(jobId, { task, recipe, seed }, onEvent)`; cancel with `cancel`.
+   */
+  puzzles: PuzzleApi & ProxyMarked;
 }

@@ -19,6 +19,7 @@ import { createModelSession, type ModelSession } from './model/session';
 import { openStore } from './store';
 import { FinetuneService } from './train/service';
 import { createSealService } from './seal/service';
+import { createPuzzleService } from './puzzles/service';
 
 export interface EngineOptions {
   wasmPaths?: WasmPaths;
@@ -208,6 +209,7 @@ export function createEngine(options: EngineOptions = {}): EngineApi {
         session,
       }),
     ),
+    puzzles: proxy(createPuzzleService(store, jobs, session)),
   };
 }
 

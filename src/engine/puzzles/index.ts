@@ -106,3 +106,10 @@ export {
   type PuzzleAnswer,
 } from './testTimeTraining';
 export { tinyPuzzleModel } from './tinyModel';
+export {
+  TRYOUT_SETTINGS,
+  STARTING_RECIPE,
+  tryoutSettings,
+  recipeCost,
+  type RecipeCost,
+} from './tryout';

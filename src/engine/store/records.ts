@@ -5,6 +5,8 @@
  * docs/formats.md describes the same formats for people.
  */
 import * as v from 'valibot';
+import { MAX_TEST_PAIRS, MAX_TRAIN_PAIRS } from '../puzzles/arc';
+import { gridProblem, type Grid } from '../puzzles/grid';
 
 /** Longest text field kept (a passage, a prompt, a self-edit), in characters. */
 export const MAX_TEXT_LENGTH = 1_000_000;
@@ -241,6 +243,33 @@ export const DatasetSchema = v.strictObject({
   createdAt: TimeSchema,
 });
 export type DatasetRecord = v.InferOutput<typeof DatasetSchema>;
+
+const GridSchema = v.custom<Grid>(
+  (value) => gridProblem(value) === null,
+  (issue) => gridProblem(issue.input) ?? 'not a grid',
+);
+const GridPairSchema = v.strictObject({ input: GridSchema, output: GridSchema });
+const pairListOf = (max: number) =>
+  v.pipe(
+    v.array(GridPairSchema),
+    v.minLength(1),
+    v.maxLength(max, `must have at most ${max} pairs`),
+  );
+
+/** A puzzle task imported from an ARC JSON file. */
+export const PuzzleTaskSchema = v.strictObject({
+  schemaVersion: v.literal(2),
+  id: IdSchema,
+  /** The task's id in its file (an ARC task's key, or the file's name for a one-task file). */
+  name: ShortTextSchema,
+  fileName: ShortTextSchema,
+  task: v.strictObject({
+    train: pairListOf(MAX_TRAIN_PAIRS),
+    test: pairListOf(MAX_TEST_PAIRS),
+  }),
+  createdAt: TimeSchema,
+});
+export type PuzzleTaskRecord = v.InferOutput<typeof PuzzleTaskSchema>;
 
 /** Parses `value` as `schema` or throws an error naming `where` and the offending field. */
 export function validate<T extends v.GenericSchema>(
