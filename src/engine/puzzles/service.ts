@@ -23,7 +23,7 @@ import { DEFAULT_PUZZLE_WORLD_PARAMS, generatePuzzleWorld, type PuzzleSplit } fr
 /** A task of the seeded world as the browser shows it. */
 export interface WorldTaskView {
   id: string;
-  split: PuzzleSplit;
+  split: BrowsableSplit;
   /** The rule in words, e.g. "rotate the grid a quarter turn clockwise, then …". */
   rule: string;
   task: PuzzleTask;
@@ -123,9 +123,11 @@ export function createPuzzleService(
       // (most of the world's generation time) leaves the other splits' tasks as they are.
       const counts = { ...DEFAULT_PUZZLE_WORLD_PARAMS.counts, pretrain: 0 };
       const world = generatePuzzleWorld({ seed: worldSeed, counts });
-      return world.tasks
-        .filter((task) => (splits as PuzzleSplit[]).includes(task.split))
-        .map(({ id, split, rule, task }) => ({ id, split, rule: rule.description, task }));
+      const shown = (split: PuzzleSplit): split is BrowsableSplit =>
+        (splits as PuzzleSplit[]).includes(split);
+      return world.tasks.flatMap(({ id, split, rule, task }) =>
+        shown(split) ? [{ id, split, rule: rule.description, task }] : [],
+      );
     },
 
     async importArcFile(fileName, text) {
