@@ -85,7 +85,7 @@ describe('importing ARC files', () => {
     [
       'a ragged grid',
       JSON.stringify({ train: [{ input: [[1, 2], [3]], output: [[1]] }], test: [] }),
-      /train\[0\]\.input: row 2 has 1 cells, row 1 has 2/,
+      /^bad\.json: bad: train\[0\]\.input: row 2 has 1 cells, row 1 has 2/,
     ],
     [
       'a colour out of range',
@@ -105,7 +105,7 @@ describe('importing ARC files', () => {
     [
       'one bad task in a collection',
       JSON.stringify({ good: mirrorTask, bad: { train: mirrorTask.train } }),
-      /bad: a task needs "test"/,
+      /^bad\.json: bad: a task needs "test"/,
     ],
   ];
   it.each(badFiles)(
