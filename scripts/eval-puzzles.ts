@@ -19,15 +19,15 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { selectBackend } from '../src/engine/backend';
+import { DEFAULT_TABLE1_CONFIG } from '../src/engine/puzzles/experiment/config';
 import {
-  DEFAULT_PUZZLE_TTT_SETTINGS,
   measurePuzzleTask,
   randomRecipesFor,
   recipeFeatures,
-  STARTING_RECIPE,
   summarizePuzzleMeasurements,
   type TaskMeasurement,
 } from '../src/engine/puzzles/measure';
+import { STARTING_RECIPE } from '../src/engine/puzzles/tryout';
 import { parseRecipe, UNEVEN_RECIPES, type Recipe } from '../src/engine/puzzles/recipe';
 import type { TestTimeTrainingSettings } from '../src/engine/puzzles/testTimeTraining';
 import {
@@ -101,7 +101,7 @@ async function main(): Promise<void> {
   }
   const seeds = values.seeds!.split(',').map((seed) => wholeNumber('seeds', seed));
   const settings: TestTimeTrainingSettings = {
-    ...DEFAULT_PUZZLE_TTT_SETTINGS,
+    ...DEFAULT_TABLE1_CONFIG.testTimeTraining,
     ...(values.settings === undefined
       ? {}
       : (jsonArg('settings', values.settings) as Partial<TestTimeTrainingSettings>)),

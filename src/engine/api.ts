@@ -11,7 +11,8 @@ import type { StoreApi, StoreChange } from './store';
 import type { AdapterInfo, TrainApi } from './train/service';
 import type { SealApi } from './seal/service';
 import type { WalkthroughApi } from './seal/walkthroughService';
-import type { PuzzleApi } from './puzzles/experiment/service';
+import type { Table1Api } from './puzzles/experiment/service';
+import type { PuzzleApi } from './puzzles/service';
 import type { WebGpuKernelComparison } from './kernelCheck';
 import type { ProxyMarked } from 'comlink';
 
@@ -45,13 +46,21 @@ export type {
   WalkthroughUpdate,
 } from './seal/walkthroughService';
 export type {
-  PuzzleApi,
+  Table1Api,
   Table1Config,
   Table1Event,
   Table1Results,
   Table1RoundSummary,
   Table1StartRequest,
 } from './puzzles/experiment/service';
+export type {
+  ApplyRecipeRequest,
+  BrowsableSplit,
+  PuzzleApi,
+  RecipeEvent,
+  WorldTaskView,
+} from './puzzles/service';
+export type { PuzzleAnswer, RecipeOutcome } from './puzzles/testTimeTraining';
 
 export interface Matrix {
   rows: number;
@@ -169,8 +178,14 @@ export interface EngineApi {
   walkthrough: WalkthroughApi & ProxyMarked;
   /**
    * The few-shot puzzle experiment (Table 1) on the loaded model, e.g.
-   * `engine.puzzles.runTable1(jobId, { config }, onEvent)`; pause or cancel with
-   * `engine.puzzles.stopRun(jobId, 'paused' | 'cancelled')`, continue with `resumeTable1`.
+   * `engine.table1.runTable1(jobId, { config }, onEvent)`; pause or cancel with
+   * `engine.table1.stopRun(jobId, 'paused' | 'cancelled')`, continue with `resumeTable1`.
+   */
+  table1: Table1Api & ProxyMarked;
+  /**
+   * Few-shot grid puzzles (see src/engine/puzzles): the seeded world's tasks, imported ARC files,
+   * and one task tried on the loaded model, e.g.
+   * `engine.puzzles.applyRecipe(jobId, { task, recipe, seed }, onEvent)`; cancel with `cancel`.
    */
   puzzles: PuzzleApi & ProxyMarked;
 }

@@ -20,7 +20,8 @@ import { openStore } from './store';
 import { FinetuneService } from './train/service';
 import { createSealService } from './seal/service';
 import { createWalkthroughService } from './seal/walkthroughService';
-import { createPuzzleService } from './puzzles/experiment/service';
+import { createTable1Service } from './puzzles/experiment/service';
+import { createPuzzleService } from './puzzles/service';
 
 export interface EngineOptions {
   wasmPaths?: WasmPaths;
@@ -214,13 +215,14 @@ export function createEngine(options: EngineOptions = {}): EngineApi {
       }),
     ),
     walkthrough: proxy(createWalkthroughService(jobs, session)),
-    puzzles: proxy(
-      createPuzzleService(store, jobs, {
+    table1: proxy(
+      createTable1Service(store, jobs, {
         spawnPoolWorker: options.spawnPoolWorker,
         activeBackend: () => backend?.active ?? null,
         session,
       }),
     ),
+    puzzles: proxy(createPuzzleService(store, jobs, session)),
   };
 }
 

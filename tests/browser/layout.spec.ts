@@ -3,7 +3,16 @@ import { expect, test, type Page } from '@playwright/test';
 import { CHANGE_CHANNEL_NAME } from '../../src/engine/store/coordination';
 import { openApp, TINY_SEAL_CONFIG, type PageWithEngine } from './helpers';
 
-const TABS = ['Start here', 'Model', 'Generate', 'Fine-tune', 'SEAL', 'History', 'System'] as const;
+const TABS = [
+  'Start here',
+  'Model',
+  'Generate',
+  'Fine-tune',
+  'SEAL',
+  'Puzzles',
+  'History',
+  'System',
+] as const;
 const WALKTHROUGH_STEPS = 6;
 const PHONE = { width: 390, height: 844 };
 const DESKTOP = { width: 1440, height: 900 };
@@ -74,6 +83,12 @@ async function openTab(page: Page, tab: (typeof TABS)[number]) {
     const episodes = page.getByTestId('runs').getByRole('button', { name: 'Episodes' });
     if (await episodes.isVisible()) await episodes.click();
     await expect(page.getByTestId('episodes')).toBeVisible();
+  }
+  if (tab === 'Puzzles' && (await page.getByTestId('puzzle-vote').count()) === 0) {
+    // The widest the panel gets: a puzzle model's vote, ballots and attempts beside the truth.
+    await page.getByRole('button', { name: /with the tiny puzzle model$/ }).click();
+    await page.getByTestId('puzzle-in-context').click();
+    await expect(page.getByTestId('puzzle-verdict')).toBeVisible();
   }
 }
 

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadModelFolder } from '../../scripts/modelFolder';
 import { selectBackend } from '../../src/engine/backend';
 import { countParameters } from '../../src/engine/model/weights';
-import { DEFAULT_PUZZLE_TTT_SETTINGS } from '../../src/engine/puzzles/measure';
+import { tryoutSettings } from '../../src/engine/puzzles/tryout';
 import { answerPuzzle } from '../../src/engine/puzzles/testTimeTraining';
 import { generatePuzzleWorld } from '../../src/engine/puzzles/world';
 
@@ -50,8 +50,8 @@ describe('npm run pretrain -- --world puzzles', () => {
     expect(countParameters(model.config)).toBe(training.parameters);
     expect(model.tokenizer.encode('in\n012\nout\n').length).toBe(1 + 8);
     const task = generatePuzzleWorld().tasks.find((t) => t.split === 'validation')!.task;
-    const answer = await answerPuzzle(model, task, DEFAULT_PUZZLE_TTT_SETTINGS);
+    const answer = await answerPuzzle(model, task, tryoutSettings(task));
     expect(answer.vote.ballots.length).toBeGreaterThan(0);
-    expect(answer.vote.attempts.length).toBeLessThanOrEqual(DEFAULT_PUZZLE_TTT_SETTINGS.attempts);
+    expect(answer.vote.attempts.length).toBeLessThanOrEqual(tryoutSettings(task).attempts);
   });
 });

@@ -2,12 +2,12 @@ import { describe, expect, it } from 'vitest';
 import {
   randomRecipesFor,
   recipeFeatures,
-  STARTING_RECIPE,
   summarizePuzzleMeasurements,
   type RecipeTrial,
   type TaskMeasurement,
 } from '../../src/engine/puzzles/measure';
 import { UNEVEN_RECIPES, type Recipe } from '../../src/engine/puzzles/recipe';
+import { STARTING_RECIPE } from '../../src/engine/puzzles/tryout';
 
 const BOOTSTRAP = { replicates: 500, seed: 1, level: 0.95 };
 

@@ -6,7 +6,15 @@ import { isCancelledError, JobRegistry } from '../../src/engine/jobs';
 import { recipeCompletion, recipePrompt } from '../../src/engine/puzzles/text';
 import { recipeText, type Recipe } from '../../src/engine/puzzles/recipe';
 import { tinyPuzzleModel } from '../../src/engine/puzzles/tinyModel';
-import { oracleRecipe, resolveTable1Config } from '../../src/engine/puzzles/experiment/config';
+import {
+  DEFAULT_TABLE1_CONFIG,
+  oracleRecipe,
+  resolveTable1Config,
+} from '../../src/engine/puzzles/experiment/config';
+import { recipeCost } from '../../src/engine/puzzles/tryout';
+import { generatePuzzleWorld } from '../../src/engine/puzzles/world';
+import { randomRecipe, UNEVEN_RECIPES } from '../../src/engine/puzzles/recipe';
+import { createRng } from '../../src/engine/world/random';
 import { planPuzzleRound, totalPuzzleSteps } from '../../src/engine/puzzles/experiment/plan';
 import { table1Metrics, type Table1Episode } from '../../src/engine/puzzles/experiment/results';
 import {
@@ -29,10 +37,29 @@ const TINY = (
 ).table1;
 
 describe('Table 1 config', () => {
+  it('fits the oracle recipe in the step budget on every task, and discards part of the untrained spread', () => {
+    const { tasks } = generatePuzzleWorld({
+      counts: { pretrain: 0, rl: 64, validation: 32, evaluation: 64 },
+    });
+    const oracle = oracleRecipe(DEFAULT_TABLE1_CONFIG);
+    const rng = createRng('budget');
+    let over = 0;
+    let drawn = 0;
+    for (const { task } of tasks) {
+      expect(recipeCost(task, oracle, 1).withinBudget).toBe(true);
+      for (let seed = 0; seed < 10; seed++, drawn++) {
+        if (!recipeCost(task, randomRecipe(rng, UNEVEN_RECIPES), seed).withinBudget) over++;
+      }
+    }
+    // Part of the untrained spread is discarded: writing recipes that fit is one thing RL can learn.
+    expect(over / drawn).toBeGreaterThan(0.15);
+    expect(over / drawn).toBeLessThan(0.5);
+  });
+
   it('lays overrides over the defaults, keeps the oracle as the model writes it, and names bad settings', () => {
     const config = resolveTable1Config({ rl: { samples: 15 } });
     expect(config.rl.samples).toBe(15);
-    expect(config.testTimeTraining.batchSize).toBe(2);
+    expect(config.testTimeTraining).toEqual(DEFAULT_TABLE1_CONFIG.testTimeTraining);
     expect(resolveTable1Config(config)).toEqual(config);
     expect(oracleRecipe(config).learningRate).toBe(config.evaluation.oracle.lr);
     expect(() => resolveTable1Config({ rl: { sample: 3 } })).toThrow(/unknown setting 'rl.sample'/);

@@ -3,7 +3,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/engine/backend';
 import { JobRegistry } from '../../src/engine/jobs';
 import { createModelSession } from '../../src/engine/model/session';
-import { createPuzzleService, type Table1Event } from '../../src/engine/puzzles/experiment/service';
+import { createTable1Service, type Table1Event } from '../../src/engine/puzzles/experiment/service';
+import { tinyPuzzleModel } from '../../src/engine/puzzles/tinyModel';
 import { freshStore } from './storeHelpers';
 
 beforeAll(async () => {
@@ -14,45 +15,45 @@ const TINY = (
   JSON.parse(readFileSync('experiments/table1-tiny.json', 'utf8')) as { table1: unknown }
 ).table1;
 
-describe('engine.puzzles', () => {
+describe('engine.table1', () => {
   it('runs Table 1 as the model job, pauses it, resumes it to the end and reports the table', async () => {
     const store = freshStore();
     const session = createModelSession();
     const jobs = new JobRegistry();
-    const puzzles = createPuzzleService(store, jobs, { activeBackend: () => 'wasm', session });
-    await expect(puzzles.runTable1('no-model', { config: TINY })).rejects.toThrow(
+    const table1 = createTable1Service(store, jobs, { activeBackend: () => 'wasm', session });
+    await expect(table1.runTable1('no-model', { config: TINY })).rejects.toThrow(
       /no model is loaded/,
     );
-    expect(await puzzles.loadTinyModel(3)).toBe('tiny-puzzle-3');
-    expect((await puzzles.defaults()).config.testTimeTraining.attempts).toBe(2);
+    session.replace(tinyPuzzleModel(3));
+    expect((await table1.defaults()).config.testTimeTraining.attempts).toBe(2);
 
     const events: Table1Event[] = [];
     let busy: unknown = null;
-    const paused = await puzzles.runTable1('first', { config: TINY, name: 'tiny' }, (event) => {
+    const paused = await table1.runTable1('first', { config: TINY, name: 'tiny' }, (event) => {
       events.push(event);
       if (event.type === 'episode' && events.filter((e) => e.type === 'episode').length === 2) {
         busy = jobs.currentModelJob;
-        void puzzles.stopRun('first', 'paused');
+        void table1.stopRun('first', 'paused');
       }
     });
     expect(busy).toEqual({ id: 'first', label: 'a Table 1 run' });
     expect(paused.status).toBe('paused');
     expect(paused.episodeCount).toBe(2);
     expect(events[0]).toMatchObject({ type: 'run', totalSteps: 8 });
-    const partial = await puzzles.results(paused.id);
+    const partial = await table1.results(paused.id);
     expect(Object.keys(partial.table1)).toContain('oracle');
     expect(partial.table1.seal).toBeUndefined();
 
-    const done = await puzzles.resumeTable1('second', paused.id);
+    const done = await table1.resumeTable1('second', paused.id);
     expect(done.status).toBe('done');
     expect(done.episodeCount).toBe(8);
-    const results = await puzzles.results(done.id);
+    const results = await table1.results(done.id);
     expect(results.totalSteps).toBe(8);
     expect(results.rounds).toEqual([expect.objectContaining({ round: 0, recipes: 2 })]);
     for (const row of ['icl', 'oracle', 'ttt_untrained', 'seal', 'seal_minus_ttt_untrained']) {
       expect(results.table1[row]).toBeGreaterThanOrEqual(results.table1[`${row}_ci_low`]!);
     }
-    await expect(puzzles.resumeTable1('third', done.id)).rejects.toThrow(
+    await expect(table1.resumeTable1('third', done.id)).rejects.toThrow(
       /done; it cannot be resumed/,
     );
     session.replace(null);

@@ -122,9 +122,14 @@ export {
   summarizePuzzleMeasurements,
   randomRecipesFor,
   recipeFeatures,
-  DEFAULT_PUZZLE_TTT_SETTINGS,
-  STARTING_RECIPE,
   type TaskMeasurement,
   type RecipeTrial,
   type PuzzleMeasurementSummary,
 } from './measure';
+export {
+  TRYOUT_SETTINGS,
+  STARTING_RECIPE,
+  tryoutSettings,
+  recipeCost,
+  type RecipeCost,
+} from './tryout';

@@ -12,17 +12,6 @@ import type { PuzzleTask } from './grid';
 import { randomRecipe, recipeText, type Recipe, type RecipeSpread } from './recipe';
 import { renderGrid } from './text';
 import { answerPuzzle, applyRecipe, type TestTimeTrainingSettings } from './testTimeTraining';
-import { DEFAULT_TABLE1_CONFIG, oracleRecipe } from './experiment/config';
-
-/**
- * Test-time training as measured by default: the Table 1 experiment's settings, so that what is
- * measured here is what the experiment runs.
- */
-export const DEFAULT_PUZZLE_TTT_SETTINGS: TestTimeTrainingSettings =
-  DEFAULT_TABLE1_CONFIG.testTimeTraining;
-
-/** The first recipe to compare against in-context learning: the experiment's oracle until tuned. */
-export const STARTING_RECIPE: Recipe = oracleRecipe(DEFAULT_TABLE1_CONFIG);
 
 export interface RecipeTrial {
   recipe: Recipe;

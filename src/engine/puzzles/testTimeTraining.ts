@@ -11,7 +11,7 @@ import { GREEDY } from '../model/sampling';
 import { stopTokenIds, type TextGenerationModel } from '../model/generateText';
 import { tokenizeExamples } from '../train/dataset';
 import { LoraAdapter, type LoraSettings } from '../train/lora';
-import { DEFAULT_SFT_OPTIONS, trainSft } from '../train/sft';
+import { DEFAULT_SFT_OPTIONS, trainSft, type TrainingProgress } from '../train/sft';
 import { augmentPair, augmentationsForTask, type GridAugmentation } from './augment';
 import type { Grid, PuzzleTask } from './grid';
 import { recipeSteps, withinBudget, type Recipe } from './recipe';
@@ -120,7 +120,8 @@ export async function answerPuzzle(
 
 /**
  * Test-time training as `recipe` says, from `seed` (examples, their order and the LoRA's
- * initialisation), then the voted answer. Only the demonstrations are trained on.
+ * initialisation), then the voted answer. Only the demonstrations are trained on. `onProgress`
+ * hears every step's loss once training is done (losses are read back once, at the end).
  */
 export async function applyRecipe(
   model: TextGenerationModel,
@@ -129,6 +130,7 @@ export async function applyRecipe(
   settings: TestTimeTrainingSettings,
   seed: number,
   checkpoint?: Checkpoint,
+  onProgress?: (progress: TrainingProgress) => void,
 ): Promise<RecipeOutcome> {
   const examples = tttExamples({ train: task.train, test: [] }, recipe, {
     seed,
@@ -168,7 +170,7 @@ export async function applyRecipe(
         seed,
         reportEvery: Number.MAX_SAFE_INTEGER,
       },
-      { checkpoint },
+      { checkpoint, onProgress },
     );
     const trainMs = performance.now() - trainStart;
     const answer = await answerPuzzle(model, task, settings, adapter, checkpoint);

@@ -68,6 +68,7 @@ export type StoreChange =
   | { kind: 'run'; id: string }
   | { kind: 'checkpoint'; id: string }
   | { kind: 'dataset'; id: string }
+  | { kind: 'puzzle'; id: string }
   | { kind: 'model'; id: string };
 
 export const CHANGE_CHANNEL_NAME = 'seal-playground-store';

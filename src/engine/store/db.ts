@@ -9,19 +9,33 @@
  */
 import { promisifyRequest, type UseStore } from 'idb-keyval';
 
-/** Version of the database layout and of every record format; records carry it as `schemaVersion`. */
+/** Version of every record format; records carry it as `schemaVersion`. */
 export const SCHEMA_VERSION = 2;
+
+/**
+ * Version of the database layout (object stores and indexes). A new object store needs no change
+ * to the records already kept, so the layout can move on while the record formats stay.
+ */
+export const DATABASE_VERSION = 3;
 
 export const DEFAULT_DATABASE_NAME = 'seal-playground';
 
 export type StoreName =
-  'runs' | 'episodes' | 'checkpoints' | 'tensors' | 'datasets' | 'models' | 'modelBytes';
+  | 'runs'
+  | 'episodes'
+  | 'checkpoints'
+  | 'tensors'
+  | 'datasets'
+  | 'models'
+  | 'modelBytes'
+  | 'puzzles';
 
 /**
  * `MIGRATIONS[v]` takes a database from version v to v + 1 inside the upgrade transaction.
  * Version 1: one object store per record kind, keyed as documented in docs/formats.md.
  * Version 2: runs keep their episode count and stored size (backfilled from their episodes), and
  * checkpoints are indexed by run so a run's checkpoints are found without a scan.
+ * Version 3: imported puzzle tasks (ARC JSON) get their own object store.
  */
 const MIGRATIONS: ((db: IDBDatabase, tx: IDBTransaction) => void)[] = [
   (db) => {
@@ -61,6 +75,9 @@ const MIGRATIONS: ((db: IDBDatabase, tx: IDBTransaction) => void)[] = [
         runCursor.continue();
       };
     };
+  },
+  (db) => {
+    db.createObjectStore('puzzles');
   },
 ];
 
@@ -121,10 +138,10 @@ export function openDatabase(name = DEFAULT_DATABASE_NAME): Database {
   let connection: Promise<IDBDatabase> | undefined;
   const connect = () => {
     connection ??= new Promise<IDBDatabase>((resolve, reject) => {
-      const request = indexedDB.open(name, SCHEMA_VERSION);
+      const request = indexedDB.open(name, DATABASE_VERSION);
       request.onupgradeneeded = (event) => {
         const tx = request.transaction!;
-        for (let version = event.oldVersion; version < SCHEMA_VERSION; version++) {
+        for (let version = event.oldVersion; version < DATABASE_VERSION; version++) {
           MIGRATIONS[version]!(request.result, tx);
         }
       };

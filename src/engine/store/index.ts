@@ -10,6 +10,7 @@ import { createDatasetStore } from './datasets';
 import { DEFAULT_DATABASE_NAME, openDatabase } from './db';
 import { createExchange } from './exchange';
 import { createModelCache } from './models';
+import { createPuzzleTaskStore } from './puzzles';
 import { createRunStore } from './runs';
 
 export { SCHEMA_VERSION, StorageFullError, isQuotaError } from './db';
@@ -20,9 +21,15 @@ export type { RunSummary, EpisodePage } from './runs';
 export type { NewCheckpoint, TensorData, CheckpointWithTensors } from './checkpoints';
 export type { DatasetSummary, ParsedDataset } from './datasets';
 export { parseDataset } from './datasets';
+export { MAX_ARC_FILE_LENGTH } from './puzzles';
 export type { ModelFileRecord } from './models';
 export type { StoreChange } from './coordination';
-export { EPISODE_KINDS, EVALUATION_CONDITIONS, PUZZLE_CONDITIONS, PUZZLE_STATUSES } from './records';
+export {
+  EPISODE_KINDS,
+  EVALUATION_CONDITIONS,
+  PUZZLE_CONDITIONS,
+  PUZZLE_STATUSES,
+} from './records';
 export type {
   CheckpointRecord,
   DatasetRecord,
@@ -36,6 +43,7 @@ export type {
   PuzzleCondition,
   PuzzleEpisode,
   PuzzleStatus,
+  PuzzleTaskRecord,
   RunPosition,
   RunRecord,
   RunStatus,
@@ -65,12 +73,14 @@ export function openStore(options: StoreOptions = {}) {
   const checkpoints = createCheckpointStore(ctx);
   const datasets = createDatasetStore(ctx);
   const models = createModelCache(ctx);
+  const puzzles = createPuzzleTaskStore(ctx);
   const exchange = createExchange(ctx);
   return {
     ...runs,
     ...checkpoints,
     ...datasets,
     ...models,
+    ...puzzles,
     ...exchange,
     estimateStorage: ctx.estimateStorage,
     /** Calls `listener` after every change committed by this or another tab. */

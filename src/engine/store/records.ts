@@ -5,6 +5,8 @@
  * docs/formats.md describes the same formats for people.
  */
 import * as v from 'valibot';
+import { MAX_TEST_PAIRS, MAX_TRAIN_PAIRS } from '../puzzles/arc';
+import { gridProblem, type Grid } from '../puzzles/grid';
 
 /** Longest text field kept (a passage, a prompt, a self-edit), in characters. */
 export const MAX_TEXT_LENGTH = 1_000_000;
@@ -177,7 +179,8 @@ export type PuzzleCondition = (typeof PUZZLE_CONDITIONS)[number];
 export const PUZZLE_STATUSES = ['invalid', 'over-budget', 'applied', 'in-context'] as const;
 export type PuzzleStatus = (typeof PUZZLE_STATUSES)[number];
 
-const GridSchema = v.pipe(
+/** A grid as a model wrote it: digits in rows, not necessarily a valid grid (see GridSchema). */
+const WrittenGridSchema = v.pipe(
   v.array(
     v.pipe(
       v.array(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(9))),
@@ -199,11 +202,11 @@ export const PuzzleEpisodeSchema = v.strictObject({
   ballots: listOf(
     v.strictObject({
       augmentation: ShortTextSchema,
-      prediction: v.nullable(GridSchema),
-      undone: v.nullable(GridSchema),
+      prediction: v.nullable(WrittenGridSchema),
+      undone: v.nullable(WrittenGridSchema),
     }),
   ),
-  attempts: listOf(GridSchema),
+  attempts: listOf(WrittenGridSchema),
   solved: v.boolean(),
 });
 export type PuzzleEpisode = v.InferOutput<typeof PuzzleEpisodeSchema>;
@@ -298,6 +301,33 @@ export const DatasetSchema = v.strictObject({
   createdAt: TimeSchema,
 });
 export type DatasetRecord = v.InferOutput<typeof DatasetSchema>;
+
+const GridSchema = v.custom<Grid>(
+  (value) => gridProblem(value) === null,
+  (issue) => gridProblem(issue.input) ?? 'not a grid',
+);
+const GridPairSchema = v.strictObject({ input: GridSchema, output: GridSchema });
+const pairListOf = (max: number) =>
+  v.pipe(
+    v.array(GridPairSchema),
+    v.minLength(1),
+    v.maxLength(max, `must have at most ${max} pairs`),
+  );
+
+/** A puzzle task imported from an ARC JSON file. */
+export const PuzzleTaskSchema = v.strictObject({
+  schemaVersion: v.literal(2),
+  id: IdSchema,
+  /** The task's id in its file (an ARC task's key, or the file's name for a one-task file). */
+  name: ShortTextSchema,
+  fileName: ShortTextSchema,
+  task: v.strictObject({
+    train: pairListOf(MAX_TRAIN_PAIRS),
+    test: pairListOf(MAX_TEST_PAIRS),
+  }),
+  createdAt: TimeSchema,
+});
+export type PuzzleTaskRecord = v.InferOutput<typeof PuzzleTaskSchema>;
 
 /** Parses `value` as `schema` or throws an error naming `where` and the offending field. */
 export function validate<T extends v.GenericSchema>(

@@ -6,7 +6,6 @@
 import { isCancelledError, type JobRegistry } from '../../jobs';
 import { poolExecutorFor, type SealServiceOptions } from '../../seal/service';
 import type { RunRecord, SealStore } from '../../store';
-import { tinyPuzzleModel } from '../tinyModel';
 import { DEFAULT_TABLE1_CONFIG, resolveTable1Config, type Table1Config } from './config';
 import { totalPuzzleSteps } from './plan';
 import { table1Metrics, table1Rounds, type Table1RoundSummary } from './results';
@@ -41,10 +40,8 @@ export interface Table1Results {
   totalSteps: number;
 }
 
-export interface PuzzleApi {
+export interface Table1Api {
   defaults(): Promise<{ config: Table1Config }>;
-  /** Makes a tiny random puzzle model (the puzzle tokenizer) the loaded model. */
-  loadTinyModel(seed: number): Promise<string>;
   runTable1(
     jobId: string,
     request: Table1StartRequest,
@@ -64,16 +61,16 @@ export interface PuzzleApi {
   results(runId: string): Promise<Table1Results>;
 }
 
-export type PuzzleServiceOptions = Pick<
+export type Table1ServiceOptions = Pick<
   SealServiceOptions,
   'spawnPoolWorker' | 'activeBackend' | 'session'
 >;
 
-export function createPuzzleService(
+export function createTable1Service(
   store: SealStore,
   jobs: JobRegistry,
-  { spawnPoolWorker, activeBackend, session }: PuzzleServiceOptions,
-): PuzzleApi {
+  { spawnPoolWorker, activeBackend, session }: Table1ServiceOptions,
+): Table1Api {
   const stopStatuses = new Map<string, 'paused' | 'cancelled'>();
 
   async function requireRun(runId: string): Promise<RunRecord> {
@@ -119,13 +116,6 @@ export function createPuzzleService(
   return {
     async defaults() {
       return { config: DEFAULT_TABLE1_CONFIG };
-    },
-
-    async loadTinyModel(seed) {
-      jobs.assertModelFree('Loading the tiny puzzle model');
-      const model = tinyPuzzleModel(seed);
-      session.replace(model);
-      return model.id;
     },
 
     async runTable1(jobId, request, onEvent) {
