@@ -41,6 +41,13 @@ export const SEAL_PRESETS: readonly SealPreset[] = [
     worldSeed: 1,
   },
   {
+    id: 'defaults',
+    name: 'Defaults',
+    purpose: 'the settings chosen for the default model: two rounds of 24 contexts',
+    overrides: {},
+    worldSeed: 1,
+  },
+  {
     id: 'paper-protocol',
     name: 'Paper protocol',
     purpose: "Table 2's protocol (experiments/table2.json): four rounds of fifty contexts",
@@ -49,6 +56,9 @@ export const SEAL_PRESETS: readonly SealPreset[] = [
   },
 ];
 
+/** The preset a form without one starts from. */
+export const DEFAULT_PRESET_ID = 'defaults';
+
 export function sealPreset(id: string): SealPreset | undefined {
   return SEAL_PRESETS.find((preset) => preset.id === id);
 }
@@ -56,4 +66,23 @@ export function sealPreset(id: string): SealPreset | undefined {
 /** The settings a preset fills the form with. */
 export function presetConfig(preset: SealPreset): SealConfig {
   return resolveSealConfig(preset.overrides);
+}
+
+/** Whether two settings (or any plain data) are the same value by value. */
+export function sameSettings(a: unknown, b: unknown): boolean {
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return a === b;
+  const keys = Object.keys(a);
+  return (
+    keys.length === Object.keys(b).length &&
+    keys.every((key) => sameSettings((a as Plain)[key], (b as Plain)[key]))
+  );
+}
+
+type Plain = Record<string, unknown>;
+
+/** The preset whose settings and world these are exactly, if any. */
+export function presetOf(config: SealConfig, worldSeed: number): SealPreset | undefined {
+  return SEAL_PRESETS.find(
+    (preset) => preset.worldSeed === worldSeed && sameSettings(presetConfig(preset), config),
+  );
 }
