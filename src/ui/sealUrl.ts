@@ -81,10 +81,10 @@ function settingOf(config: SealConfig, name: LinkSetting): number {
 }
 
 function overridesOf(name: LinkSetting, value: number): Record<string, unknown> {
-  return LINK_SETTINGS[name].reduceRight<unknown>((inner, key) => ({ [key]: inner }), value) as Record<
-    string,
-    unknown
-  >;
+  return LINK_SETTINGS[name].reduceRight<unknown>(
+    (inner, key) => ({ [key]: inner }),
+    value,
+  ) as Record<string, unknown>;
 }
 
 /** The form a link fills; a setting that breaks its rule (a K of 0) is left at the preset's value. */

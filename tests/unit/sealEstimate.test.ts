@@ -76,8 +76,7 @@ describe('estimateRun', () => {
 
   it('prices self-edits at half their limits for the short end and at the limits for the long end', () => {
     // Long end: 10 tokens, 4 lines (5 examples, 10 steps a fine-tune).
-    const highParallel =
-      4 * 10 * (2 + 1) + 2 * 10 * (2 + 3) + 2 * 2 * 10 + 16 * 10 * 10 + 22 * 5;
+    const highParallel = 4 * 10 * (2 + 1) + 2 * 10 * (2 + 3) + 2 * 2 * 10 + 16 * 10 * 10 + 22 * 5;
     // Short end: 5 tokens, 2 lines (3 examples, 6 steps).
     const lowParallel = 4 * 5 * (2 + 1) + 2 * 5 * (2 + 3) + 2 * 2 * 10 + 16 * 6 * 10 + 22 * 5;
     const mStep = 2 * 2 * 10;

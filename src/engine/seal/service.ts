@@ -201,7 +201,11 @@ export function poolExecutorFor(
   const wanted = wantedWorkers(workers, activeBackend);
   if (wanted === 1 || !spawnPoolWorker) return undefined;
   return (model, checkpoint) =>
-    createWorkerPool(model, { size: poolSizeFor(wanted, model), spawn: spawnPoolWorker, checkpoint });
+    createWorkerPool(model, {
+      size: poolSizeFor(wanted, model),
+      spawn: spawnPoolWorker,
+      checkpoint,
+    });
 }
 
 function wantedWorkers(

@@ -72,7 +72,8 @@ export async function planForm(form: SealForm): Promise<void> {
     const work = await engine.seal.plannedWork({ config: $state.snapshot(form.config), ...source });
     if (request === latestPlan) [estimateState.work, estimateState.workError] = [work, null];
   } catch (error) {
-    if (request === latestPlan) [estimateState.work, estimateState.workError] = [null, messageOf(error)];
+    if (request === latestPlan)
+      [estimateState.work, estimateState.workError] = [null, messageOf(error)];
   }
 }
 
@@ -80,5 +81,8 @@ export async function planForm(form: SealForm): Promise<void> {
 export function formEstimate(form: SealForm): (RunEstimate & { workers: number }) | null {
   const { probe, work, workError } = estimateState;
   if (!probe || !work || workError !== null || !probeIsCurrent()) return null;
-  return { ...estimateRun(form.config, work, probe.timings, probe.workers), workers: probe.workers };
+  return {
+    ...estimateRun(form.config, work, probe.timings, probe.workers),
+    workers: probe.workers,
+  };
 }
