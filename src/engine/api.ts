@@ -25,12 +25,16 @@ export type { GenerateRequest, GenerateResponse, Logits } from './model/generate
 export type { AdapterInfo } from './train/service';
 export type {
   ForgettingRequest,
+  PlannedRunRequest,
+  RunWork,
   SealApi,
   SealConfig,
   SealEvent,
   SealExportFiles,
   SealResults,
   SealStartRequest,
+  SpeedProbe,
+  SpeedTimings,
   TrainingSelfEdit,
   WorldStarter,
 } from './seal/service';

@@ -1,7 +1,7 @@
 /**
  * URL parameters that choose how the app opens; they survive reloads and can be shared:
  * `?backend=` forces a backend, `?model=` names the shipped model to load (`none`: no model),
- * `?tab=` names the panel shown.
+ * `?tab=` names the panel shown; sealUrl.ts adds the SEAL panel's run, preset and settings.
  */
 import { parseBackendRequest, type BackendRequest } from '../engine/backendChoice';
 
@@ -9,12 +9,18 @@ export function requestedBackendFromUrl(): BackendRequest {
   return parseBackendRequest(new URL(location.href).searchParams.get('backend'));
 }
 
-/** Sets (or, for null, removes) one parameter in place, without a new history entry. */
-function setUrlParameter(name: string, value: string | null): void {
+/** Sets (or, for null, removes) parameters in place, without a new history entry. */
+export function setUrlParameters(values: Record<string, string | null>): void {
   const url = new URL(location.href);
-  if (value === null) url.searchParams.delete(name);
-  else url.searchParams.set(name, value);
-  history.replaceState(null, '', url);
+  for (const [name, value] of Object.entries(values)) {
+    if (value === null) url.searchParams.delete(name);
+    else url.searchParams.set(name, value);
+  }
+  if (url.href !== location.href) history.replaceState(null, '', url);
+}
+
+function setUrlParameter(name: string, value: string | null): void {
+  setUrlParameters({ [name]: value });
 }
 
 export function rememberBackendInUrl(request: BackendRequest): void {

@@ -31,11 +31,29 @@ import {
 } from './restem';
 import { worldSeedOfModel, worldStarter, type WorldStarter } from './starter';
 import { tinySealModel } from './tinyModel';
+import type { SealModel } from './innerLoop';
+import { probeSpeed } from './speedProbe';
+import type { SpeedTimings } from './estimate';
+import { runWork, type RunWork } from './work';
 
 export type { SealEvent } from './restem';
 export type { SealConfig } from './config';
 export type { TrainingSelfEdit } from './episodes';
 export type { WorldStarter } from './starter';
+export type { RunWork } from './work';
+export type { SpeedTimings } from './estimate';
+
+/** A speed probe's timings, with what they were measured on. */
+export interface SpeedProbe {
+  timings: SpeedTimings;
+  modelId: string;
+  backend: string | null;
+  /** Workers a run started now would evaluate its self-edits on. */
+  workers: number;
+}
+
+/** Where a planned run's contexts come from: a world seed or a stored dataset. */
+export type PlannedRunRequest = Pick<SealStartRequest, 'config' | 'worldSeed' | 'datasetId'>;
 
 export interface SealStartRequest {
   /** Overrides of the defaults (see `defaults()`). */
@@ -125,6 +143,13 @@ export interface SealApi {
     onEdit?: (index: number, row: number[]) => void,
   ): Promise<ForgettingResult & { titles: string[] }>;
   exportFiles(runId: string): Promise<SealExportFiles>;
+  /**
+   * Times a few seconds of the loaded model's work on the active backend (self-edit sampling, a
+   * closed-book probe, LoRA steps), a model job that `engine.cancel(jobId)` stops.
+   */
+  probeSpeed(jobId: string): Promise<SpeedProbe>;
+  /** The work a run of these settings would do, counted from its plan. */
+  plannedWork(request: PlannedRunRequest): Promise<RunWork>;
 }
 
 function sourceOfRun(run: RunRecord): ContextsSource {
@@ -140,7 +165,7 @@ function sourceOfRun(run: RunRecord): ContextsSource {
   throw new Error(`Run ${run.id} does not say where its contexts come from: not a SEAL run.`);
 }
 
-function sourceOfRequest(request: SealStartRequest): ContextsSource {
+function sourceOfRequest(request: PlannedRunRequest): ContextsSource {
   const { worldSeed, datasetId } = request;
   if ((worldSeed === undefined) === (datasetId === undefined)) {
     throw new Error('a SEAL run needs either a world seed or a dataset id, and not both');
@@ -173,16 +198,39 @@ export function poolExecutorFor(
   workers: number | undefined,
   { spawnPoolWorker, activeBackend }: Pick<SealServiceOptions, 'spawnPoolWorker' | 'activeBackend'>,
 ): SealRunOptions['createExecutor'] {
+  const wanted = wantedWorkers(workers, activeBackend);
+  if (wanted === 1 || !spawnPoolWorker) return undefined;
+  return (model, checkpoint) =>
+    createWorkerPool(model, {
+      size: poolSizeFor(wanted, model),
+      spawn: spawnPoolWorker,
+      checkpoint,
+    });
+}
+
+function wantedWorkers(
+  workers: number | undefined,
+  activeBackend: SealServiceOptions['activeBackend'],
+): number {
   if (workers !== undefined && !(Number.isInteger(workers) && workers >= 1)) {
     throw new Error(`Workers must be a whole number ≥ 1, got ${String(workers)}`);
   }
-  const wanted = workers ?? (activeBackend() === 'wasm' ? defaultPoolSize() : 1);
-  if (wanted === 1 || !spawnPoolWorker) return undefined;
-  return (model, checkpoint) => {
-    const modelBytes = [...model.weights.values()].reduce((sum, w) => sum + w.size * 4, 0);
-    const size = Math.max(1, Math.min(wanted, Math.floor(POOL_MEMORY_BYTES / modelBytes)));
-    return createWorkerPool(model, { size, spawn: spawnPoolWorker, checkpoint });
-  };
+  return workers ?? (activeBackend() === 'wasm' ? defaultPoolSize() : 1);
+}
+
+/** How many of `wanted` workers a pool for `model` starts: as many copies as the memory allows. */
+function poolSizeFor(wanted: number, model: SealModel): number {
+  const modelBytes = [...model.weights.values()].reduce((sum, w) => sum + w.size * 4, 0);
+  return Math.max(1, Math.min(wanted, Math.floor(POOL_MEMORY_BYTES / modelBytes)));
+}
+
+/** How many workers a run started without a worker count evaluates its self-edits on. */
+function defaultRunWorkers(
+  { spawnPoolWorker, activeBackend }: Pick<SealServiceOptions, 'spawnPoolWorker' | 'activeBackend'>,
+  model: SealModel,
+): number {
+  const wanted = wantedWorkers(undefined, activeBackend);
+  return wanted === 1 || !spawnPoolWorker ? 1 : poolSizeFor(wanted, model);
 }
 
 export function createSealService(
@@ -359,6 +407,23 @@ export function createSealService(
         runForgetting(session.require(), passages, config, { checkpoint, onEdit }),
       );
       return { ...result, titles: passages.map((p) => p.title) };
+    },
+
+    async probeSpeed(jobId) {
+      return jobs.runOnModel(jobId, 'the speed probe', async (checkpoint) => {
+        const model = session.require();
+        return {
+          timings: await probeSpeed(model, checkpoint),
+          modelId: model.id,
+          backend: activeBackend(),
+          workers: defaultRunWorkers({ spawnPoolWorker, activeBackend }, model),
+        };
+      });
+    },
+
+    async plannedWork(request) {
+      const config = resolveSealConfig(request.config);
+      return runWork(config, await contextsOf(sourceOfRequest(request)));
     },
 
     async exportFiles(runId) {

@@ -7,12 +7,20 @@
 import { strToU8, zipSync } from 'fflate';
 import type { SealConfig, SealEvent, SealResults } from '../../engine/api';
 import { LOOP_PHASES } from '../../engine/seal/config';
+import {
+  DEFAULT_PRESET_ID,
+  presetConfig,
+  sameSettings,
+  sealPreset,
+} from '../../engine/seal/presets';
 import { trainingSelfEdit } from '../../engine/seal/episodes';
 import type { DatasetSummary, RunRecord, RunSummary } from '../../engine/store';
 import { downloadFile } from '../download';
 import { Comlink, newJobId } from '../engineClient';
 import { isCancelled, messageOf } from '../errors';
 import { canResume } from '../runStatus';
+import { formOfLink, hasSettings, linkOfForm, sealLinkFromUrl, type SealLink } from '../sealUrl';
+import { estimateState } from './sealEstimate.svelte';
 import { app, engine, refreshMemory } from '../state.svelte';
 import { coalesced } from './coalesce';
 import { cardsOf, withSelfEdit, type SelfEditCardData } from './sealCards';
@@ -41,6 +49,8 @@ export const sealState = $state({
   paper: {} as Record<string, string | number>,
   /** The settings of the next run, or of the run shown (opened, resumed, running). */
   form: null as SealForm | null,
+  /** The preset the form was last filled from (the user may have edited it since). */
+  presetId: DEFAULT_PRESET_ID,
   datasets: [] as DatasetSummary[],
   /** SEAL runs this tab can go on with. */
   resumable: [] as RunSummary[],
@@ -98,8 +108,40 @@ export async function openSealPanel(): Promise<void> {
   );
   const defaults = await engine.seal.defaults();
   sealState.paper = defaults.paper;
-  sealState.form ??= { config: defaults.config, worldSeed: 1, datasetId: null };
+  if (!sealState.form) {
+    const link = sealLinkFromUrl();
+    // A link to a run shows the run's own settings: the link's settings are for a new run only.
+    const { config, worldSeed, presetId } = formOfLink(
+      link.run === null ? link : { run: null, preset: null, settings: {}, world: null },
+    );
+    sealState.form = { config, worldSeed, datasetId: null };
+    sealState.presetId = presetId;
+    estimateState.wanted = link.run === null && (link.preset !== null || hasSettings(link));
+    if (link.run !== null) await openRun(link.run);
+  }
   await refreshRuns();
+}
+
+/** Fills the form with a preset's settings and world. */
+export function choosePreset(id: string): void {
+  const preset = sealPreset(id);
+  if (!preset || !sealState.form) return;
+  sealState.form = { config: presetConfig(preset), worldSeed: preset.worldSeed, datasetId: null };
+  sealState.presetId = id;
+}
+
+/** What the address says of the panel: the run shown while the form holds its settings, else the form. */
+export function sealLink(): SealLink | null {
+  const { form, results, runId } = sealState;
+  if (!form) return null;
+  const showsRun =
+    runId !== null &&
+    results?.run.id === runId &&
+    sameSettings(results.config, form.config) &&
+    ('world' in results.contexts
+      ? form.datasetId === null && results.contexts.world === form.worldSeed
+      : form.datasetId === results.contexts.dataset);
+  return linkOfForm(form, sealState.presetId, showsRun ? runId : null);
 }
 
 const refreshRuns = coalesced(async () => {
