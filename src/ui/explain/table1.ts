@@ -11,7 +11,7 @@ import { intervalOf, type Table2ChartRow } from './table2Chart';
 export const PAPER_TABLE1 = { icl: 0, ttt_untrained: 0.2, seal: 0.725, oracle: 1 } as const;
 export const PAPER_TABLE1_LABEL = 'paper (Llama-3.2-1B, ARC subset)';
 export const PAPER_TABLE1_SOURCE =
-  'SEAL (Zweiger et al. 2025), Table 1: 11 ARC tasks held out, 15 self-edits per task';
+  'SEAL (Zweiger et al. 2025), Table 1: a filtered subset of ARC, one RL round, 15 self-edits per training task';
 
 export interface Table1Row {
   key: string;
