@@ -80,15 +80,24 @@ async function openTab(page: Page, tab: (typeof TABS)[number]) {
   await expect(page.getByRole('tab', { name: tab })).toHaveAttribute('aria-selected', 'true');
   if (tab === 'History') {
     await expect(page.getByTestId('datasets')).toBeVisible();
-    const episodes = page.getByTestId('runs').getByRole('button', { name: 'Episodes' });
+    const runs = page.getByTestId('runs');
+    const episodes = runs.getByRole('button', { name: 'Episodes' }).first();
     if (await episodes.isVisible()) await episodes.click();
     await expect(page.getByTestId('episodes')).toBeVisible();
+    // The Table 1 run the Puzzles tab made, with its table.
+    const table1 = runs.getByRole('button', { name: 'Table 1', exact: true });
+    if (await table1.isVisible()) await table1.click();
+    await expect(page.getByTestId('history-table1').getByTestId('table1-table')).toBeVisible();
   }
   if (tab === 'Puzzles' && (await page.getByTestId('puzzle-vote').count()) === 0) {
     // The widest the panel gets: a puzzle model's vote, ballots and attempts beside the truth.
     await page.getByRole('button', { name: /with the tiny puzzle model$/ }).click();
     await page.getByTestId('puzzle-in-context').click();
     await expect(page.getByTestId('puzzle-verdict')).toBeVisible();
+    // And Table 1 filled in by the tiny run: its table, chart and recipe cards.
+    await page.getByTestId('table1-start').click();
+    await expect(page.getByTestId('table1-message')).toHaveText(/The run is done/);
+    await expect(page.getByTestId('table1-recipe').first()).toBeVisible();
   }
 }
 

@@ -50,6 +50,14 @@ describe('engine.table1', () => {
     const results = await table1.results(done.id);
     expect(results.totalSteps).toBe(8);
     expect(results.rounds).toEqual([expect.objectContaining({ round: 0, recipes: 2 })]);
+    expect(partial.rowTasks).toEqual({ icl: 1, oracle: 1 });
+    expect(results.rowTasks).toEqual({
+      icl: 1,
+      oracle: 1,
+      ttt_untrained: 1,
+      seal_round_1: 1,
+      seal: 1,
+    });
     for (const row of ['icl', 'oracle', 'ttt_untrained', 'seal', 'seal_minus_ttt_untrained']) {
       expect(results.table1[row]).toBeGreaterThanOrEqual(results.table1[`${row}_ci_low`]!);
     }

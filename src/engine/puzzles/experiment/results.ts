@@ -110,6 +110,30 @@ export function table1Metrics(
   return metrics;
 }
 
+/**
+ * Per row, the held-out tasks whose every sample is stored (`samples` per task for sampled rows,
+ * one for `icl` and `oracle`); a row with none stored is left out. A run stores a row task by
+ * task, so the rest of its tasks are still to come.
+ */
+export function table1RowTasks(
+  episodes: readonly Table1Episode[],
+  samples: number,
+): Record<string, number> {
+  const done: Record<string, number> = {};
+  const count = (name: string, rows: readonly Table1Episode[], perTask: number) => {
+    if (rows.length === 0) return;
+    done[name] = taskScores(rows).filter((score) => score.asked >= perTask).length;
+  };
+  count('icl', heldOut(episodes, 'icl'), 1);
+  count('oracle', heldOut(episodes, 'oracle'), 1);
+  count('ttt_untrained', heldOut(episodes, 'ttt_untrained'), samples);
+  const rounds = [...new Set(heldOut(episodes, 'seal').map((e) => e.round))].sort((a, b) => a - b);
+  for (const round of rounds)
+    count(`seal_round_${round}`, heldOut(episodes, 'seal', round), samples);
+  if (rounds.length > 0) count('seal', heldOut(episodes, 'seal', rounds.at(-1)), samples);
+  return done;
+}
+
 /** Per RL round: recipes sampled for training puzzles, how many solved theirs (kept for cloning). */
 export interface Table1RoundSummary {
   round: number;

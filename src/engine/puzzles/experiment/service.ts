@@ -8,7 +8,7 @@ import { poolExecutorFor, type SealServiceOptions } from '../../seal/service';
 import type { RunRecord, SealStore } from '../../store';
 import { DEFAULT_TABLE1_CONFIG, resolveTable1Config, type Table1Config } from './config';
 import { totalPuzzleSteps } from './plan';
-import { table1Metrics, table1Rounds, type Table1RoundSummary } from './results';
+import { table1Metrics, table1Rounds, table1RowTasks, type Table1RoundSummary } from './results';
 import {
   resumeTable1Run,
   startTable1Run,
@@ -35,6 +35,8 @@ export interface Table1Results {
   config: Table1Config;
   /** Table 1's rows so far (0–1), with their intervals; see puzzles/experiment/results.ts. */
   table1: Record<string, number>;
+  /** Per row of `table1`: the held-out tasks with all their samples stored so far. */
+  rowTasks: Record<string, number>;
   rounds: Table1RoundSummary[];
   /** Episodes the whole run stores. */
   totalSteps: number;
@@ -148,6 +150,7 @@ export function createTable1Service(
         run,
         config,
         table1: table1Metrics(episodes),
+        rowTasks: table1RowTasks(episodes, config.evaluation.samples),
         rounds: table1Rounds(episodes),
         totalSteps: totalPuzzleSteps(config, table1Tasks(config)),
       };
