@@ -4,9 +4,10 @@
  * Contexts come from the synthetic world of a seed or from a stored passage dataset, as the run
  * records, so a run can be resumed in any tab.
  */
-import { isCancelledError, type JobRegistry } from '../jobs';
+import type { JobRegistry } from '../jobs';
 import { createWorkerPool, defaultPoolSize, type SpawnPoolWorker } from '../pool/executor';
 import type { ModelSession } from '../model/session';
+import { createRunJobs } from '../runJobs';
 import type { RunRecord, SealStore } from '../store';
 import { DEFAULT_SEAL_CONFIG, PAPER_SETTINGS, resolveSealConfig, type SealConfig } from './config';
 import { worldSealContexts, type HeldOutSplit, type SealContexts } from './contexts';
@@ -238,7 +239,7 @@ export function createSealService(
   jobs: JobRegistry,
   { spawnPoolWorker, activeBackend, session }: SealServiceOptions,
 ): SealApi {
-  const stopStatuses = new Map<string, 'paused' | 'cancelled'>();
+  const { requireRun, runJob: runStoredJob, stopRun } = createRunJobs(store, jobs);
   /** The contexts results were last read with: the panel asks again after every episode. */
   let lastRead: { key: string; contexts: Promise<SealContexts> } | null = null;
 
@@ -281,37 +282,12 @@ export function createSealService(
     drive: (options: SealRunOptions) => Promise<RunRecord>,
     workers?: number,
   ): Promise<RunRecord> => {
-    let runId: string | null = null;
     const createExecutor = executorFor(workers);
     const contexts = await contextsOf(source);
-    try {
-      return await jobs.runOnModel(jobId, 'a SEAL run', (checkpoint) =>
-        drive({
-          model: session.require(),
-          contexts,
-          records: store,
-          checkpoint,
-          onEvent: (event) => {
-            if (event.type === 'run') runId = event.run.id;
-            onEvent?.(event);
-          },
-          stopStatus: () => stopStatuses.get(jobId) ?? 'paused',
-          createExecutor,
-        }),
-      );
-    } catch (error) {
-      if (!isCancelledError(error) || runId === null) throw error;
-      return requireRun(runId);
-    } finally {
-      stopStatuses.delete(jobId);
-    }
+    return runStoredJob(jobId, 'a SEAL run', onEvent, (job) =>
+      drive({ model: session.require(), contexts, records: store, ...job, createExecutor }),
+    );
   };
-
-  async function requireRun(runId: string): Promise<RunRecord> {
-    const run = await store.getRun(runId);
-    if (!run) throw new Error(`There is no run ${runId} in this browser's store.`);
-    return run;
-  }
 
   return {
     async starter() {
@@ -353,11 +329,7 @@ export function createSealService(
       return runJob(jobId, source, onEvent, (options) => resumeSealRun(options, runId), workers);
     },
 
-    async stopRun(jobId, status) {
-      if (!jobs.activeJobIds.includes(jobId)) return false;
-      stopStatuses.set(jobId, status);
-      return jobs.cancel(jobId);
-    },
+    stopRun,
 
     async results(runId) {
       const run = await requireRun(runId);

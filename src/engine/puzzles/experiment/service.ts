@@ -3,7 +3,8 @@
  * on the loaded model — the model's one job while it runs — with live events, and a run's table
  * read back from the store.
  */
-import { isCancelledError, type JobRegistry } from '../../jobs';
+import type { JobRegistry } from '../../jobs';
+import { createRunJobs } from '../../runJobs';
 import { poolExecutorFor, type SealServiceOptions } from '../../seal/service';
 import type { RunRecord, SealStore } from '../../store';
 import { DEFAULT_TABLE1_CONFIG, resolveTable1Config, type Table1Config } from './config';
@@ -73,13 +74,7 @@ export function createTable1Service(
   jobs: JobRegistry,
   { spawnPoolWorker, activeBackend, session }: Table1ServiceOptions,
 ): Table1Api {
-  const stopStatuses = new Map<string, 'paused' | 'cancelled'>();
-
-  async function requireRun(runId: string): Promise<RunRecord> {
-    const run = await store.getRun(runId);
-    if (!run) throw new Error(`There is no run ${runId} in this browser's store.`);
-    return run;
-  }
+  const { requireRun, runJob: runStoredJob, stopRun } = createRunJobs(store, jobs);
 
   /** Runs `drive` as the model's job; a pause or cancel resolves to the run as stopped. */
   const runJob = async (
@@ -89,30 +84,11 @@ export function createTable1Service(
     drive: (options: Table1RunOptions) => Promise<RunRecord>,
     workers?: number,
   ): Promise<RunRecord> => {
-    let runId: string | null = null;
     const createExecutor = poolExecutorFor(workers, { spawnPoolWorker, activeBackend });
     const tasks = table1Tasks(config);
-    try {
-      return await jobs.runOnModel(jobId, 'a Table 1 run', (checkpoint) =>
-        drive({
-          model: session.require(),
-          tasks,
-          records: store,
-          checkpoint,
-          onEvent: (event) => {
-            if (event.type === 'run') runId = event.run.id;
-            onEvent?.(event);
-          },
-          stopStatus: () => stopStatuses.get(jobId) ?? 'paused',
-          createExecutor,
-        }),
-      );
-    } catch (error) {
-      if (!isCancelledError(error) || runId === null) throw error;
-      return requireRun(runId);
-    } finally {
-      stopStatuses.delete(jobId);
-    }
+    return runStoredJob(jobId, 'a Table 1 run', onEvent, (job) =>
+      drive({ model: session.require(), tasks, records: store, ...job, createExecutor }),
+    );
   };
 
   return {
@@ -136,11 +112,7 @@ export function createTable1Service(
       return runJob(jobId, config, onEvent, (options) => resumeTable1Run(options, runId), workers);
     },
 
-    async stopRun(jobId, status) {
-      if (!jobs.activeJobIds.includes(jobId)) return false;
-      stopStatuses.set(jobId, status);
-      return jobs.cancel(jobId);
-    },
+    stopRun,
 
     async results(runId) {
       const run = await requireRun(runId);
