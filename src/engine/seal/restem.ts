@@ -20,8 +20,8 @@
  * the same numbers.
  */
 import * as tf from '@tensorflow/tfjs';
-import { isCancelledError, type Checkpoint } from '../jobs';
-import { inProcessExecutor, type SealExecutor } from '../pool/executor';
+import type { Checkpoint } from '../jobs';
+import type { SealExecutor } from '../pool/executor';
 import {
   comparePositions,
   type CheckpointRecord,
@@ -31,6 +31,7 @@ import {
   type RunRecord,
   type SealStore,
 } from '../store';
+import { driveStoredRun } from '../storedRun';
 import { tokenizeExamples } from '../train/dataset';
 import { LoraAdapter } from '../train/lora';
 import { hubConfig } from '../train/peft';
@@ -161,34 +162,18 @@ async function driveRun(
   run: RunRecord,
   config: SealConfig,
 ): Promise<RunRecord> {
-  const { model, records } = options;
-  const base = new Map([...model.weights].map(([name, v]) => [name, tf.keep(v.clone())]));
-  let executor: SealExecutor | null = null;
-  let weights: WeightSwitch | null = null;
-  try {
-    if (run.progress.round > 0) await restoreGenerator(options, run.id, run.progress.round - 1);
-    executor = await (options.createExecutor?.(model, options.checkpoint) ??
-      inProcessExecutor(model, options.checkpoint));
-    weights = new WeightSwitch(model, base, executor);
-    options.onEvent?.({ type: 'run', run, totalSteps: totalSteps(config, options.contexts) });
-    await runRounds(options, run, config, weights);
-    const done = await records.stopRun(run.id, 'done');
-    options.onEvent?.({ type: 'done', run: done });
-    return done;
-  } catch (error) {
-    const status = isCancelledError(error) ? (options.stopStatus?.() ?? 'paused') : 'failed';
-    const message = isCancelledError(error)
-      ? null
-      : String((error as Error).message ?? error).slice(0, 1000);
-    const stopped = await records.stopRun(run.id, status, message).catch(() => null);
-    if (stopped) options.onEvent?.({ type: 'run', run: stopped });
-    throw error;
-  } finally {
-    weights?.dispose();
-    await executor?.dispose();
-    for (const [name, variable] of model.weights) variable.assign(base.get(name)!);
-    tf.dispose([...base.values()]);
-  }
+  return driveStoredRun(options, run, {
+    totalSteps: () => totalSteps(config, options.contexts),
+    restore: (round) => restoreGenerator(options, run.id, round),
+    runRounds: async (executor, base) => {
+      const weights = new WeightSwitch(options.model, base, executor);
+      try {
+        await runRounds(options, run, config, weights);
+      } finally {
+        weights.dispose();
+      }
+    },
+  });
 }
 
 /** The generator a run kept after `round`, if it got that far. */

@@ -9,9 +9,8 @@
  * moves the run's position with each episode and everything is seeded, so a run resumed after a
  * stop redoes exactly the work not yet stored and gets the same numbers.
  */
-import * as tf from '@tensorflow/tfjs';
-import { isCancelledError, type Checkpoint } from '../../jobs';
-import { inProcessExecutor, type SealExecutor } from '../../pool/executor';
+import type { Checkpoint } from '../../jobs';
+import type { SealExecutor } from '../../pool/executor';
 import { seedOf } from '../../seal/plan';
 import type { SealModel } from '../../seal/innerLoop';
 import {
@@ -29,6 +28,7 @@ import {
   type RunPosition,
   type RunRecord,
 } from '../../store';
+import { driveStoredRun } from '../../storedRun';
 import { parseRecipe } from '../recipe';
 import { recipeCompletion } from '../text';
 import { resolveTable1Config, type Table1Config } from './config';
@@ -118,39 +118,17 @@ async function driveRun(
   run: RunRecord,
   config: Table1Config,
 ): Promise<RunRecord> {
-  const { model, records } = options;
-  const base = new Map([...model.weights].map(([name, v]) => [name, tf.keep(v.clone())]));
-  let executor: SealExecutor | null = null;
-  try {
-    if (run.progress.round > 0) {
-      const saved = await savedGenerator(records, run.id, run.progress.round - 1);
+  return driveStoredRun(options, run, {
+    totalSteps: () => totalPuzzleSteps(config, options.tasks),
+    restore: async (round) => {
+      const saved = await savedGenerator(options.records, run.id, round);
       if (!saved) {
-        throw new Error(
-          `Run ${run.id} has no model for round ${run.progress.round}; it cannot resume.`,
-        );
+        throw new Error(`Run ${run.id} has no model for round ${round + 1}; it cannot resume.`);
       }
       await loadGenerator(options, saved.id);
-    }
-    executor = await (options.createExecutor?.(model, options.checkpoint) ??
-      inProcessExecutor(model, options.checkpoint));
-    options.onEvent?.({ type: 'run', run, totalSteps: totalPuzzleSteps(config, options.tasks) });
-    await runRounds(options, run, config, executor);
-    const done = await records.stopRun(run.id, 'done');
-    options.onEvent?.({ type: 'done', run: done });
-    return done;
-  } catch (error) {
-    const status = isCancelledError(error) ? (options.stopStatus?.() ?? 'paused') : 'failed';
-    const message = isCancelledError(error)
-      ? null
-      : String((error as Error).message ?? error).slice(0, 1000);
-    const stopped = await records.stopRun(run.id, status, message).catch(() => null);
-    if (stopped) options.onEvent?.({ type: 'run', run: stopped });
-    throw error;
-  } finally {
-    await executor?.dispose();
-    for (const [name, variable] of model.weights) variable.assign(base.get(name)!);
-    tf.dispose([...base.values()]);
-  }
+    },
+    runRounds: (executor) => runRounds(options, run, config, executor),
+  });
 }
 
 /** Steps run side by side: enough to keep every worker busy; one at a time without workers. */
