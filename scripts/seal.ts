@@ -16,7 +16,7 @@
  */
 import 'fake-indexeddb/auto';
 import * as tf from '@tensorflow/tfjs';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -47,6 +47,7 @@ import { spawnNodePoolWorker } from '../src/engine/pool/node';
 import { tinySealModel } from '../src/engine/seal/tinyModel';
 import { tinyPuzzleModel } from '../src/engine/puzzles/tinyModel';
 import { resolveTable1Config } from '../src/engine/puzzles/experiment/config';
+import { openRunFolder, readFinishedRun } from './runFolder';
 import { runTable1 } from './table1';
 import { openStore, type EpisodeRecord } from '../src/engine/store';
 import { RESULTS_DIR, gitCommit, type BenchResult } from './benchResult';
@@ -210,9 +211,6 @@ interface RunOutcome {
   wallSeconds: number;
 }
 
-/** How often an unfinished run is written to its folder, besides after every round. */
-const SAVE_EVERY_MS = 10 * 60 * 1000;
-
 /**
  * One SEAL run, its records written to `outDir`. With `resume`, a run that already finished there
  * is read back, and one interrupted there continues from where it was last saved.
@@ -224,64 +222,31 @@ async function runOne(
   outDir: string,
   { resume, workers }: { resume: boolean; workers: number },
 ): Promise<RunOutcome> {
-  const summaryPath = join(outDir, 'summary.json');
-  const episodesPath = join(outDir, 'episodes.jsonl');
-  const zipPath = join(outDir, 'run.zip');
   const config = resolveSealConfig(overrides);
-  if (resume && existsSync(summaryPath)) {
+  const finished = resume ? readFinishedRun(outDir, resolveSealConfig) : null;
+  if (finished) {
     // A finished run: its summary is computed again from its episodes by this version's code.
-    const stored = JSON.parse(readFileSync(summaryPath, 'utf8')) as {
-      config: unknown;
-      run: string;
-    };
-    const episodes = readFileSync(episodesPath, 'utf8')
-      .split('\n')
-      .filter((line) => line.length > 0)
-      .map((line) => JSON.parse(line) as EpisodeRecord);
-    const runConfig = resolveSealConfig(stored.config);
-    const wallSeconds = Number(readFileSync(join(outDir, 'wall-seconds.txt'), 'utf8'));
-    const metrics = writeSummary(outDir, stored.run, model.id, runConfig, episodes, wallSeconds);
+    const { runId, config: runConfig, episodes, wallSeconds } = finished;
+    const metrics = writeSummary(outDir, runId, model.id, runConfig, episodes, wallSeconds);
     return { config: runConfig, episodes, metrics, wallSeconds };
   }
   const contexts = worldSealContexts(file.world, file.heldOut);
   const total = totalSteps(config, contexts);
-  const store = openStore({
-    databaseName: `seal-cli-${process.pid}-${outDir}`,
-    channelName: null,
+  const folder = await openRunFolder(outDir, {
+    storeName: 'seal-cli',
+    resume,
+    progress: (alreadyDone) => progressBar(`${file.name} ${config.format}`, total, alreadyDone),
   });
-  const interrupted =
-    resume && existsSync(zipPath) ? await store.importRun(readFileSync(zipPath)) : null;
-  const tick = progressBar(`${file.name} ${config.format}`, total, interrupted?.episodeCount ?? 0);
-  mkdirSync(outDir, { recursive: true });
-  // The run as it stands after each round and every few minutes, for --resume, with the time
-  // spent on it so far (a resumed run adds its sessions up).
-  const wallPath = join(outDir, 'wall-seconds.txt');
-  const earlierSeconds =
-    interrupted && existsSync(wallPath) ? Number(readFileSync(wallPath, 'utf8')) : 0;
-  const sessionStart = Date.now();
-  const wallSecondsNow = () => earlierSeconds + (Date.now() - sessionStart) / 1000;
-  let saving = Promise.resolve();
-  let savedAt = Date.now();
-  const saveRun = (runId: string) => {
-    savedAt = Date.now();
-    const seconds = wallSecondsNow();
-    saving = saving.then(async () => {
-      writeFileSync(zipPath, await store.exportRun(runId));
-      writeFileSync(wallPath, `${seconds}\n`);
-    });
-  };
-  let runId = interrupted?.id ?? null;
+  const { store, interrupted, tick } = folder;
   const jobs = new JobRegistry();
   const onEvent = (event: SealEvent) => {
-    if (event.type === 'run') runId = event.run.id;
-    if (event.type === 'round' && runId !== null) saveRun(runId);
     if (event.type === 'episode') {
       const { round, contextIndex, sampleIndex, reward } = event.episode;
       tick(
         `round ${round} context ${contextIndex} sample ${sampleIndex}: reward ${reward.toFixed(3)}`,
       );
-      if (runId !== null && Date.now() - savedAt > SAVE_EVERY_MS) saveRun(runId);
     }
+    folder.noteEvent(event);
   };
   const createExecutor: SealRunOptions['createExecutor'] = (generator, checkpoint) =>
     createWorkerPool(generator, { size: workers, spawn: spawnNodePoolWorker, checkpoint });
@@ -305,15 +270,11 @@ async function runOne(
               : { world: file.world },
         });
   });
-  await saving;
-  const episodes = await store.listEpisodes(run.id);
-  writeFileSync(zipPath, await store.exportRun(run.id));
-  write(outDir, 'episodes.jsonl', episodes.map((e) => `${JSON.stringify(e)}\n`).join(''));
+  const episodes = await folder.writeRun(run.id);
   write(outDir, 'contexts-train.json', squadJson(contexts.train));
   write(outDir, 'contexts-held-out.json', squadJson(heldOutUnits(config, contexts).flat()));
   write(outDir, 'm-step.jsonl', mStepJsonl(config, episodes));
-  const wallSeconds = wallSecondsNow();
-  writeFileSync(wallPath, `${wallSeconds}\n`);
+  const wallSeconds = folder.writeWallSeconds();
   const metrics = writeSummary(outDir, run.id, model.id, config, episodes, wallSeconds);
   await store.close();
   return { config, episodes, metrics, wallSeconds };

@@ -6,7 +6,7 @@
  * task files and summary.json with Table 1's rows. With --resume a finished run is read back and
  * an interrupted one continues where it was last saved.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { JobRegistry } from '../src/engine/jobs';
 import type { LoadedModel } from '../src/engine/model/session';
@@ -24,25 +24,13 @@ import {
   type Table1RunOptions,
 } from '../src/engine/puzzles/experiment/run';
 import { table1Tasks } from '../src/engine/puzzles/experiment/worldTasks';
-import { openStore, type EpisodeRecord } from '../src/engine/store';
-
-/** How often an unfinished run is written to its folder, besides after every round. */
-const SAVE_EVERY_MS = 10 * 60 * 1000;
+import type { EpisodeRecord } from '../src/engine/store';
+import { openRunFolder, readFinishedRun, type ProgressTick } from './runFolder';
 
 export interface Table1Outcome {
   config: Table1Config;
   /** Table 1's rows and `wall_s`, the time spent on the run over all its sessions. */
   metrics: Record<string, number>;
-}
-
-/** One line per episode on stderr (or redrawn in place on a terminal). */
-export type ProgressTick = (detail: string) => void;
-
-function readEpisodes(path: string): EpisodeRecord[] {
-  return readFileSync(path, 'utf8')
-    .split('\n')
-    .filter((line) => line.length > 0)
-    .map((line) => JSON.parse(line) as EpisodeRecord);
 }
 
 /** summary.json: Table 1's rows, the RL rounds and the wall time; returns the rows with `wall_s`. */
@@ -77,59 +65,31 @@ export async function runTable1(
   progress: (total: number, alreadyDone: number) => ProgressTick,
 ): Promise<Table1Outcome> {
   const config = resolveTable1Config(overrides);
-  const summaryPath = join(outDir, 'summary.json');
-  const episodesPath = join(outDir, 'episodes.jsonl');
-  const zipPath = join(outDir, 'run.zip');
-  const wallPath = join(outDir, 'wall-seconds.txt');
-  if (resume && existsSync(summaryPath)) {
+  const finished = resume ? readFinishedRun(outDir, resolveTable1Config) : null;
+  if (finished) {
     // A finished run: its table is computed again from its episodes by this version's code.
-    const stored = JSON.parse(readFileSync(summaryPath, 'utf8')) as {
-      config: unknown;
-      run: string;
-    };
-    const runConfig = resolveTable1Config(stored.config);
-    const wallSeconds = Number(readFileSync(wallPath, 'utf8'));
-    const episodes = readEpisodes(episodesPath);
+    const { runId, config: runConfig, episodes, wallSeconds } = finished;
     return {
       config: runConfig,
-      metrics: writeSummary(outDir, stored.run, model.id, runConfig, episodes, wallSeconds),
+      metrics: writeSummary(outDir, runId, model.id, runConfig, episodes, wallSeconds),
     };
   }
   const tasks = table1Tasks(config);
-  const store = openStore({
-    databaseName: `table1-cli-${process.pid}-${outDir}`,
-    channelName: null,
+  const folder = await openRunFolder(outDir, {
+    storeName: 'table1-cli',
+    resume,
+    progress: (alreadyDone) => progress(totalPuzzleSteps(config, tasks), alreadyDone),
   });
-  const interrupted =
-    resume && existsSync(zipPath) ? await store.importRun(readFileSync(zipPath)) : null;
-  const tick = progress(totalPuzzleSteps(config, tasks), interrupted?.episodeCount ?? 0);
-  mkdirSync(outDir, { recursive: true });
-  const earlierSeconds =
-    interrupted && existsSync(wallPath) ? Number(readFileSync(wallPath, 'utf8')) : 0;
-  const sessionStart = Date.now();
-  const wallSecondsNow = () => earlierSeconds + (Date.now() - sessionStart) / 1000;
-  let saving = Promise.resolve();
-  let savedAt = Date.now();
-  const saveRun = (runId: string) => {
-    savedAt = Date.now();
-    const seconds = wallSecondsNow();
-    saving = saving.then(async () => {
-      writeFileSync(zipPath, await store.exportRun(runId));
-      writeFileSync(wallPath, `${seconds}\n`);
-    });
-  };
-  let runId = interrupted?.id ?? null;
+  const { store, interrupted, tick } = folder;
   const onEvent = (event: Table1Event) => {
-    if (event.type === 'run') runId = event.run.id;
-    if (event.type === 'round' && runId !== null) saveRun(runId);
     if (event.type === 'episode') {
       const { round, contextId, sampleIndex, reward, puzzle } = event.episode;
       const condition = puzzle?.condition ?? 'rl';
       tick(
         `round ${round} ${condition} ${contextId} #${sampleIndex}: ${puzzle?.status}, reward ${reward}`,
       );
-      if (runId !== null && Date.now() - savedAt > SAVE_EVERY_MS) saveRun(runId);
     }
+    folder.noteEvent(event);
   };
   const createExecutor: Table1RunOptions['createExecutor'] = (generator, checkpoint) =>
     createWorkerPool(generator, { size: workers, spawn: spawnNodePoolWorker, checkpoint });
@@ -146,10 +106,7 @@ export async function runTable1(
       ? resumeTable1Run(options, interrupted.id)
       : startTable1Run(options, { config: overrides, name });
   });
-  await saving;
-  const episodes = await store.listEpisodes(run.id);
-  writeFileSync(zipPath, await store.exportRun(run.id));
-  writeFileSync(episodesPath, episodes.map((e) => `${JSON.stringify(e)}\n`).join(''));
+  const episodes = await folder.writeRun(run.id);
   writeFileSync(
     join(outDir, 'behaviour-cloning.jsonl'),
     behaviourCloningData(episodes)
@@ -161,8 +118,7 @@ export async function runTable1(
   for (const task of tasks.heldOut.slice(0, config.evaluation.tasks)) {
     writeFileSync(join(heldOutDir, `${task.id}.json`), `${arcTaskJson(task.task)}\n`);
   }
-  const wallSeconds = wallSecondsNow();
-  writeFileSync(wallPath, `${wallSeconds}\n`);
+  const wallSeconds = folder.writeWallSeconds();
   const metrics = writeSummary(outDir, run.id, model.id, config, episodes, wallSeconds);
   await store.close();
   return { config, metrics };

@@ -32,7 +32,8 @@ export interface RunJobs {
   stopRun(jobId: string, status: RunStopStatus): Promise<boolean>;
 }
 
-function isRunEvent(event: { type: string }): event is { type: 'run'; run: RunRecord } {
+/** A run's event that says which run it is (the run started, resumed or stopped). */
+export function isRunEvent(event: { type: string }): event is { type: 'run'; run: RunRecord } {
   return event.type === 'run';
 }
 
