@@ -23,6 +23,7 @@ import { formOfLink, hasSettings, linkOfForm, sealLinkFromUrl, type SealLink } f
 import { estimateState } from './sealEstimate.svelte';
 import { app, engine, refreshMemory } from '../state.svelte';
 import { coalesced } from './coalesce';
+import { runJobEnd, showingErrors, shownResultsReloader } from './runPanel';
 import { cardsOf, withSelfEdit, type SelfEditCardData } from './sealCards';
 
 /** What a run starts with: its settings and where its contexts come from. */
@@ -158,16 +159,7 @@ const refreshRuns = coalesced(async () => {
 });
 
 /** Reloads the shown run's results. */
-const refreshResults = coalesced(async () => {
-  const { runId } = sealState;
-  if (runId === null) return;
-  try {
-    const results = await engine.seal.results(runId);
-    if (sealState.runId === runId) sealState.results = results;
-  } catch (error) {
-    sealState.message = { text: messageOf(error), bad: true };
-  }
-});
+const refreshResults = shownResultsReloader(sealState, (runId) => engine.seal.results(runId));
 
 /** Shows a run as the store has it: its settings, progress, results and self-edits. */
 async function showRun(runId: string): Promise<void> {
@@ -224,35 +216,22 @@ function onEvent(event: SealEvent): void {
 async function drive(work: (jobId: string) => Promise<RunRecord>): Promise<RunRecord | null> {
   const id = newJobId('seal');
   sealState.job = { id, kind: 'run' };
-  sealState.message = null;
-  try {
-    const run = await work(id);
-    sealState.message = {
-      text:
-        run.status === 'done'
-          ? 'The run is done.'
-          : `The run is ${run.status}${run.statusMessage ? `: ${run.statusMessage}` : ''}.`,
-      bad: false,
-    };
-    return run;
-  } catch (error) {
-    sealState.message = { text: messageOf(error), bad: true };
-    return null;
-  } finally {
-    sealState.job = null;
-    sealState.phase = null;
-    await Promise.all([refreshResults(), refreshRuns(), refreshMemory()]);
-  }
+  return runJobEnd(sealState, {
+    doneText: 'The run is done.',
+    run: () => work(id),
+    settle: async () => {
+      sealState.job = null;
+      sealState.phase = null;
+      await Promise.all([refreshResults(), refreshRuns(), refreshMemory()]);
+    },
+  });
 }
 
 export async function useTinyModel(): Promise<void> {
-  sealState.message = null;
-  try {
+  await showingErrors(sealState, async () => {
     await engine.seal.loadTinyModel(3, sealState.form?.worldSeed ?? 1);
     app.loadedModel = await engine.model.current();
-  } catch (error) {
-    sealState.message = { text: messageOf(error), bad: true };
-  }
+  });
 }
 
 /** Starts a run with the form's settings and `overrides`, which the form then shows too. */
@@ -269,12 +248,7 @@ export async function startRun(overrides: Partial<SealConfig> = {}): Promise<Run
 }
 
 export async function openRun(runId: string): Promise<void> {
-  sealState.message = null;
-  try {
-    await showRun(runId);
-  } catch (error) {
-    sealState.message = { text: messageOf(error), bad: true };
-  }
+  await showingErrors(sealState, () => showRun(runId));
 }
 
 /** Goes on with a stored run where it stopped, showing what it has stored so far first. */

@@ -14,6 +14,7 @@ import { canResume } from '../runStatus';
 import { app, engine, refreshMemory } from '../state.svelte';
 import { coalesced } from './coalesce';
 import { puzzleState } from './puzzles.svelte';
+import { runJobEnd, showingErrors, shownResultsReloader } from './runPanel';
 import {
   recipeCardOf,
   RECIPE_CARDS_SHOWN,
@@ -81,16 +82,7 @@ const refreshRuns = coalesced(async () => {
   }
 });
 
-const refreshResults = coalesced(async () => {
-  const { runId } = table1State;
-  if (runId === null) return;
-  try {
-    const results = await engine.table1.results(runId);
-    if (table1State.runId === runId) table1State.results = results;
-  } catch (error) {
-    table1State.message = { text: messageOf(error), bad: true };
-  }
-});
+const refreshResults = shownResultsReloader(table1State, (runId) => engine.table1.results(runId));
 
 /** The true output of each task of the run's world the cards may show, by task id. */
 async function truthsOf(config: Table1Config): Promise<Map<string, Grid>> {
@@ -164,25 +156,17 @@ function onEvent(event: Table1Event): void {
 async function drive(work: (jobId: string) => Promise<RunRecord>): Promise<void> {
   const id = newJobId('table1');
   table1State.job = { id };
-  table1State.message = null;
   table1State.pace = { episodes: 0, ms: 0 };
   paceStart = null;
-  try {
-    const run = await work(id);
-    table1State.message = {
-      text:
-        run.status === 'done'
-          ? 'The run is done: the table is complete.'
-          : `The run is ${run.status}${run.statusMessage ? `: ${run.statusMessage}` : ''}.`,
-      bad: false,
-    };
-  } catch (error) {
-    table1State.message = { text: messageOf(error), bad: true };
-  } finally {
-    table1State.job = null;
-    paceStart = null;
-    await Promise.all([refreshResults(), refreshRuns(), refreshMemory()]);
-  }
+  await runJobEnd(table1State, {
+    doneText: 'The run is done: the table is complete.',
+    run: () => work(id),
+    settle: async () => {
+      table1State.job = null;
+      paceStart = null;
+      await Promise.all([refreshResults(), refreshRuns(), refreshMemory()]);
+    },
+  });
 }
 
 export async function startTable1(): Promise<void> {
@@ -198,12 +182,7 @@ export async function startTable1(): Promise<void> {
 }
 
 export async function showTable1Run(runId: string): Promise<void> {
-  table1State.message = null;
-  try {
-    await showRun(runId);
-  } catch (error) {
-    table1State.message = { text: messageOf(error), bad: true };
-  }
+  await showingErrors(table1State, () => showRun(runId));
 }
 
 /** Goes on with a stored run where it stopped, showing what it has stored first. */
