@@ -1,8 +1,8 @@
 /**
- * What every stored experiment run does around its rounds: it starts from the model it kept
- * last, runs on an executor, says when it starts and ends, records how it stopped (paused,
- * cancelled, or failed with the message), and leaves the model with the weights it started with,
- * whatever happens.
+ * What every stored experiment run does around its rounds: it resumes only on the model it was
+ * made with, starts from the model it kept last, runs on an executor, says when it starts and
+ * ends, records how it stopped (paused, cancelled, or failed with the message), and leaves the
+ * model with the weights it started with, whatever happens.
  */
 import * as tf from '@tensorflow/tfjs';
 import { isCancelledError, type Checkpoint } from './jobs';
@@ -30,6 +30,22 @@ export interface StoredRunWork {
   restore: (round: number) => Promise<void>;
   /** Runs from the run's position to its end; `base` holds the weights the run started with. */
   runRounds: (executor: SealExecutor, base: ReadonlyMap<string, tf.Tensor>) => Promise<void>;
+}
+
+/** Stored run `runId`, once it is known to have been made with the model that is to resume it. */
+export async function storedRunToResume(
+  options: { records: Pick<SealStore, 'getRun'>; model: { id: string } },
+  runId: string,
+): Promise<RunRecord> {
+  const stored = await options.records.getRun(runId);
+  if (!stored) throw new Error(`There is no run ${runId} to resume.`);
+  const modelId = (stored.config as { model?: string }).model;
+  if (modelId !== options.model.id) {
+    throw new Error(
+      `Run ${runId} was made with model '${modelId}'; load it first (loaded: '${options.model.id}').`,
+    );
+  }
+  return stored;
 }
 
 /** Drives `run` from its position to its end or a stop; resolves to the run as done. */

@@ -31,7 +31,7 @@ import {
   type RunRecord,
   type SealStore,
 } from '../store';
-import { driveStoredRun } from '../storedRun';
+import { driveStoredRun, storedRunToResume } from '../storedRun';
 import { tokenizeExamples } from '../train/dataset';
 import { LoraAdapter } from '../train/lora';
 import { hubConfig } from '../train/peft';
@@ -136,15 +136,7 @@ export async function startSealRun(options: SealRunOptions, input: NewSealRun): 
 
 /** Resumes a paused (or interrupted) run at its stored position. */
 export async function resumeSealRun(options: SealRunOptions, runId: string): Promise<RunRecord> {
-  const stored = await options.records.getRun(runId);
-  if (!stored) throw new Error(`There is no run ${runId} to resume.`);
-  const modelId = (stored.config as { model?: string }).model;
-  if (modelId !== options.model.id) {
-    throw new Error(
-      `Run ${runId} was made with model '${modelId}'; load it first (loaded: '${options.model.id}').`,
-    );
-  }
-  const config = sealConfigOfRun(stored);
+  const config = sealConfigOfRun(await storedRunToResume(options, runId));
   const run = await options.records.resumeRun(runId);
   return driveRun(options, run, config);
 }

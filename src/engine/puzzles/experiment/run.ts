@@ -28,7 +28,7 @@ import {
   type RunPosition,
   type RunRecord,
 } from '../../store';
-import { driveStoredRun } from '../../storedRun';
+import { driveStoredRun, storedRunToResume } from '../../storedRun';
 import { parseRecipe } from '../recipe';
 import { recipeCompletion } from '../text';
 import { resolveTable1Config, type Table1Config } from './config';
@@ -93,15 +93,7 @@ export async function resumeTable1Run(
   options: Table1RunOptions,
   runId: string,
 ): Promise<RunRecord> {
-  const stored = await options.records.getRun(runId);
-  if (!stored) throw new Error(`There is no run ${runId} to resume.`);
-  const modelId = (stored.config as { model?: string }).model;
-  if (modelId !== options.model.id) {
-    throw new Error(
-      `Run ${runId} was made with model '${modelId}'; load it first (loaded: '${options.model.id}').`,
-    );
-  }
-  const config = table1ConfigOfRun(stored);
+  const config = table1ConfigOfRun(await storedRunToResume(options, runId));
   const run = await options.records.resumeRun(runId);
   return driveRun(options, run, config);
 }
