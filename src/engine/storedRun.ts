@@ -20,6 +20,10 @@ export interface StoredRunOptions {
   onEvent?: (event: StoredRunEvent) => void;
   /** Says what a stop (cancel) of the job means for the run; default 'paused'. */
   stopStatus?: () => 'paused' | 'cancelled';
+  /**
+   * Where the steps' work runs, made for the run once its round's model is restored (default: one
+   * step at a time in this thread); it is disposed when the run stops.
+   */
   createExecutor?: (model: SealModel, checkpoint?: Checkpoint) => Promise<SealExecutor>;
 }
 

@@ -31,7 +31,7 @@ import {
   type RunRecord,
   type SealStore,
 } from '../store';
-import { driveStoredRun, storedRunToResume } from '../storedRun';
+import { driveStoredRun, storedRunToResume, type StoredRunOptions } from '../storedRun';
 import { tokenizeExamples } from '../train/dataset';
 import { LoraAdapter } from '../train/lora';
 import { hubConfig } from '../train/peft';
@@ -93,19 +93,11 @@ export async function weightTensors(model: SealModel) {
   return tensors;
 }
 
-export interface SealRunOptions {
+export interface SealRunOptions extends StoredRunOptions {
   model: SealModel & { id: string };
   contexts: SealContexts;
   records: SealRecords;
-  checkpoint?: Checkpoint;
   onEvent?: (event: SealEvent) => void;
-  /** Says what a stop (cancel) of the job means for the run; default 'paused'. */
-  stopStatus?: () => 'paused' | 'cancelled';
-  /**
-   * Where the steps' work runs, made for the run once its generator is restored (default: one
-   * step at a time in this thread); it is disposed when the run stops.
-   */
-  createExecutor?: (model: SealModel, checkpoint?: Checkpoint) => Promise<SealExecutor>;
 }
 
 export interface NewSealRun {

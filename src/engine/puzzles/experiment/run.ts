@@ -9,7 +9,6 @@
  * moves the run's position with each episode and everything is seeded, so a run resumed after a
  * stop redoes exactly the work not yet stored and gets the same numbers.
  */
-import type { Checkpoint } from '../../jobs';
 import type { SealExecutor } from '../../pool/executor';
 import { seedOf } from '../../seal/plan';
 import type { SealModel } from '../../seal/innerLoop';
@@ -28,7 +27,7 @@ import {
   type RunPosition,
   type RunRecord,
 } from '../../store';
-import { driveStoredRun, storedRunToResume } from '../../storedRun';
+import { driveStoredRun, storedRunToResume, type StoredRunOptions } from '../../storedRun';
 import { parseRecipe } from '../recipe';
 import { recipeCompletion } from '../text';
 import { resolveTable1Config, type Table1Config } from './config';
@@ -51,16 +50,11 @@ export type Table1Event =
   | { type: 'round'; round: number; kept: number; recipes: number }
   | { type: 'done'; run: RunRecord };
 
-export interface Table1RunOptions {
+export interface Table1RunOptions extends StoredRunOptions {
   model: SealModel & { id: string };
   tasks: Table1Tasks;
   records: SealRecords;
-  checkpoint?: Checkpoint;
   onEvent?: (event: Table1Event) => void;
-  /** Says what a stop (cancel) of the job means for the run; default 'paused'. */
-  stopStatus?: () => 'paused' | 'cancelled';
-  /** Where the steps run (default: one at a time in this thread); disposed when the run stops. */
-  createExecutor?: (model: SealModel, checkpoint?: Checkpoint) => Promise<SealExecutor>;
 }
 
 /** Behaviour cloning's data: each solved E-step recipe as (recipe prompt, canonical recipe). */
