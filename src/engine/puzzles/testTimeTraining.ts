@@ -14,7 +14,7 @@ import { LoraAdapter, type LoraSettings } from '../train/lora';
 import { DEFAULT_SFT_OPTIONS, trainSft, type TrainingProgress } from '../train/sft';
 import { augmentPair, augmentationsForTask, type GridAugmentation } from './augment';
 import type { Grid, PuzzleTask } from './grid';
-import { recipeSteps, withinBudget, type Recipe } from './recipe';
+import type { Recipe } from './recipe';
 import {
   PUZZLE_EXAMPLES_LOSS_ON,
   PUZZLE_MARKERS,
@@ -22,7 +22,7 @@ import {
   puzzlePrompt,
   puzzleTrainingExample,
 } from './text';
-import { tttExamples } from './ttt';
+import { recipeCostUnder, tttExamples, tttOptions } from './ttt';
 import { solved, voteOnAnswer, type Vote } from './vote';
 
 export interface TestTimeTrainingSettings {
@@ -132,17 +132,10 @@ export async function applyRecipe(
   checkpoint?: Checkpoint,
   onProgress?: (progress: TrainingProgress) => void,
 ): Promise<RecipeOutcome> {
-  const examples = tttExamples({ train: task.train, test: [] }, recipe, {
-    seed,
-    maxSide: settings.maxSide,
-    leaveTwoOut: settings.leaveTwoOut,
-    colourPermutations: settings.colourPermutations,
-  });
-  const exampleCount = examples.length;
-  const steps = exampleCount === 0 ? 0 : recipeSteps(exampleCount, recipe, settings.batchSize);
-  if (exampleCount === 0 || !withinBudget(steps, settings.maxSteps)) {
-    return { status: 'over-budget', exampleCount, steps };
-  }
+  const cost = recipeCostUnder(settings, task, recipe, seed);
+  const { exampleCount, steps } = cost;
+  if (!cost.withinBudget) return { status: 'over-budget', exampleCount, steps };
+  const examples = tttExamples({ train: task.train, test: [] }, recipe, tttOptions(settings, seed));
   const { sequences } = tokenizeExamples(
     examples.map((example) =>
       puzzleTrainingExample(example.demonstrations, example.query, recipe.loss),

@@ -6,9 +6,11 @@
 import { DEFAULT_PUZZLE_WORLD_PARAMS } from './world';
 import { height, width, type PuzzleTask } from './grid';
 import { DEFAULT_TABLE1_CONFIG, oracleRecipe } from './experiment/config';
-import { recipeSteps, withinBudget, type Recipe } from './recipe';
+import type { Recipe } from './recipe';
 import type { TestTimeTrainingSettings } from './testTimeTraining';
-import { tttExampleCount } from './ttt';
+import { recipeCostUnder, type RecipeCost } from './ttt';
+
+export type { RecipeCost } from './ttt';
 
 /**
  * The Table 1 experiment's test-time-training settings, so that a recipe tried by hand costs and
@@ -28,27 +30,7 @@ export function tryoutSettings(task: PuzzleTask): TestTimeTrainingSettings {
   return { ...TRYOUT_SETTINGS, maxSide: Math.max(DEFAULT_PUZZLE_WORLD_PARAMS.maxSide, ...sides) };
 }
 
-export interface RecipeCost {
-  exampleCount: number;
-  steps: number;
-  maxSteps: number;
-  withinBudget: boolean;
-}
-
 /** How many examples and optimizer steps `recipe` asks for on `task`, against the step budget. */
 export function recipeCost(task: PuzzleTask, recipe: Recipe, seed: number): RecipeCost {
-  const settings = tryoutSettings(task);
-  const exampleCount = tttExampleCount({ train: task.train, test: [] }, recipe, {
-    seed,
-    maxSide: settings.maxSide,
-    leaveTwoOut: settings.leaveTwoOut,
-    colourPermutations: settings.colourPermutations,
-  });
-  const steps = recipeSteps(exampleCount, recipe, settings.batchSize);
-  return {
-    exampleCount,
-    steps,
-    maxSteps: settings.maxSteps,
-    withinBudget: exampleCount > 0 && withinBudget(steps, settings.maxSteps),
-  };
+  return recipeCostUnder(tryoutSettings(task), task, recipe, seed);
 }

@@ -17,6 +17,8 @@ import {
   type GridAugmentation,
 } from './augment';
 import type { GridPair, PuzzleTask } from './grid';
+import { recipeSteps, withinBudget, type Recipe } from './recipe';
+import type { TestTimeTrainingSettings } from './testTimeTraining';
 
 export interface TttExample {
   demonstrations: GridPair[];
@@ -139,4 +141,43 @@ export function tttExampleCount(
   options: TttOptions,
 ): number {
   return plan(task, choice, options).length;
+}
+
+export interface RecipeCost {
+  exampleCount: number;
+  steps: number;
+  maxSteps: number;
+  /** False when the recipe makes no example or more steps than the budget: it is discarded. */
+  withinBudget: boolean;
+}
+
+/** The example-building options of test-time training with `settings`. */
+export function tttOptions(settings: TestTimeTrainingSettings, seed: number): TttOptions {
+  return {
+    seed,
+    maxSide: settings.maxSide,
+    leaveTwoOut: settings.leaveTwoOut,
+    colourPermutations: settings.colourPermutations,
+  };
+}
+
+/** How many examples and optimizer steps `recipe` makes of `task`, counted without building them. */
+export function recipeCostUnder(
+  settings: TestTimeTrainingSettings,
+  task: PuzzleTask,
+  recipe: Recipe,
+  seed: number,
+): RecipeCost {
+  const exampleCount = tttExampleCount(
+    { train: task.train, test: [] },
+    recipe,
+    tttOptions(settings, seed),
+  );
+  const steps = recipeSteps(exampleCount, recipe, settings.batchSize);
+  return {
+    exampleCount,
+    steps,
+    maxSteps: settings.maxSteps,
+    withinBudget: exampleCount > 0 && withinBudget(steps, settings.maxSteps),
+  };
 }

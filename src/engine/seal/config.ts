@@ -69,6 +69,18 @@ const LoraTargetsSchema = v.pipe(
   v.check((targets) => isDistinct(targets), 'a list that names each projection once'),
 );
 
+/** Sampling settings, shared by every experiment that samples from the model. */
+export const TemperatureSchema = v.pipe(
+  v.number('a number ≥ 0'),
+  v.finite('a number ≥ 0'),
+  v.minValue(0, 'a number ≥ 0'),
+);
+export const TopPSchema = v.pipe(
+  v.number('a number in (0, 1]'),
+  v.gtValue(0, 'a number in (0, 1]'),
+  v.maxValue(1, 'a number in (0, 1]'),
+);
+
 export const LoraSchema = v.strictObject({
   /** Projection names, as in PEFT's `target_modules`. */
   targets: LoraTargetsSchema,
@@ -104,16 +116,8 @@ const SealConfigSchema = v.strictObject({
    */
   selfEdit: v.strictObject({
     samples: wholeNumber(1),
-    temperature: v.pipe(
-      v.number('a number ≥ 0'),
-      v.finite('a number ≥ 0'),
-      v.minValue(0, 'a number ≥ 0'),
-    ),
-    topP: v.pipe(
-      v.number('a number in (0, 1]'),
-      v.gtValue(0, 'a number in (0, 1]'),
-      v.maxValue(1, 'a number in (0, 1]'),
-    ),
+    temperature: TemperatureSchema,
+    topP: TopPSchema,
     maxNewTokens: wholeNumber(1),
     maxLines: wholeNumber(1),
   }),

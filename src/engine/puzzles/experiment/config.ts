@@ -4,7 +4,7 @@
  * budget scaled down from its 375 with the grids and the demonstrations.
  */
 import * as v from 'valibot';
-import { LoraSchema, overlay } from '../../seal/config';
+import { LoraSchema, overlay, TemperatureSchema, TopPSchema } from '../../seal/config';
 import { LORA_TARGETS } from '../../train/targets';
 import { positiveNumberSchema, shownValue, wholeNumberSchema } from '../../validation';
 import { parseRecipe, type Recipe } from '../recipe';
@@ -51,16 +51,8 @@ const Table1ConfigSchema = v.strictObject({
   }),
   /** Sampling recipes from the model; an invalid one is resampled up to `maxAttempts` times. */
   recipes: v.strictObject({
-    temperature: v.pipe(
-      v.number('a number ≥ 0'),
-      v.finite('a number ≥ 0'),
-      v.minValue(0, 'a number ≥ 0'),
-    ),
-    topP: v.pipe(
-      v.number('a number in (0, 1]'),
-      v.gtValue(0, 'a number in (0, 1]'),
-      v.maxValue(1, 'a number in (0, 1]'),
-    ),
+    temperature: TemperatureSchema,
+    topP: TopPSchema,
     maxAttempts: wholeNumber(1),
     maxNewTokens: wholeNumber(1),
   }),
