@@ -32,6 +32,7 @@ export type {
   SealEvent,
   SealExportFiles,
   SealResults,
+  SealRunJobOptions,
   SealStartRequest,
   SpeedProbe,
   SpeedTimings,

@@ -1,7 +1,8 @@
 /**
  * Stored experiment runs as jobs on the model: each run is driven as the model's one job, and a
  * pause or cancel of that job is a normal end of the call — it resolves to the run as stopped,
- * which says which of the two it was.
+ * which says which of the two it was. A job may also pause itself after a number of episodes
+ * (stepping a run one episode at a time).
  */
 import { isCancelledError, type Checkpoint, type JobRegistry } from './jobs';
 import type { RunRecord, SealStore } from './store';
@@ -16,6 +17,14 @@ export interface RunJobContext<Event> {
   stopStatus: () => RunStopStatus;
 }
 
+export interface RunJobOptions {
+  /**
+   * Pauses the run once this many more episodes are stored (1: step one episode). The run's driver
+   * checks for the pause before it stores each episode, so no more than this many are stored.
+   */
+  pauseAfterEpisodes?: number;
+}
+
 export interface RunJobs {
   requireRun(runId: string): Promise<RunRecord>;
   /** Runs `drive` as job `jobId` (`label` names it in a busy model's error). */
@@ -24,6 +33,7 @@ export interface RunJobs {
     label: string,
     onEvent: ((event: Event) => void) | undefined,
     drive: (context: RunJobContext<Event>) => Promise<RunRecord>,
+    options?: RunJobOptions,
   ): Promise<RunRecord>;
   /**
    * Stops a running job at its next checkpoint: 'paused' keeps the run resumable, 'cancelled'
@@ -35,6 +45,14 @@ export interface RunJobs {
 /** A run's event that says which run it is (the run started, resumed or stopped). */
 export function isRunEvent(event: { type: string }): event is { type: 'run'; run: RunRecord } {
   return event.type === 'run';
+}
+
+function checkedEpisodeLimit(limit: number | undefined): number {
+  if (limit === undefined) return Infinity;
+  if (!(Number.isInteger(limit) && limit >= 1)) {
+    throw new Error(`Episodes before a pause must be a whole number ≥ 1, got ${String(limit)}`);
+  }
+  return limit;
 }
 
 export function createRunJobs(store: Pick<SealStore, 'getRun'>, jobs: JobRegistry): RunJobs {
@@ -49,7 +67,9 @@ export function createRunJobs(store: Pick<SealStore, 'getRun'>, jobs: JobRegistr
   return {
     requireRun,
 
-    async runJob(jobId, label, onEvent, drive) {
+    async runJob(jobId, label, onEvent, drive, options = {}) {
+      const episodeLimit = checkedEpisodeLimit(options.pauseAfterEpisodes);
+      let episodes = 0;
       // Known once the run is stored: a stop before that has no run to resolve to.
       let runId: string | null = null;
       try {
@@ -58,6 +78,8 @@ export function createRunJobs(store: Pick<SealStore, 'getRun'>, jobs: JobRegistr
             checkpoint,
             onEvent: (event) => {
               if (isRunEvent(event)) runId = event.run.id;
+              // A stop without a status pauses, unless a cancel was asked for already.
+              if (event.type === 'episode' && ++episodes === episodeLimit) jobs.cancel(jobId);
               onEvent?.(event);
             },
             stopStatus: () => stopStatuses.get(jobId) ?? 'paused',

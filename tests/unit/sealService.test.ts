@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/engine/backend';
 import { JobRegistry } from '../../src/engine/jobs';
 import { createModelSession } from '../../src/engine/model/session';
@@ -6,6 +6,7 @@ import { worldSealContexts } from '../../src/engine/seal/contexts';
 import { squadJson } from '../../src/engine/seal/experiments';
 import { spawnNodePoolWorker } from '../../src/engine/pool/node';
 import { createSealService, type SealEvent } from '../../src/engine/seal/service';
+import type { SealStore } from '../../src/engine/store';
 import { freshStore } from './storeHelpers';
 
 beforeAll(async () => {
@@ -130,49 +131,69 @@ describe('engine.seal', () => {
   });
 });
 
-describe('engine.seal on a pool of workers', () => {
-  it('stores the same episodes as a run evaluated one step at a time', async () => {
-    const session = createModelSession();
-    const seal = createSealService(freshStore(), new JobRegistry(), {
+describe('a run evaluated one step at a time, in one go', () => {
+  const session = createModelSession();
+  const serviceOn = (store: SealStore) =>
+    createSealService(store, new JobRegistry(), {
       spawnPoolWorker: spawnNodePoolWorker,
       activeBackend: () => 'wasm',
       session,
     });
-    await seal.loadTinyModel(3, 1);
-    const episodesOf = async (workers: number) => {
-      const store = freshStore();
-      const service = createSealService(store, new JobRegistry(), {
-        spawnPoolWorker: spawnNodePoolWorker,
-        activeBackend: () => 'wasm',
-        session,
-      });
-      const run = await service.startRun(`run-${workers}`, {
-        config: TINY,
-        worldSeed: 1,
-        workers,
-      });
-      expect(run.status).toBe('done');
-      const episodes = await store.listEpisodes(run.id);
-      await store.close();
-      return episodes.map(
-        ({ round, contextIndex, sampleIndex, selfEdit, grades, reward, lossCurve }) => ({
-          round,
-          contextIndex,
-          sampleIndex,
-          selfEdit,
-          grades,
-          reward,
-          lossCurve,
-        }),
-      );
-    };
-    const serial = await episodesOf(1);
+  const storedEpisodes = async (store: SealStore, runId: string) =>
+    (await store.listEpisodes(runId)).map(
+      ({ round, contextIndex, sampleIndex, selfEdit, grades, reward, lossCurve }) => ({
+        round,
+        contextIndex,
+        sampleIndex,
+        selfEdit,
+        grades,
+        reward,
+        lossCurve,
+      }),
+    );
+  let serial: Awaited<ReturnType<typeof storedEpisodes>>;
+
+  beforeAll(async () => {
+    await serviceOn(freshStore()).loadTinyModel(3, 1);
+    const store = freshStore();
+    const run = await serviceOn(store).startRun('serial', { config: TINY, worldSeed: 1, workers: 1 });
+    expect(run.status).toBe('done');
+    serial = await storedEpisodes(store, run.id);
     expect(serial).toHaveLength(8);
-    expect(await episodesOf(2)).toEqual(serial);
+    await store.close();
+  });
+  afterAll(() => session.replace(null));
+
+  it('stores the same episodes on a pool of workers', async () => {
+    const store = freshStore();
+    const seal = serviceOn(store);
+    const run = await seal.startRun('pooled', { config: TINY, worldSeed: 1, workers: 2 });
+    expect(run.status).toBe('done');
+    expect(await storedEpisodes(store, run.id)).toEqual(serial);
     await expect(seal.startRun('bad', { config: TINY, worldSeed: 1, workers: 0 })).rejects.toThrow(
       /Workers must be a whole number/,
     );
-    session.replace(null);
+    await store.close();
+  });
+
+  it('stores the same episodes stepped one episode at a time, each step adding exactly one', async () => {
+    const store = freshStore();
+    const seal = serviceOn(store);
+    // Through the M-step too, which a step after the round's last episode begins and stops.
+    const step = { workers: 1, pauseAfterEpisodes: 1 };
+    let run = await seal.startRun('step-0', { config: TINY, worldSeed: 1, ...step });
+    const counts = [run.episodeCount];
+    while (run.status === 'paused') {
+      run = await seal.resumeRun(`step-${counts.length}`, run.id, undefined, step);
+      counts.push(run.episodeCount);
+    }
+    expect(run.status).toBe('done');
+    expect(counts).toEqual(serial.map((_, i) => i + 1));
+    expect(await storedEpisodes(store, run.id)).toEqual(serial);
+    await expect(
+      seal.startRun('bad', { config: TINY, worldSeed: 1, pauseAfterEpisodes: 0 }),
+    ).rejects.toThrow('Episodes before a pause must be a whole number ≥ 1, got 0');
+    await store.close();
   });
 });
 

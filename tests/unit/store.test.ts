@@ -198,6 +198,35 @@ describe('runs and episodes', () => {
     await expect(writer.resumeRun(run.id)).rejects.toThrow(RunBusyError);
   });
 
+  it('renames a run in any store, trimmed and checked, keeping what its writer stores meanwhile', async () => {
+    const databaseName = uniqueDatabaseName();
+    const writer = track(openStore({ databaseName, channelName: null }));
+    const viewer = track(openStore({ databaseName, channelName: null }));
+    const run = await writer.createRun(newRun);
+    const positions = planPositions(1, 2, 3);
+    // Episodes and renames interleave: each rename must see the progress stored before it.
+    await Promise.all(
+      positions.slice(0, -1).flatMap((position, i) => [
+        writer.appendEpisode(episodeAt(run.id, position), positions[i + 1]!),
+        viewer.renameRun(run.id, `  name ${i}  `),
+      ]),
+    );
+    const renamed = (await track(openStore({ databaseName, channelName: null })).getRun(run.id))!;
+    expect(renamed).toMatchObject({
+      name: `name ${positions.length - 2}`,
+      episodeCount: positions.length - 1,
+      progress: positions.at(-1),
+      status: 'running',
+    });
+
+    await expect(writer.renameRun(run.id, ' \t ')).rejects.toThrow('Run name: must not be empty');
+    await expect(writer.renameRun(run.id, 'x'.repeat(201))).rejects.toThrow(
+      'Run name: must be at most 200 characters',
+    );
+    await expect(writer.renameRun('no-such-run', 'name')).rejects.toThrow(/no run no-such-run/);
+    expect((await writer.getRun(run.id))!.name).toBe(renamed.name);
+  });
+
   it('tells other stores about committed changes over the broadcast channel', async () => {
     const channelName = `store-changes-${uniqueDatabaseName()}`;
     const databaseName = uniqueDatabaseName();

@@ -7,7 +7,7 @@
 import type { JobRegistry } from '../jobs';
 import { createWorkerPool, defaultPoolSize, type SpawnPoolWorker } from '../pool/executor';
 import type { ModelSession } from '../model/session';
-import { createRunJobs } from '../runJobs';
+import { createRunJobs, type RunJobOptions } from '../runJobs';
 import type { RunRecord, SealStore } from '../store';
 import { DEFAULT_SEAL_CONFIG, PAPER_SETTINGS, resolveSealConfig, type SealConfig } from './config';
 import { worldSealContexts, type HeldOutSplit, type SealContexts } from './contexts';
@@ -56,15 +56,19 @@ export interface SpeedProbe {
 /** Where a planned run's contexts come from: a world seed or a stored dataset. */
 export type PlannedRunRequest = Pick<SealStartRequest, 'config' | 'worldSeed' | 'datasetId'>;
 
-export interface SealStartRequest {
-  /** Overrides of the defaults (see `defaults()`). */
-  config: unknown;
+/** How a started or resumed run goes: on how many workers, and whether it pauses by itself. */
+export interface SealRunJobOptions extends RunJobOptions {
   /**
    * Workers that evaluate self-edits side by side (1: one at a time in the engine). Default: one
    * per hardware thread on the wasm backend, where workers compute exactly what the engine would;
    * one on other backends.
    */
   workers?: number;
+}
+
+export interface SealStartRequest extends SealRunJobOptions {
+  /** Overrides of the defaults (see `defaults()`). */
+  config: unknown;
   /** Seed of the synthetic world whose contexts the run trains and is evaluated on … */
   worldSeed?: number;
   /**
@@ -120,11 +124,12 @@ export interface SealApi {
     request: SealStartRequest,
     onEvent?: (event: SealEvent) => void,
   ): Promise<RunRecord>;
+  /** Goes on with a paused or interrupted run; `{ pauseAfterEpisodes: 1 }` steps one episode. */
   resumeRun(
     jobId: string,
     runId: string,
     onEvent?: (event: SealEvent) => void,
-    workers?: number,
+    options?: SealRunJobOptions,
   ): Promise<RunRecord>;
   /**
    * Stops a running job at its next checkpoint: 'paused' keeps the run resumable, 'cancelled'
@@ -280,12 +285,17 @@ export function createSealService(
     source: ContextsSource,
     onEvent: ((event: SealEvent) => void) | undefined,
     drive: (options: SealRunOptions) => Promise<RunRecord>,
-    workers?: number,
+    { workers, pauseAfterEpisodes }: SealRunJobOptions = {},
   ): Promise<RunRecord> => {
     const createExecutor = executorFor(workers);
     const contexts = await contextsOf(source);
-    return runStoredJob(jobId, 'a SEAL run', onEvent, (job) =>
-      drive({ model: session.require(), contexts, records: store, ...job, createExecutor }),
+    return runStoredJob(
+      jobId,
+      'a SEAL run',
+      onEvent,
+      (job) =>
+        drive({ model: session.require(), contexts, records: store, ...job, createExecutor }),
+      { pauseAfterEpisodes },
     );
   };
 
@@ -320,13 +330,13 @@ export function createSealService(
             contextsSource: source,
             datasetIds: 'dataset' in source ? [source.dataset] : [],
           }),
-        request.workers,
+        request,
       );
     },
 
-    async resumeRun(jobId, runId, onEvent, workers) {
+    async resumeRun(jobId, runId, onEvent, options) {
       const source = sourceOfRun(await requireRun(runId));
-      return runJob(jobId, source, onEvent, (options) => resumeSealRun(options, runId), workers);
+      return runJob(jobId, source, onEvent, (run) => resumeSealRun(run, runId), options);
     },
 
     stopRun,

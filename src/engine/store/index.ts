@@ -27,6 +27,7 @@ export type { StoreChange } from './coordination';
 export {
   EPISODE_KINDS,
   EVALUATION_CONDITIONS,
+  MAX_RUN_NAME_LENGTH,
   PUZZLE_CONDITIONS,
   PUZZLE_STATUSES,
 } from './records';

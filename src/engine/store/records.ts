@@ -76,6 +76,15 @@ export const ShortTextSchema = v.pipe(
   v.string(),
   v.maxLength(1000, 'must be at most 1000 characters'),
 );
+/** The longest name a run can be given (names stored earlier may be longer, up to 1000). */
+export const MAX_RUN_NAME_LENGTH = 200;
+/** A name given to a run: spaces at either end are dropped, and something must be left. */
+export const RunNameSchema = v.pipe(
+  v.string(),
+  v.trim(),
+  v.nonEmpty('must not be empty'),
+  v.maxLength(MAX_RUN_NAME_LENGTH, `must be at most ${MAX_RUN_NAME_LENGTH} characters`),
+);
 export const CountSchema = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(2 ** 31));
 const TimeSchema = v.pipe(v.number(), v.integer(), v.minValue(0));
 const FiniteSchema = v.pipe(v.number(), v.finite());

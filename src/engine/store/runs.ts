@@ -13,6 +13,7 @@ import {
   IdSchema,
   NewEpisodeSchema,
   NewRunSchema,
+  RunNameSchema,
   RunPositionSchema,
   RUN_STATUSES,
   MAX_STATUS_LENGTH,
@@ -104,25 +105,30 @@ export function createRunStore(ctx: StoreContext) {
     return run;
   }
 
-  async function setStatus(runId: string, status: RunStatus, message: string | null) {
-    const run = await ctx.db.transact(
-      ['runs'],
-      'readwrite',
-      `the status of run ${runId}`,
-      async (tx) => {
-        const run = await requireRun(tx, runId);
-        const updated: RunRecord = {
-          ...run,
-          status,
-          statusMessage: message,
-          updatedAt: ctx.now(),
-        };
-        tx.objectStore('runs').put(updated, runId);
-        return updated;
-      },
-    );
+  /**
+   * Changes `fields` of the run as stored, read and written in one transaction: a change made
+   * meanwhile by the run's writer (an episode, its progress) is kept, never overwritten.
+   */
+  async function updateRun(
+    runId: string,
+    what: string,
+    fields: Partial<Pick<RunRecord, 'name' | 'status' | 'statusMessage'>>,
+  ): Promise<RunRecord> {
+    const run = await ctx.db.transact(['runs'], 'readwrite', what, async (tx) => {
+      const updated: RunRecord = {
+        ...(await requireRun(tx, runId)),
+        ...fields,
+        updatedAt: ctx.now(),
+      };
+      tx.objectStore('runs').put(updated, runId);
+      return updated;
+    });
     ctx.changes.publish({ kind: 'run', id: runId });
     return run;
+  }
+
+  async function setStatus(runId: string, status: RunStatus, message: string | null) {
+    return updateRun(runId, `the status of run ${runId}`, { status, statusMessage: message });
   }
 
   return {
@@ -208,6 +214,16 @@ export function createRunStore(ctx: StoreContext) {
       } finally {
         dropLease(runId);
       }
+    },
+
+    /**
+     * Gives a run a new name (trimmed; 1–200 characters). Any tab may rename any run, one that is
+     * running here or in another tab too: only the name changes, in a transaction of its own.
+     */
+    async renameRun(runId: string, name: string): Promise<RunRecord> {
+      validate(IdSchema, runId, 'run id');
+      const trimmed = validate(RunNameSchema, name, 'Run name');
+      return updateRun(runId, `the name of run ${runId}`, { name: trimmed });
     },
 
     /**

@@ -5,7 +5,7 @@
  * opened or resumed); a running job's events extend what was read.
  */
 import { strToU8, zipSync } from 'fflate';
-import type { SealConfig, SealEvent, SealResults } from '../../engine/api';
+import type { SealConfig, SealEvent, SealResults, SealRunJobOptions } from '../../engine/api';
 import { LOOP_PHASES } from '../../engine/seal/config';
 import {
   DEFAULT_PRESET_ID,
@@ -25,6 +25,9 @@ import { app, engine, refreshMemory } from '../state.svelte';
 import { coalesced } from './coalesce';
 import { runJobEnd, showingErrors, shownResultsReloader } from './runPanel';
 import { cardsOf, withSelfEdit, type SelfEditCardData } from './sealCards';
+
+/** How far a started or resumed run goes before it pauses by itself (unset: to its end). */
+export type RunStepOptions = Pick<SealRunJobOptions, 'pauseAfterEpisodes'>;
 
 /** What a run starts with: its settings and where its contexts come from. */
 export interface SealForm {
@@ -104,7 +107,10 @@ export async function openSealPanel(): Promise<void> {
   listening = true;
   void engine.subscribe(
     Comlink.proxy((event) => {
-      if (event.type === 'store') void refreshRuns();
+      if (event.type !== 'store') return;
+      void refreshRuns();
+      // A running job reloads the results with its own events; a rename in another tab does not.
+      if (event.change.id === sealState.runId && sealState.job === null) void refreshResults();
     }),
   );
   const defaults = await engine.seal.defaults();
@@ -131,18 +137,24 @@ export function choosePreset(id: string): void {
   sealState.presetId = id;
 }
 
-/** What the address says of the panel: the run shown while the form holds its settings, else the form. */
-export function sealLink(): SealLink | null {
+/** The run shown, while the form still holds its settings unchanged; else null. */
+function runOfForm(): string | null {
   const { form, results, runId } = sealState;
-  if (!form) return null;
   const showsRun =
+    form !== null &&
     runId !== null &&
     results?.run.id === runId &&
     sameSettings(results.config, form.config) &&
     ('world' in results.contexts
       ? form.datasetId === null && results.contexts.world === form.worldSeed
       : form.datasetId === results.contexts.dataset);
-  return linkOfForm(form, sealState.presetId, showsRun ? runId : null);
+  return showsRun ? runId : null;
+}
+
+/** What the address says of the panel: the run shown while the form holds its settings, else the form. */
+export function sealLink(): SealLink | null {
+  const { form } = sealState;
+  return form ? linkOfForm(form, sealState.presetId, runOfForm()) : null;
 }
 
 const refreshRuns = coalesced(async () => {
@@ -234,16 +246,22 @@ export async function useTinyModel(): Promise<void> {
   });
 }
 
-/** Starts a run with the form's settings and `overrides`, which the form then shows too. */
-export async function startRun(overrides: Partial<SealConfig> = {}): Promise<RunRecord | null> {
+/**
+ * Starts a run with the form's settings and `overrides`, which the form then shows too;
+ * `options.pauseAfterEpisodes` pauses it after that many episodes.
+ */
+export async function startRun(
+  overrides: Partial<SealConfig> = {},
+  options: RunStepOptions = {},
+): Promise<RunRecord | null> {
   const { form } = sealState;
   if (!form) return null;
   form.config = { ...$state.snapshot(form.config), ...overrides };
   const config = $state.snapshot(form.config);
   const request =
     form.datasetId === null
-      ? { config, worldSeed: form.worldSeed }
-      : { config, datasetId: form.datasetId };
+      ? { config, worldSeed: form.worldSeed, ...options }
+      : { config, datasetId: form.datasetId, ...options };
   return drive((id) => engine.seal.startRun(id, request, Comlink.proxy(onEvent)));
 }
 
@@ -252,11 +270,49 @@ export async function openRun(runId: string): Promise<void> {
 }
 
 /** Goes on with a stored run where it stopped, showing what it has stored so far first. */
-export async function resumeRun(runId: string): Promise<void> {
+export async function resumeRun(runId: string, options: RunStepOptions = {}): Promise<void> {
   await drive(async (id) => {
     await showRun(runId);
-    return engine.seal.resumeRun(id, runId, Comlink.proxy(onEvent));
+    return engine.seal.resumeRun(id, runId, Comlink.proxy(onEvent), options);
   });
+}
+
+/** The run a step goes on with: the one shown, if this tab can resume it and the form shows it. */
+export function runToStep(): RunSummary | null {
+  const runId = runOfForm();
+  return sealState.resumable.find((run) => run.id === runId) ?? null;
+}
+
+/**
+ * Runs one more episode (one self-edit evaluation) and pauses again: of the run shown if it can go
+ * on, else of a new run with the form's settings.
+ */
+export async function stepRun(): Promise<void> {
+  const run = runToStep();
+  if (run) await resumeRun(run.id, { pauseAfterEpisodes: 1 });
+  else await startRun({}, { pauseAfterEpisodes: 1 });
+}
+
+/** Clears the panel for a new run with the form's settings; stored runs stay in History. */
+export function resetPanel(): void {
+  if (sealBusy()) return;
+  Object.assign(sealState, {
+    runId: null,
+    results: null,
+    cards: [],
+    done: 0,
+    total: 0,
+    phase: null,
+    message: null,
+  });
+}
+
+/** Renames the run shown (an invalid name throws, saying why). */
+export async function renameShownRun(name: string): Promise<void> {
+  const { runId } = sealState;
+  if (runId === null) return;
+  await engine.store.renameRun(runId, name);
+  await refreshResults();
 }
 
 /** Table 6: one run per format, the held-out accuracy of its self-edits after each round. */
