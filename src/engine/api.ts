@@ -171,7 +171,8 @@ export interface EngineApi {
   /**
    * SEAL runs on the loaded model (see src/engine/seal), e.g.
    * `engine.seal.startRun(jobId, { config, worldSeed }, onEvent)`; pause or cancel with
-   * `engine.seal.stopRun(jobId, 'paused' | 'cancelled')`, continue with `resumeRun`.
+   * `engine.seal.stopRun(jobId, 'paused' | 'cancelled')`, continue with `resumeRun`, step one
+   * episode with `resumeRun(jobId, runId, onEvent, { pauseAfterEpisodes: 1 })`.
    */
   seal: SealApi & ProxyMarked;
   /**

@@ -156,7 +156,11 @@ describe('a run evaluated one step at a time, in one go', () => {
   beforeAll(async () => {
     await serviceOn(freshStore()).loadTinyModel(3, 1);
     const store = freshStore();
-    const run = await serviceOn(store).startRun('serial', { config: TINY, worldSeed: 1, workers: 1 });
+    const run = await serviceOn(store).startRun('serial', {
+      config: TINY,
+      worldSeed: 1,
+      workers: 1,
+    });
     expect(run.status).toBe('done');
     serial = await storedEpisodes(store, run.id);
     expect(serial).toHaveLength(8);
@@ -179,7 +183,7 @@ describe('a run evaluated one step at a time, in one go', () => {
   it('stores the same episodes stepped one episode at a time, each step adding exactly one', async () => {
     const store = freshStore();
     const seal = serviceOn(store);
-    // Through the M-step too, which a step after the round's last episode begins and stops.
+    // Across the M-step too: the step after a round's last episode pauses in it or after it.
     const step = { workers: 1, pauseAfterEpisodes: 1 };
     let run = await seal.startRun('step-0', { config: TINY, worldSeed: 1, ...step });
     const counts = [run.episodeCount];

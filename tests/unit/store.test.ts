@@ -206,10 +206,12 @@ describe('runs and episodes', () => {
     const positions = planPositions(1, 2, 3);
     // Episodes and renames interleave: each rename must see the progress stored before it.
     await Promise.all(
-      positions.slice(0, -1).flatMap((position, i) => [
-        writer.appendEpisode(episodeAt(run.id, position), positions[i + 1]!),
-        viewer.renameRun(run.id, `  name ${i}  `),
-      ]),
+      positions
+        .slice(0, -1)
+        .flatMap((position, i) => [
+          writer.appendEpisode(episodeAt(run.id, position), positions[i + 1]!),
+          viewer.renameRun(run.id, `  name ${i}  `),
+        ]),
     );
     const renamed = (await track(openStore({ databaseName, channelName: null })).getRun(run.id))!;
     expect(renamed).toMatchObject({
