@@ -54,7 +54,7 @@ function readExport(file: string): ReturnType<typeof planImport> {
   }
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       run: { type: 'string' },
@@ -82,7 +82,7 @@ function main(): void {
     sourceFile: basename(source),
   });
   const { bytes, size } = encodeRecordedRun(recorded);
-  decodeRecordedRun(bytes, values.out);
+  await decodeRecordedRun(bytes, values.out);
 
   mkdirSync(dirname(values.out), { recursive: true });
   const temporary = `${values.out}.${process.pid}.tmp`;
@@ -103,9 +103,7 @@ function main(): void {
   );
 }
 
-try {
-  main();
-} catch (error) {
+main().catch((error: unknown) => {
   console.error(`record:run: ${(error as Error).message}`);
   process.exit(1);
-}
+});

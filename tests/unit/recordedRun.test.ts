@@ -16,7 +16,13 @@ import {
 } from '../../src/engine/seal/recordedRun';
 import { createSealService } from '../../src/engine/seal/service';
 import { planImport } from '../../src/engine/store/exchange';
-import type { EpisodeRecord, NewEpisode, RunPosition, RunRecord } from '../../src/engine/store';
+import type {
+  EpisodeRecord,
+  NewEpisode,
+  RunPosition,
+  RunRecord,
+  SealStore,
+} from '../../src/engine/store';
 import { freshStore } from './storeHelpers';
 
 const RUN_ID = 'run-recorded-test';
@@ -122,7 +128,7 @@ function recorded(overrides: Partial<Parameters<typeof recordRun>[0]> = {}): Rec
 }
 
 describe('recorded runs', () => {
-  it('keep every episode of the complete rounds and come back from their file unchanged', () => {
+  it('keep every episode of the complete rounds and come back from their file unchanged', async () => {
     const file = recorded();
     expect(file.episodes).toEqual(handBuiltEpisodes().filter((e) => e.round === 0));
     expect(file.source).toEqual({ file: 'run.zip', finished: false });
@@ -132,7 +138,7 @@ describe('recorded runs', () => {
     ]);
     expect(file.rounds[0]!.episodes).toEqual({ 'held-out': 1, 'self-edit': 2, 'reward-check': 1 });
     expect(file.rounds[0]!.summary).toBeUndefined();
-    expect(decodeRecordedRun(encodeRecordedRun(file).bytes)).toEqual(file);
+    expect(await decodeRecordedRun(encodeRecordedRun(file).bytes)).toEqual(file);
   });
 
   it('summarise a round they leave out with what its episodes measured', () => {
@@ -179,7 +185,7 @@ describe('recorded runs', () => {
     expect(() => recorded({ run: onDataset })).toThrow(/stored datasets \(squad\)/);
   });
 
-  it('account for their size, and refuse to outgrow their limit', () => {
+  it('account for their size, and refuse to outgrow their limit', async () => {
     const file = recorded();
     const { bytes, size } = encodeRecordedRun(file);
     expect(size.gzipBytes).toBe(bytes.byteLength);
@@ -191,36 +197,40 @@ describe('recorded runs', () => {
       new RegExp(`weigh ${size.gzipBytes} bytes gzipped .* more than the ${size.gzipBytes - 1}`),
     );
     // A server that undid the gzip hands over the JSON itself.
-    expect(decodeRecordedRun(strToU8(JSON.stringify(file)))).toEqual(file);
+    expect(await decodeRecordedRun(strToU8(JSON.stringify(file)))).toEqual(file);
   });
 
-  it('refuse another format, another version, and a file that disagrees with itself', () => {
+  it('refuse another format, another version, and a file that disagrees with itself', async () => {
     const file = recorded();
     const encode = (value: unknown) => gzipSync(strToU8(JSON.stringify(value)));
-    expect(() => decodeRecordedRun(encode({ ...file, format: 'seal-playground-run' }))).toThrow(
+    await expect(
+      decodeRecordedRun(encode({ ...file, format: 'seal-playground-run' })),
+    ).rejects.toThrow(
       `recorded run: not a recorded-run file (format "seal-playground-run", expected "${RECORDED_RUN_FORMAT}")`,
     );
-    expect(() => decodeRecordedRun(encode({ ...file, schemaVersion: 2 }))).toThrow(
+    await expect(decodeRecordedRun(encode({ ...file, schemaVersion: 2 }))).rejects.toThrow(
       /schema version 2; this app reads version 1/,
     );
-    expect(() => decodeRecordedRun(strToU8('<html>not found</html>'), 'table2.json.gz')).toThrow(
-      /^table2\.json\.gz: not a recorded-run file \(not JSON/,
-    );
-    expect(() => decodeRecordedRun(new Uint8Array([0x1f, 0x8b, 8, 0, 1, 2, 3]))).toThrow(
+    await expect(
+      decodeRecordedRun(strToU8('<html>not found</html>'), 'table2.json.gz'),
+    ).rejects.toThrow(/^table2\.json\.gz: not a recorded-run file \(not JSON/);
+    await expect(decodeRecordedRun(new Uint8Array([0x1f, 0x8b, 8, 0, 1, 2, 3]))).rejects.toThrow(
       /not a valid gzip file/,
     );
-    expect(() => decodeRecordedRun(encode({ ...file, commit: 'main' }))).toThrow(
+    await expect(decodeRecordedRun(encode({ ...file, commit: 'main' }))).rejects.toThrow(
       /commit: must be a git commit/,
     );
     const stray = { ...file, episodes: [...file.episodes, handBuiltEpisodes()[4]] };
-    expect(() => decodeRecordedRun(encode(stray))).toThrow(
+    await expect(decodeRecordedRun(encode(stray))).rejects.toThrow(
       /episodes\.4: round 1 is not one the file shows/,
     );
     const miscounted = {
       ...file,
       rounds: [{ ...file.rounds[0]!, episodes: { ...file.rounds[0]!.episodes, 'self-edit': 5 } }],
     };
-    expect(() => decodeRecordedRun(encode(miscounted))).toThrow(/other episodes than the file/);
+    await expect(decodeRecordedRun(encode(miscounted))).rejects.toThrow(
+      /other episodes than the file/,
+    );
   });
 });
 
@@ -306,7 +316,7 @@ describe('npm run record:run', () => {
 
     const said = recordRunCli('--run', folder, '--out', out, '--commit', 'abcdef1');
     expect(said).toMatch(/rounds 0 shown with 4 episodes/);
-    const file = decodeRecordedRun(readFileSync(out));
+    const file = await decodeRecordedRun(readFileSync(out));
     expect(file.commit).toBe('abcdef1');
     expect(file.title).toBe(file.run.name);
     expect(file.episodes.map((e) => e.selfEdit)).toEqual(

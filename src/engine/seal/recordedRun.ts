@@ -5,7 +5,7 @@
  * `npm run record:run` writes it from a run's export (scripts/record-run.ts); the app reads it with
  * the same schema (docs/formats.md, "Recorded run").
  */
-import { gunzipSync, gzipSync, strFromU8, strToU8 } from 'fflate';
+import { gzipSync, strFromU8, strToU8 } from 'fflate';
 import * as v from 'valibot';
 import { comparePositions } from '../store';
 import {
@@ -225,11 +225,15 @@ export function encodeRecordedRun(
 
 const GZIP_MAGIC = [0x1f, 0x8b];
 
-function textOf(bytes: Uint8Array, where: string): string {
+/** The file's text: gunzipped by the platform's own (native) decompressor. */
+async function textOf(bytes: Uint8Array, where: string): Promise<string> {
   // A server may have undone the gzip already (Content-Encoding): then the bytes are the JSON.
   if (!GZIP_MAGIC.every((byte, i) => bytes[i] === byte)) return strFromU8(bytes);
+  const inflated = new Blob([bytes as Uint8Array<ArrayBuffer>])
+    .stream()
+    .pipeThrough(new DecompressionStream('gzip'));
   try {
-    return strFromU8(gunzipSync(bytes));
+    return await new Response(inflated).text();
   } catch (error) {
     throw new Error(`${where}: not a valid gzip file (${(error as Error).message})`);
   }
@@ -276,10 +280,14 @@ function checkRecordedRun(recorded: RecordedRun, where: string): void {
  * Reads a recorded-run file (gzipped or plain JSON); throws, naming `where`, for anything else, a
  * format or version this app does not read, or a file that disagrees with itself.
  */
-export function decodeRecordedRun(bytes: Uint8Array, where = 'recorded run'): RecordedRun {
+export async function decodeRecordedRun(
+  bytes: Uint8Array,
+  where = 'recorded run',
+): Promise<RecordedRun> {
+  const text = await textOf(bytes, where);
   let value: unknown;
   try {
-    value = JSON.parse(textOf(bytes, where));
+    value = JSON.parse(text);
   } catch (error) {
     if (!(error instanceof SyntaxError)) throw error;
     throw new Error(`${where}: not a recorded-run file (not JSON: ${error.message})`);

@@ -400,7 +400,7 @@ export function createSealService(
     },
 
     async recordedRun(file) {
-      const recorded = decodeRecordedRun(file);
+      const recorded = await decodeRecordedRun(file);
       const contexts = await readContextsOf(recorded.run);
       return {
         label: labelOf(recorded),
