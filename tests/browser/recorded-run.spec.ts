@@ -38,13 +38,21 @@ test('the recorded run opens from Start here with no model loaded @no-webgpu', a
   await expect(table.getByRole('row', { name: /Base model/ })).toContainText(/\d+(\.\d)?%/);
   await expect(page.getByTestId('seal-rounds').getByRole('row')).toHaveCount(2);
 
+  // Every context of the round, a page at a time, each with its K = 5 self-edits and rewards.
   const cards = page.getByTestId('seal-context-card');
+  await expect(page.getByTestId('seal-card-page')).toHaveText('contexts 1–12 of 50');
+  await expect(cards).toHaveCount(12);
   await expect(cards.first()).toContainText('round 0 (base model)');
   const samples = cards.first().getByTestId('seal-sample-numbers');
   await expect(samples).toHaveCount(5);
   for (const sample of await samples.all()) await expect(sample).toContainText(/reward \S+/);
+  const firstTitle = await cards.first().locator('h4').textContent();
+  await page.getByRole('button', { name: 'Next' }).click();
+  await expect(page.getByTestId('seal-card-page')).toHaveText('contexts 13–24 of 50');
+  await expect(cards.first().locator('h4')).not.toHaveText(firstTitle!);
+  await expect(cards.first().getByTestId('seal-sample-numbers')).toHaveCount(5);
 
-  // Read-only and in this tab only: nothing to download for it, nothing written to the store.
+  // Read-only and in this tab only: nothing to download or resume, nothing written to the store.
   await expect(page.getByRole('button', { name: /for the official code/ })).toHaveCount(0);
   await expect(page.getByTestId('seal-resumable')).toHaveCount(0);
   expect(await storedRunCount(page)).toBe(0);

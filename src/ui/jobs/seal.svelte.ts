@@ -192,11 +192,11 @@ async function showRun(runId: string): Promise<void> {
   showResults(results, edits);
 }
 
-/** Shows a run's results, self-edits and settings (the form holds them). */
+/** Shows a run's results, every one of its self-edits and its settings (the form holds them). */
 function showResults(results: SealResults, edits: TrainingSelfEdit[]): void {
   const { contexts } = results;
   sealState.results = results;
-  sealState.cards = cardsOf(edits);
+  sealState.cards = cardsOf(edits, Number.POSITIVE_INFINITY);
   sealState.form = {
     config: results.config,
     worldSeed: 'world' in contexts ? contexts.world : (sealState.form?.worldSeed ?? 1),
