@@ -38,8 +38,9 @@ function contentSecurityPolicyMeta(): Plugin {
 
 /**
  * Installable and offline after one visit: the service worker precaches everything the build
- * writes (app shell, JS/CSS and worker bundles, the wasm binaries, and the shipped models under
- * models/), each entry revisioned, so a new build replaces what changed and nothing stays stale.
+ * writes (app shell, JS/CSS and worker bundles, the wasm binaries, the shipped models under
+ * models/ and the recorded run under recorded/), each entry revisioned, so a new build replaces
+ * what changed and nothing stays stale.
  * It has no runtime caching at all: requests it has not precached, the Hugging Face Hub's above
  * all, go to the network untouched (the app keeps Hub models in IndexedDB itself).
  */
@@ -73,7 +74,7 @@ function offlineApp(): Plugin[] {
     showMaximumFileSizeToCacheInBytesWarning: true,
     workbox: {
       // The manifest and its icons are added by the plugin itself.
-      globPatterns: ['**/*.{html,js,css,wasm,svg}', 'models/**/*'],
+      globPatterns: ['**/*.{html,js,css,wasm,svg}', 'models/**/*', 'recorded/*'],
       // The models' READMEs are for people browsing the repository, not for the app.
       globIgnores: ['models/**/README.md'],
       // The default model's weights are a few MB; a model too big for this is left to the network
@@ -86,8 +87,9 @@ function offlineApp(): Plugin[] {
       cleanupOutdatedCaches: true,
       // Any navigation inside the app (e.g. `/?backend=wasm`) opens the precached page offline.
       navigateFallback: 'index.html',
-      // …but a shipped model's file opened in the tab (e.g. to download it) is that file.
-      navigateFallbackDenylist: [/\/models\//],
+      // …but a shipped model's or the recorded run's file opened in the tab (e.g. to download it)
+      // is that file.
+      navigateFallbackDenylist: [/\/models\//, /\/recorded\//],
     },
   });
 }

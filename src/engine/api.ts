@@ -26,6 +26,8 @@ export type { AdapterInfo } from './train/service';
 export type {
   ForgettingRequest,
   PlannedRunRequest,
+  RecordedRunLabel,
+  RecordedRunView,
   RunWork,
   SealApi,
   SealConfig,

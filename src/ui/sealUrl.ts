@@ -1,11 +1,14 @@
 /**
  * The SEAL panel in the address: `?run=` names a stored run to show (its own settings, as the store
- * has them); otherwise `?preset=` and a few settings by short name (`?preset=quick-demo&k=3`) fill
+ * has them), or `?run=recorded` the recorded run shipped with the app; otherwise `?preset=` and a few settings by short name (`?preset=quick-demo&k=3`) fill
  * the form of a new run. The form writes them back as it changes, in place (no history entries).
  */
 import { overlay, resolveSealConfig, type SealConfig } from '../engine/seal/config';
 import { DEFAULT_PRESET_ID, presetConfig, sealPreset } from '../engine/seal/presets';
 import { setUrlParameters } from './backendUrl';
+
+/** What `?run=` says for the recorded run shipped with the app (stored runs' ids are `run-…`). */
+export const RECORDED_RUN_LINK = 'recorded';
 
 /** Whole-number settings a link may set, by the short name it uses and their path in the config. */
 export const LINK_SETTINGS = {

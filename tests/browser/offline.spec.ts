@@ -20,11 +20,12 @@ function greedyText(page: Page): Promise<string> {
 }
 
 /**
- * One visit is enough: the service worker precaches the app, its workers and wasm binaries and
- * the default model, so with the network off a reload opens the app, loads the model and
- * generates. Playwright's setOffline cuts the service worker's own fetches too, in Chromium.
+ * One visit is enough: the service worker precaches the app, its workers and wasm binaries, the
+ * default model and the recorded run, so with the network off a reload opens the app, loads the
+ * model and generates, and Start here opens the recorded run. Playwright's setOffline cuts the
+ * service worker's own fetches too, in Chromium.
  */
-test('after one visit the app and its default model work with the network off @no-webgpu', async ({
+test('after one visit the app, its default model and the recorded run work with the network off @no-webgpu', async ({
   page,
   context,
   baseURL,
@@ -60,6 +61,7 @@ test('after one visit the app and its default model work with the network off @n
   expect(cached.filter((url) => !url.startsWith(baseURL!))).toEqual([]);
   expect(cached.some((url) => url.includes('models/seal-world-1m/model.safetensors'))).toBe(true);
   expect(cached.some((url) => /\.wasm(\?|$)/.test(url))).toBe(true);
+  expect(cached.some((url) => url.includes('recorded/table2.json.gz'))).toBe(true);
 
   await context.setOffline(true);
   await page.reload();
@@ -69,6 +71,10 @@ test('after one visit the app and its default model work with the network off @n
   });
   expect(await page.evaluate(() => navigator.serviceWorker.controller !== null)).toBe(true);
   expect(await greedyText(page)).toBe(online);
+  await page.getByRole('tab', { name: 'Start here' }).click();
+  await page.getByRole('button', { name: 'Explore a finished run' }).click();
+  await expect(page.getByTestId('recorded-run-label')).toContainText('Recorded run');
+  await expect(page.getByTestId('seal-context-card').first()).toBeVisible();
   expect(errors).toEqual([]);
 
   // The network really is off: what the service worker has not precached cannot be fetched.

@@ -8,7 +8,7 @@ import type { JobRegistry } from '../jobs';
 import { createWorkerPool, defaultPoolSize, type SpawnPoolWorker } from '../pool/executor';
 import type { ModelSession } from '../model/session';
 import { createRunJobs, type RunJobOptions } from '../runJobs';
-import type { RunRecord, SealStore } from '../store';
+import type { EpisodeRecord, RunRecord, SealStore } from '../store';
 import { DEFAULT_SEAL_CONFIG, PAPER_SETTINGS, resolveSealConfig, type SealConfig } from './config';
 import { worldSealContexts, type HeldOutSplit, type SealContexts } from './contexts';
 import { mStepJsonl, runForgetting, squadJson, type ForgettingResult } from './experiments';
@@ -34,6 +34,7 @@ import { worldSeedOfModel, worldStarter, type WorldStarter } from './starter';
 import { tinySealModel } from './tinyModel';
 import type { SealModel } from './innerLoop';
 import { probeSpeed } from './speedProbe';
+import { decodeRecordedRun, labelOf, type RecordedRunLabel } from './recordedRun';
 import type { SpeedTimings } from './estimate';
 import { runWork, type RunWork } from './work';
 
@@ -43,6 +44,7 @@ export type { TrainingSelfEdit } from './episodes';
 export type { WorldStarter } from './starter';
 export type { RunWork } from './work';
 export type { SpeedTimings } from './estimate';
+export type { RecordedRunLabel } from './recordedRun';
 
 /** A speed probe's timings, with what they were measured on. */
 export interface SpeedProbe {
@@ -96,6 +98,14 @@ export interface SealResults {
   unfinishedHeldOut: UnfinishedHeldOut[];
 }
 
+/** A recorded run shipped with the app, read as a stored run is, for the same view. */
+export interface RecordedRunView {
+  label: RecordedRunLabel;
+  results: SealResults;
+  /** Its training self-edits in run order, each with its passage. */
+  selfEdits: TrainingSelfEdit[];
+}
+
 /** Files the official SEAL code reads: contexts as SQuAD-style JSON, the M-step data as JSONL. */
 export interface SealExportFiles {
   'contexts-train.json': string;
@@ -140,6 +150,11 @@ export interface SealApi {
   /** The run's training self-edits in run order, each with its passage. */
   selfEdits(runId: string): Promise<TrainingSelfEdit[]>;
   /**
+   * A recorded run's file (see recordedRun.ts), checked and read without the store or a model:
+   * its label, results and self-edits as `results` and `selfEdits` give a stored run's.
+   */
+  recordedRun(file: Uint8Array): Promise<RecordedRunView>;
+  /**
    * The forgetting experiment on the loaded model: one adapter takes the self-edits of several
    * held-out passages in sequence; every passage is asked again after each edit.
    */
@@ -181,6 +196,41 @@ function sourceOfRequest(request: PlannedRunRequest): ContextsSource {
     throw new Error(`World seed must be a whole number, got ${worldSeed}`);
   }
   return { world: worldSeed! };
+}
+
+/** A run's results from its episodes, as far as they go. */
+function resultsOf(
+  run: RunRecord,
+  episodes: readonly EpisodeRecord[],
+  contexts: SealContexts,
+): SealResults {
+  const config = sealConfigOfRun(run);
+  const plans = Array.from({ length: config.outer.rounds + 1 }, (_, round) =>
+    planRound(config, contexts, round),
+  );
+  return {
+    run,
+    config,
+    table2: table2Metrics(config, episodes),
+    rounds: roundSummaries(config, episodes),
+    contexts: sourceOfRun(run),
+    totalSteps: totalSteps(config, contexts),
+    unfinishedHeldOut: unfinishedHeldOut(plans, episodes),
+  };
+}
+
+/** A run's training self-edits in run order, each with its passage. */
+function selfEditsOf(
+  episodes: readonly EpisodeRecord[],
+  contexts: SealContexts,
+): TrainingSelfEdit[] {
+  const passages = new Map(contexts.train.map((passage) => [passage.id, passage]));
+  return episodes.flatMap((episode) => {
+    const passage = passages.get(episodeContext(episode));
+    return episodeKind(episode) === 'self-edit' && passage
+      ? [trainingSelfEdit(episode, passage, appliedAccuracy(episode))]
+      : [];
+  });
 }
 
 export interface SealServiceOptions {
@@ -343,23 +393,11 @@ export function createSealService(
 
     async results(runId) {
       const run = await requireRun(runId);
-      const config = sealConfigOfRun(run);
       const [episodes, contexts] = await Promise.all([
         store.listEpisodes(runId),
         readContextsOf(run),
       ]);
-      const plans = Array.from({ length: config.outer.rounds + 1 }, (_, round) =>
-        planRound(config, contexts, round),
-      );
-      return {
-        run,
-        config,
-        table2: table2Metrics(config, episodes),
-        rounds: roundSummaries(config, episodes),
-        contexts: sourceOfRun(run),
-        totalSteps: totalSteps(config, contexts),
-        unfinishedHeldOut: unfinishedHeldOut(plans, episodes),
-      };
+      return resultsOf(run, episodes, contexts);
     },
 
     async selfEdits(runId) {
@@ -368,13 +406,17 @@ export function createSealService(
         store.listEpisodes(runId),
         readContextsOf(run),
       ]);
-      const passages = new Map(contexts.train.map((passage) => [passage.id, passage]));
-      return episodes.flatMap((episode) => {
-        const passage = passages.get(episodeContext(episode));
-        return episodeKind(episode) === 'self-edit' && passage
-          ? [trainingSelfEdit(episode, passage, appliedAccuracy(episode))]
-          : [];
-      });
+      return selfEditsOf(episodes, contexts);
+    },
+
+    async recordedRun(file) {
+      const recorded = await decodeRecordedRun(file);
+      const contexts = await readContextsOf(recorded.run);
+      return {
+        label: labelOf(recorded),
+        results: resultsOf(recorded.run, recorded.episodes, contexts),
+        selfEdits: selfEditsOf(recorded.episodes, contexts),
+      };
     },
 
     async runForgetting(jobId, request, onEdit) {

@@ -5,7 +5,14 @@
  * opened or resumed); a running job's events extend what was read.
  */
 import { strToU8, zipSync } from 'fflate';
-import type { SealConfig, SealEvent, SealResults, SealRunJobOptions } from '../../engine/api';
+import type {
+  RecordedRunLabel,
+  RecordedRunView,
+  SealConfig,
+  SealEvent,
+  SealResults,
+  SealRunJobOptions,
+} from '../../engine/api';
 import { LOOP_PHASES } from '../../engine/seal/config';
 import {
   DEFAULT_PRESET_ID,
@@ -13,13 +20,20 @@ import {
   sameSettings,
   sealPreset,
 } from '../../engine/seal/presets';
-import { trainingSelfEdit } from '../../engine/seal/episodes';
+import { trainingSelfEdit, type TrainingSelfEdit } from '../../engine/seal/episodes';
 import type { DatasetSummary, RunRecord, RunSummary } from '../../engine/store';
 import { downloadFile } from '../download';
 import { Comlink, newJobId } from '../engineClient';
 import { isCancelled, messageOf } from '../errors';
 import { canResume } from '../runStatus';
-import { formOfLink, hasSettings, linkOfForm, sealLinkFromUrl, type SealLink } from '../sealUrl';
+import {
+  formOfLink,
+  hasSettings,
+  linkOfForm,
+  RECORDED_RUN_LINK,
+  sealLinkFromUrl,
+  type SealLink,
+} from '../sealUrl';
 import { estimateState } from './sealEstimate.svelte';
 import { app, engine, refreshMemory } from '../state.svelte';
 import { coalesced } from './coalesce';
@@ -62,8 +76,10 @@ export const sealState = $state({
   job: null as { id: string; kind: 'run' | 'forgetting' } | null,
   /** The format comparison goes on, between its runs too. */
   comparing: false,
-  /** The run shown. */
+  /** The stored run shown. */
   runId: null as string | null,
+  /** The recorded run shipped with the app, when it is the run shown (it is not in the store). */
+  recorded: null as RecordedRunLabel | null,
   /** The loop diagram's active step. */
   phase: null as number | null,
   done: 0,
@@ -124,7 +140,8 @@ export async function openSealPanel(): Promise<void> {
     sealState.form = { config, worldSeed, datasetId: null };
     sealState.presetId = presetId;
     estimateState.wanted = link.run === null && (link.preset !== null || hasSettings(link));
-    if (link.run !== null) await openRun(link.run);
+    if (link.run === RECORDED_RUN_LINK) await openRecordedRun();
+    else if (link.run !== null) await openRun(link.run);
   }
   await refreshRuns();
 }
@@ -137,18 +154,20 @@ export function choosePreset(id: string): void {
   sealState.presetId = id;
 }
 
-/** The run shown, while the form still holds its settings unchanged; else null. */
+/** The run shown (or the recorded run's link), while the form still holds its settings; else null. */
 function runOfForm(): string | null {
-  const { form, results, runId } = sealState;
+  const { form, results, runId, recorded } = sealState;
+  const shown = recorded ? RECORDED_RUN_LINK : runId;
   const showsRun =
     form !== null &&
-    runId !== null &&
-    results?.run.id === runId &&
+    shown !== null &&
+    results !== null &&
+    (recorded !== null || results.run.id === runId) &&
     sameSettings(results.config, form.config) &&
     ('world' in results.contexts
       ? form.datasetId === null && results.contexts.world === form.worldSeed
       : form.datasetId === results.contexts.dataset);
-  return showsRun ? runId : null;
+  return showsRun ? shown : null;
 }
 
 /** What the address says of the panel: the run shown while the form holds its settings, else the form. */
@@ -179,12 +198,18 @@ async function showRun(runId: string): Promise<void> {
     engine.seal.results(runId),
     engine.seal.selfEdits(runId),
   ]);
-  const { contexts } = results;
   sealState.runId = runId;
-  sealState.results = results;
-  sealState.cards = cardsOf(edits);
+  sealState.recorded = null;
   sealState.done = results.run.episodeCount;
   sealState.total = results.totalSteps;
+  showResults(results, edits);
+}
+
+/** Shows a run's results, every one of its self-edits and its settings (the form holds them). */
+function showResults(results: SealResults, edits: TrainingSelfEdit[]): void {
+  const { contexts } = results;
+  sealState.results = results;
+  sealState.cards = cardsOf(edits, Number.POSITIVE_INFINITY);
   sealState.form = {
     config: results.config,
     worldSeed: 'world' in contexts ? contexts.world : (sealState.form?.worldSeed ?? 1),
@@ -198,6 +223,7 @@ function onEvent(event: SealEvent): void {
       // A new run replaces what the previous one showed.
       if (event.run.id !== sealState.runId) {
         sealState.runId = event.run.id;
+        sealState.recorded = null;
         sealState.cards = [];
         sealState.results = null;
       }
@@ -269,6 +295,35 @@ export async function openRun(runId: string): Promise<void> {
   await showingErrors(sealState, () => showRun(runId));
 }
 
+/** The recorded run shipped with the app (npm run record:run), precached for offline use. */
+export const RECORDED_RUN_URL = `${import.meta.env.BASE_URL}recorded/table2.json.gz`;
+
+async function fetchRecordedRun(): Promise<RecordedRunView> {
+  const failed = (why: string) =>
+    new Error(`The recorded run could not be read from ${RECORDED_RUN_URL}: ${why}.`);
+  const response = await fetch(RECORDED_RUN_URL).catch((error: unknown) => {
+    throw failed(messageOf(error));
+  });
+  if (!response.ok) throw failed(`the server answered ${response.status} ${response.statusText}`);
+  const file = new Uint8Array(await response.arrayBuffer());
+  return engine.seal.recordedRun(Comlink.transfer(file, [file.buffer]));
+}
+
+/**
+ * Shows the recorded run: read from its file, held in this tab only (never written to the store),
+ * with nothing to resume, delete or export.
+ */
+export async function openRecordedRun(): Promise<void> {
+  await showingErrors(sealState, async () => {
+    const { label, results, selfEdits } = await fetchRecordedRun();
+    sealState.runId = null;
+    sealState.recorded = label;
+    sealState.done = 0;
+    sealState.total = 0;
+    showResults(results, selfEdits);
+  });
+}
+
 /** Goes on with a stored run where it stopped, showing what it has stored so far first. */
 export async function resumeRun(runId: string, options: RunStepOptions = {}): Promise<void> {
   await drive(async (id) => {
@@ -298,6 +353,7 @@ export function resetPanel(): void {
   if (sealBusy()) return;
   Object.assign(sealState, {
     runId: null,
+    recorded: null,
     results: null,
     cards: [],
     done: 0,
