@@ -1,8 +1,8 @@
 /**
  * Our optimizer kernels for tfjs's webgpu backend, under the same switch as our matmul
  * (`setOwnWebGpuKernels`). Run as stock ops, AdamW costs some fifteen element-wise kernels per
- * parameter and global-norm clipping a square, a sum and a scaling multiply per gradient: most of
- * a small model's dispatches per training step.
+ * parameter and global-norm clipping a square, a sum and a scaling multiply per gradient: about
+ * half of a small model's dispatches per training step.
  *
  * - `SealAdamW` updates every parameter and both its moments in one dispatch per parameter, all in
  *   one compute pass, with the clipping scale read from the device. A tfjs program writes a single
@@ -113,7 +113,7 @@ const ADAMW_UNIFORM_BYTES = 40;
 
 function adamWSource(scaled: boolean): string {
   return `
-struct Step {
+struct Constants {
   size : u32,
   decay : f32,
   beta1 : f32,
@@ -125,7 +125,7 @@ struct Step {
   learningRate : f32,
   epsilon : f32,
 };
-@group(0) @binding(0) var<uniform> step : Step;
+@group(0) @binding(0) var<uniform> constants : Constants;
 @group(0) @binding(1) var<storage, read> param : array<f32>;
 @group(0) @binding(2) var<storage, read> firstMoment : array<f32>;
 @group(0) @binding(3) var<storage, read> secondMoment : array<f32>;
@@ -140,15 +140,15 @@ ${scaled ? '@group(0) @binding(8) var<storage, read> gradientScale : array<f32>;
 fn main(@builtin(global_invocation_id) id : vec3<u32>,
         @builtin(num_workgroups) groups : vec3<u32>) {
   let stride = groups.x * ${WORKGROUP}u;
-  for (var i = id.x; i < step.size; i = i + stride) {
+  for (var i = id.x; i < constants.size; i = i + stride) {
     let g = gradient[i]${scaled ? ' * gradientScale[0]' : ''};
-    let m = firstMoment[i] * step.beta1 + g * step.oneMinusBeta1;
-    let v = secondMoment[i] * step.beta2 + (g * g) * step.oneMinusBeta2;
+    let m = firstMoment[i] * constants.beta1 + g * constants.oneMinusBeta1;
+    let v = secondMoment[i] * constants.beta2 + (g * g) * constants.oneMinusBeta2;
     newFirstMoment[i] = m;
     newSecondMoment[i] = v;
-    let update = ((m / step.correction1) / (sqrt(v / step.correction2) + step.epsilon)) *
-        step.learningRate;
-    newParam[i] = param[i] * step.decay - update;
+    let update = ((m / constants.correction1) / (sqrt(v / constants.correction2) + constants.epsilon)) *
+        constants.learningRate;
+    newParam[i] = param[i] * constants.decay - update;
   }
 }
 `;
