@@ -14,6 +14,7 @@ import type { WalkthroughApi } from './seal/walkthroughService';
 import type { Table1Api } from './puzzles/experiment/service';
 import type { PuzzleApi } from './puzzles/service';
 import type { WebGpuKernelComparison } from './kernelCheck';
+import type { OptimizerComparison } from './webgpuOptimizerCheck';
 import type { ProxyMarked } from 'comlink';
 
 export type { BackendInfo, BackendRequest } from './backend';
@@ -21,6 +22,7 @@ export type { JobProgress, ModelJob, ProgressListener } from './jobs';
 export type { ModelApi, ModelSource, ModelSummary, ShippedModel } from './model/service';
 export type { GenerationStep } from './model/generate';
 export type { WebGpuKernelComparison } from './kernelCheck';
+export type { OptimizerComparison } from './webgpuOptimizerCheck';
 export type { GenerateRequest, GenerateResponse, Logits } from './model/generateText';
 export type { AdapterInfo } from './train/service';
 export type {
@@ -137,6 +139,12 @@ export interface EngineApi {
    * shapes and a small model's loss gradients, as relative differences. For tests and diagnosis.
    */
   compareWebGpuKernels(): Promise<WebGpuKernelComparison>;
+  /**
+   * Our webgpu AdamW and clipping against the stock op sequence on the active (webgpu) backend:
+   * several steps of a few parameter sets, as relative differences, with our programs' dispatch
+   * counts. For tests and diagnosis.
+   */
+  compareWebGpuOptimizer(): Promise<OptimizerComparison[]>;
   /** Names of the benchmarks `runBenchmark` knows. */
   listBenchmarks(): Promise<string[]>;
   /** Runs one named benchmark on the active backend; metrics are snake_case with a unit suffix. */

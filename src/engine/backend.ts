@@ -10,6 +10,7 @@ import { BACKENDS, type BackendName, type BackendRequest } from './backendChoice
 import { registerCpuKernels } from './cpuKernels';
 import { registerWasmKernels, setOwnWasmKernels } from './wasmKernels';
 import { registerWebGpuKernels, setOwnWebGpuKernels } from './webgpuKernels';
+import { registerWebGpuOptimizerKernels } from './webgpuOptimizerKernels';
 
 export type { BackendName, BackendRequest } from './backendChoice';
 
@@ -106,6 +107,7 @@ export async function selectBackend(
   registerWasmKernels();
   registerCpuKernels();
   registerWebGpuKernels();
+  registerWebGpuOptimizerKernels();
 
   const order: BackendName[] =
     requested === 'auto' ? [...BACKENDS] : [requested, ...BACKENDS.filter((b) => b !== requested)];

@@ -10,6 +10,7 @@ import type {
 } from './api';
 import { BENCHMARKS } from './benchmarks';
 import { compareWebGpuKernels } from './kernelCheck';
+import { compareWebGpuOptimizer } from './webgpuOptimizerCheck';
 import { selectBackend, type BackendInfo, type WasmPaths } from './backend';
 import { JobRegistry, yieldToEventLoop, type ProgressListener } from './jobs';
 import type { SpawnPoolWorker } from './pool/executor';
@@ -165,6 +166,11 @@ export function createEngine(options: EngineOptions = {}): EngineApi {
     async compareWebGpuKernels() {
       await pendingInit;
       return compareWebGpuKernels();
+    },
+
+    async compareWebGpuOptimizer() {
+      await pendingInit;
+      return compareWebGpuOptimizer();
     },
 
     async listBenchmarks() {

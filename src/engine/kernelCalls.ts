@@ -5,11 +5,12 @@
  * - tfjs kernel invocations: `tf.engine().runKernel`, through which every op reaches its
  *   backend's registered kernel (forward and backward). The CPU-side cost of the engine scales
  *   with it on every backend;
- * - on webgpu, GPU programs actually dispatched: the backend's `runWebGPUProgram`. One kernel may
- *   dispatch several programs, or none (a reshape only relabels a buffer), and dispatches are
- *   what a GPU pays per launch.
+ * - on webgpu, GPU programs actually dispatched: the backend's `runWebGPUProgram`, plus our fused
+ *   AdamW's dispatches, which it encodes itself. One kernel may dispatch several programs, or none
+ *   (a reshape only relabels a buffer), and dispatches are what a GPU pays per launch.
  */
 import * as tf from '@tensorflow/tfjs';
+import { ownAdamWDispatches } from './webgpuOptimizerKernels';
 
 export interface KernelCalls {
   tfjsKernels: number;
@@ -36,9 +37,14 @@ export async function countKernelCalls(work: () => Promise<unknown>): Promise<Ke
     tf.getBackend() === 'webgpu'
       ? countCalls(tf.backend() as unknown as Record<string, unknown>, 'runWebGPUProgram')
       : null;
+  const adamWBefore = ownAdamWDispatches();
   try {
     await work();
-    return { tfjsKernels: kernels.calls, gpuDispatches: dispatches?.calls ?? null };
+    const adamW = ownAdamWDispatches() - adamWBefore;
+    return {
+      tfjsKernels: kernels.calls,
+      gpuDispatches: dispatches ? dispatches.calls + adamW : null,
+    };
   } finally {
     kernels.restore();
     dispatches?.restore();

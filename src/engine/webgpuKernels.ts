@@ -284,7 +284,10 @@ export function planMatMul(
   };
 }
 
-/** Whether BatchMatMul on webgpu runs our program (where it applies) or always tfjs's own. */
+/**
+ * Whether BatchMatMul on webgpu runs our program (where it applies) and AdamW and clipping run
+ * ours (webgpuOptimizerKernels.ts), or all of them tfjs's own.
+ */
 let ownKernelsEnabled = true;
 
 /** Switches our webgpu kernels on or off (they stay registered and delegate when off). */
@@ -303,7 +306,12 @@ export function ownMatMulRuns(): number {
   return matMulRuns;
 }
 
-function reshape(backend: WebGPUBackend, x: tf.TensorInfo, shape: number[]): tf.TensorInfo {
+/** A reshape on the backend, inside a kernel: on webgpu it only relabels the buffer (no copy). */
+export function reshapeOnBackend(
+  backend: WebGPUBackend,
+  x: tf.TensorInfo,
+  shape: number[],
+): tf.TensorInfo {
   const kernel = tf.getKernel('Reshape', 'webgpu')!.kernelFunc;
   return kernel({ inputs: { x }, backend, attrs: { shape } }) as tf.TensorInfo;
 }
@@ -318,8 +326,16 @@ function ownBatchMatMul(stock: tf.KernelFunc) {
     const [aRows, aColumns] = inputs.a.shape.slice(-2) as [number, number];
     const [bRows, bColumns] = inputs.b.shape.slice(-2) as [number, number];
     // Reshapes only relabel the buffer on webgpu (no copy).
-    const a3d = reshape(backend, inputs.a, [product(inputs.a.shape.slice(0, -2)), aRows, aColumns]);
-    const b3d = reshape(backend, inputs.b, [product(inputs.b.shape.slice(0, -2)), bRows, bColumns]);
+    const a3d = reshapeOnBackend(backend, inputs.a, [
+      product(inputs.a.shape.slice(0, -2)),
+      aRows,
+      aColumns,
+    ]);
+    const b3d = reshapeOnBackend(backend, inputs.b, [
+      product(inputs.b.shape.slice(0, -2)),
+      bRows,
+      bColumns,
+    ]);
     const program = new OwnMatMulProgram(plan);
     matMulRuns++;
     const dimensions = [plan.rows, plan.columns, plan.inner].map((d) => ({
@@ -327,7 +343,7 @@ function ownBatchMatMul(stock: tf.KernelFunc) {
       data: [d],
     }));
     const out = backend.runWebGPUProgram(program, [a3d, b3d], 'float32', dimensions);
-    const shaped = reshape(backend, out, plan.outShape);
+    const shaped = reshapeOnBackend(backend, out, plan.outShape);
     for (const temporary of [a3d, b3d, out]) backend.disposeData(temporary.dataId);
     return shaped;
   };

@@ -33,3 +33,47 @@ test('our webgpu matmul equals the stock one on every shape, and so do training 
     1e-5 * Math.abs(comparison.lossWithStock),
   );
 });
+
+/**
+ * Fused against stock AdamW, both float32: the same operations in the same order, so only fused
+ * multiply-adds and, with clipping, the order of the norm's sum may round differently.
+ */
+const OPTIMIZER_TOLERANCE = 1e-5;
+
+test('our webgpu AdamW and clipping equal the stock op sequence over several steps', async ({
+  page,
+}) => {
+  await openApp(page);
+  const comparisons = await page.evaluate(async () => {
+    const { engine } = (window as unknown as PageWithEngine).seal;
+    const info = await engine.init('webgpu');
+    if (info.active !== 'webgpu') throw new Error(`webgpu did not start: ${info.fallbackReasons}`);
+    return engine.compareWebGpuOptimizer();
+  });
+
+  expect(comparisons.map((c) => c.label)).toEqual([
+    'vector',
+    'matrix, decayed',
+    'matrix',
+    'mixed, clipped',
+  ]);
+  for (const c of comparisons) {
+    expect(c.paramError, c.label).toBeLessThan(OPTIMIZER_TOLERANCE);
+    expect(c.firstMomentError, c.label).toBeLessThan(OPTIMIZER_TOLERANCE);
+    expect(c.secondMomentError, c.label).toBeLessThan(OPTIMIZER_TOLERANCE);
+    expect(c.normError, c.label).toBeLessThan(OPTIMIZER_TOLERANCE);
+    expect(c.tensorGrowth, c.label).toBe(0);
+    // One update dispatch per parameter and step: a silent fallback would compare stock to stock.
+    expect(c.adamWDispatches, c.label).toBe(c.steps * c.parameters);
+    expect(c.stepDispatches.own, c.label).toBeLessThan(c.stepDispatches.stock);
+  }
+  const clipped = comparisons.find((c) => c.label === 'mixed, clipped')!;
+  expect(clipped.smallestScale).toBeLessThan(0.1);
+  // Ten gradients: two dispatches of (WebGPU's default 8 storage buffers − 1 output) gradients.
+  expect(clipped.squaredNormDispatches).toBe(clipped.steps * 2);
+  for (const c of comparisons.filter((c) => c !== clipped)) {
+    expect(c.squaredNormDispatches, c.label).toBe(0);
+    // A lone parameter's update is a single dispatch, against a dozen stock kernels.
+    expect(c.stepDispatches.own, c.label).toBe(1);
+  }
+});

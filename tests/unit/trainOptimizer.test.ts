@@ -1,7 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/engine/backend';
-import { AdamW, clipByGlobalNorm, learningRateAt } from '../../src/engine/train/optimizer';
+import {
+  AdamW,
+  clipByGlobalNorm,
+  globalNormScale,
+  learningRateAt,
+} from '../../src/engine/train/optimizer';
 
 beforeAll(async () => {
   await selectBackend('wasm');
@@ -116,5 +121,57 @@ describe('global-norm clipping', () => {
     expect(values[0]).toBeCloseTo(0.3, 5);
     expect(values[1]).toBeCloseTo(0.4, 5);
     tf.dispose([...grads, ...clipped, norm]);
+  });
+
+  it('gives the same numbers as a scale passed to the step as clipped gradients do', async () => {
+    const gradientSteps = [
+      [
+        [0.3, -4, 2, 1],
+        [1.5, -0.5],
+      ],
+      [
+        [1, 1, -3, 0.5],
+        [0.2, 2],
+      ],
+    ];
+    const train = async (scaleInStep: boolean) => {
+      const matrix = tf.variable(tf.tensor2d([0.5, -1, 2, 0.25], [2, 2]));
+      const vector = tf.variable(tf.tensor1d([1, -2]));
+      const optimizer = new AdamW([matrix, vector], { weightDecay: 0.1 });
+      const scales: number[] = [];
+      for (const [step, [matrixGrad, vectorGrad]] of gradientSteps.entries()) {
+        const grads = [tf.tensor2d(matrixGrad!, [2, 2]), tf.tensor1d(vectorGrad!)];
+        const learningRate = 0.01 * (step + 1);
+        if (scaleInStep) {
+          const { scale, norm } = globalNormScale(grads, 1);
+          optimizer.step(grads, learningRate, scale);
+          scales.push((await scale.data())[0]!);
+          tf.dispose([scale, norm]);
+        } else {
+          const { clipped, norm } = clipByGlobalNorm(grads, 1);
+          optimizer.step(clipped, learningRate);
+          tf.dispose([...clipped, norm]);
+        }
+        tf.dispose(grads);
+      }
+      const result = {
+        params: [[...(await matrix.data())], [...(await vector.data())]],
+        state: await optimizer.exportState(),
+        scales,
+      };
+      optimizer.dispose();
+      tf.dispose([matrix, vector]);
+      return result;
+    };
+    for (const backend of ['wasm', 'cpu']) {
+      await tf.setBackend(backend);
+      const scaled = await train(true);
+      const clipped = await train(false);
+      expect(scaled.params, backend).toEqual(clipped.params);
+      expect(scaled.state, backend).toEqual(clipped.state);
+      // Both steps really clipped.
+      expect(Math.max(...scaled.scales), backend).toBeLessThan(1);
+    }
+    await tf.setBackend('wasm');
   });
 });

@@ -1,9 +1,11 @@
 /**
  * AdamW with decoupled weight decay (as in PyTorch's torch.optim.AdamW), learning-rate schedules
  * and global-norm gradient clipping. Clipping stays on the device: the scale is a tensor, so a
- * training step never waits for the GPU to report the gradient norm.
+ * training step never waits for the GPU to report the gradient norm. On webgpu with our kernels
+ * on, the update and the norm run fused programs (webgpuOptimizerKernels.ts); elsewhere, stock ops.
  */
 import * as tf from '@tensorflow/tfjs';
+import { fusedAdamW, ownOptimizerKernelsActive, squaredNorms } from '../webgpuOptimizerKernels';
 
 export interface AdamWOptions {
   beta1?: number;
@@ -45,6 +47,27 @@ export function learningRateAt(step: number, schedule: LearningRateSchedule): nu
 }
 
 /**
+ * The factor that brings the joint L2 norm of `gradients` to at most `maxNorm` (1 when it is
+ * within), and that norm: scalar tensors the caller disposes. `AdamW.step` takes the factor, so
+ * clipping costs no pass over the gradients of its own.
+ */
+export function globalNormScale(
+  gradients: tf.Tensor[],
+  maxNorm: number,
+): { scale: tf.Scalar; norm: tf.Scalar } {
+  return tf.tidy(() => {
+    // Not tf.addN: on webgpu it binds every input to one shader and silently sums wrong once
+    // they outnumber the device's storage-buffer slots; stack (a concat) splits such inputs.
+    const squares = ownOptimizerKernelsActive()
+      ? squaredNorms(gradients)
+      : tf.stack(gradients.map((g) => g.square().sum()));
+    const norm = squares.sum().sqrt() as tf.Scalar;
+    const scale = tf.minimum(1, tf.div(maxNorm, norm.add(1e-6))) as tf.Scalar;
+    return { scale, norm };
+  });
+}
+
+/**
  * Scales `gradients` so that their joint L2 norm is at most `maxNorm`. Returns the scaled
  * gradients and the norm before scaling (a scalar tensor the caller may read later or dispose).
  */
@@ -53,11 +76,7 @@ export function clipByGlobalNorm(
   maxNorm: number,
 ): { clipped: tf.Tensor[]; norm: tf.Scalar } {
   return tf.tidy(() => {
-    // Not tf.addN: on webgpu it binds every input to one shader and silently sums wrong once
-    // they outnumber the device's storage-buffer slots; stack (a concat) splits such inputs.
-    const squares = tf.stack(gradients.map((g) => g.square().sum()));
-    const norm = squares.sum().sqrt() as tf.Scalar;
-    const scale = tf.minimum(1, tf.div(maxNorm, norm.add(1e-6)));
+    const { scale, norm } = globalNormScale(gradients, maxNorm);
     return { clipped: gradients.map((g) => g.mul(scale)), norm };
   });
 }
@@ -91,8 +110,11 @@ export class AdamW {
     return this.stepsTaken;
   }
 
-  /** One update; `gradients[i]` belongs to the i-th parameter given to the constructor. */
-  step(gradients: tf.Tensor[], learningRate: number): void {
+  /**
+   * One update; `gradients[i]` belongs to the i-th parameter given to the constructor. With
+   * `gradientScale` (see `globalNormScale`) every gradient is multiplied by it first.
+   */
+  step(gradients: tf.Tensor[], learningRate: number, gradientScale?: tf.Scalar): void {
     if (gradients.length !== this.params.length) {
       throw new Error(`AdamW got ${gradients.length} gradients for ${this.params.length} params`);
     }
@@ -100,9 +122,13 @@ export class AdamW {
     const t = this.stepsTaken;
     const correction1 = 1 - this.beta1 ** t;
     const correction2 = 1 - this.beta2 ** t;
+    if (ownOptimizerKernelsActive()) {
+      this.fusedStep(gradients, learningRate, correction1, correction2, gradientScale);
+      return;
+    }
     tf.tidy(() => {
       this.params.forEach((param, i) => {
-        const gradient = gradients[i]!;
+        const gradient = gradientScale ? gradients[i]!.mul(gradientScale) : gradients[i]!;
         const m = this.firstMoments[i]!;
         const v = this.secondMoments[i]!;
         const newM = m.mul(this.beta1).add(gradient.mul(1 - this.beta1));
@@ -118,6 +144,38 @@ export class AdamW {
             ? param.mul(1 - learningRate * this.weightDecay)
             : param;
         param.assign(decayed.sub(update));
+      });
+    });
+  }
+
+  /** The same update as one fused program per parameter; the variables take its outputs over. */
+  private fusedStep(
+    gradients: tf.Tensor[],
+    learningRate: number,
+    correction1: number,
+    correction2: number,
+    gradientScale: tf.Scalar | undefined,
+  ): void {
+    const slots = this.params.map((param, i) => ({
+      param,
+      firstMoment: this.firstMoments[i]!,
+      secondMoment: this.secondMoments[i]!,
+      gradient: gradients[i]!,
+      decay: this.weightDecay > 0 && param.rank >= 2 ? 1 - learningRate * this.weightDecay : 1,
+    }));
+    const constants = {
+      beta1: this.beta1,
+      beta2: this.beta2,
+      epsilon: this.epsilon,
+      learningRate,
+      correction1,
+      correction2,
+    };
+    tf.tidy(() => {
+      fusedAdamW(slots, constants, gradientScale).forEach((updated, i) => {
+        this.params[i]!.assign(updated.param);
+        this.firstMoments[i]!.assign(updated.firstMoment);
+        this.secondMoments[i]!.assign(updated.secondMoment);
       });
     });
   }

@@ -16,7 +16,7 @@ import type { ModelWeights } from '../model/weights';
 import { streamSeed } from '../random';
 import { createRng } from '../world/random';
 import { setBaseTrainable } from './lora';
-import { AdamW, clipByGlobalNorm, learningRateAt, type AdamWState } from './optimizer';
+import { AdamW, globalNormScale, learningRateAt, type AdamWState } from './optimizer';
 import { makeBatch, weightedTokenLoss } from './sft';
 
 export interface PretrainOptions {
@@ -189,9 +189,9 @@ export class Pretrainer {
       warmupSteps: options.warmupSteps,
       totalSteps: options.totalSteps,
     });
-    const { clipped, norm } = clipByGlobalNorm(gradients, options.maxGradNorm);
-    this.optimizer.step(clipped, learningRate);
-    tf.dispose([...clipped, norm, ...gradients]);
+    const { scale, norm } = globalNormScale(gradients, options.maxGradNorm);
+    this.optimizer.step(gradients, learningRate, scale);
+    tf.dispose([scale, norm, ...gradients]);
     const [value] = await loss.data();
     loss.dispose();
     const tokens = rows.reduce((n, row) => n + row.length, 0);

@@ -11,7 +11,7 @@ import type { ModelWeights } from '../model/weights';
 import { createRandom, shuffled, streamSeed } from '../random';
 import type { TokenizedSequence } from './dataset';
 import { LoraAdapter, setBaseTrainable } from './lora';
-import { AdamW, clipByGlobalNorm, learningRateAt, type ScheduleKind } from './optimizer';
+import { AdamW, globalNormScale, learningRateAt, type ScheduleKind } from './optimizer';
 
 /** Data order draws from streams 0, 1, … (one per epoch); dropout from this one. */
 const DROPOUT_STREAM = 0x7fffffff;
@@ -343,9 +343,9 @@ export async function trainSft(
       if (options.maxGradNorm === null) {
         optimizer.step(gradients, learningRate);
       } else {
-        const { clipped, norm } = clipByGlobalNorm(gradients, options.maxGradNorm);
-        optimizer.step(clipped, learningRate);
-        tf.dispose([...clipped, norm]);
+        const { scale, norm } = globalNormScale(gradients, options.maxGradNorm);
+        optimizer.step(gradients, learningRate, scale);
+        tf.dispose([scale, norm]);
       }
       tf.dispose(gradients);
       pending.push({ loss, step: index + 1, epoch, learningRate });
