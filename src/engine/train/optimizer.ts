@@ -67,20 +67,6 @@ export function globalNormScale(
   });
 }
 
-/**
- * Scales `gradients` so that their joint L2 norm is at most `maxNorm`. Returns the scaled
- * gradients and the norm before scaling (a scalar tensor the caller may read later or dispose).
- */
-export function clipByGlobalNorm(
-  gradients: tf.Tensor[],
-  maxNorm: number,
-): { clipped: tf.Tensor[]; norm: tf.Scalar } {
-  return tf.tidy(() => {
-    const { scale, norm } = globalNormScale(gradients, maxNorm);
-    return { clipped: gradients.map((g) => g.mul(scale)), norm };
-  });
-}
-
 function zerosVariableLike(param: tf.Variable): tf.Variable {
   return tf.tidy(() => tf.variable(tf.zerosLike(param), false));
 }
