@@ -35,7 +35,7 @@ import {
   type SealLink,
 } from '../sealUrl';
 import { estimateState } from './sealEstimate.svelte';
-import { app, engine, refreshMemory } from '../state.svelte';
+import { app, engine, onEngineEvent, refreshMemory } from '../state.svelte';
 import { coalesced } from './coalesce';
 import { runJobEnd, showingErrors, shownResultsReloader } from './runPanel';
 import { cardsOf, withSelfEdit, type SelfEditCardData } from './sealCards';
@@ -121,14 +121,12 @@ let listening = false;
 export async function openSealPanel(): Promise<void> {
   if (listening) return;
   listening = true;
-  void engine.subscribe(
-    Comlink.proxy((event) => {
-      if (event.type !== 'store') return;
-      void refreshRuns();
-      // A running job reloads the results with its own events; a rename in another tab does not.
-      if (event.change.id === sealState.runId && sealState.job === null) void refreshResults();
-    }),
-  );
+  onEngineEvent((event) => {
+    if (event.type !== 'store') return;
+    void refreshRuns();
+    // A running job reloads the results with its own events; a rename in another tab does not.
+    if (event.change.id === sealState.runId && sealState.job === null) void refreshResults();
+  });
   const defaults = await engine.seal.defaults();
   sealState.paper = defaults.paper;
   if (!sealState.form) {

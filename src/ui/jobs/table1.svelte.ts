@@ -11,7 +11,7 @@ import { Comlink, newJobId } from '../engineClient';
 import { messageOf } from '../errors';
 import type { Pace } from '../explain/pace';
 import { canResume } from '../runStatus';
-import { app, engine, refreshMemory } from '../state.svelte';
+import { app, engine, onEngineEvent, refreshMemory } from '../state.svelte';
 import { coalesced } from './coalesce';
 import { puzzleState } from './puzzles.svelte';
 import { runJobEnd, showingErrors, shownResultsReloader } from './runPanel';
@@ -65,11 +65,9 @@ let listening = false;
 export async function openTable1Section(): Promise<void> {
   if (listening) return;
   listening = true;
-  void engine.subscribe(
-    Comlink.proxy((event) => {
-      if (event.type === 'store' && event.change.kind !== 'puzzle') void refreshRuns();
-    }),
-  );
+  onEngineEvent((event) => {
+    if (event.type === 'store' && event.change.kind !== 'puzzle') void refreshRuns();
+  });
   await refreshRuns();
 }
 
