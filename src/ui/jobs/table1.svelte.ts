@@ -14,7 +14,7 @@ import { canResume } from '../runStatus';
 import { app, engine, onEngineEvent, refreshMemory } from '../state.svelte';
 import { coalesced } from './coalesce';
 import { puzzleState } from './puzzles.svelte';
-import { runJobEnd, showingErrors, shownResultsReloader } from './runPanel';
+import { followRun, runJobEnd, showingErrors, shownResultsReloader } from './runPanel';
 import {
   recipeCardOf,
   RECIPE_CARDS_SHOWN,
@@ -117,13 +117,7 @@ async function showRun(runId: string): Promise<void> {
 function onEvent(event: Table1Event): void {
   switch (event.type) {
     case 'run':
-      if (event.run.id !== table1State.runId) {
-        table1State.runId = event.run.id;
-        table1State.results = null;
-        table1State.cards = [];
-      }
-      table1State.done = event.run.episodeCount;
-      if (event.totalSteps !== undefined) table1State.total = event.totalSteps;
+      followRun(table1State, event);
       paceStart ??= { at: performance.now(), done: event.run.episodeCount };
       void refreshResults();
       break;
