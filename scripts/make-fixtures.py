@@ -291,19 +291,26 @@ def save_model(spec: Saved) -> None:
     write_tokenizer_goldens(folder, AutoTokenizer.from_pretrained(folder))
 
 
+# The size of every reference model, Llama or Qwen2: small enough to check in, with grouped-query
+# attention (two heads share a key/value head). Eager attention is the plain reference to match.
+TINY_SHAPE = {
+    "hidden_size": 32,
+    "intermediate_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "attn_implementation": "eager",
+}
+
+
 def tiny_llama(vocab_size: int, bos: int, eos: int | list[int], **overrides) -> LlamaForCausalLM:
     config = LlamaConfig(
         vocab_size=vocab_size,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
+        **TINY_SHAPE,
         rms_norm_eps=1e-5,
         rope_theta=10000.0,
         bos_token_id=bos,
         eos_token_id=eos,
-        attn_implementation="eager",
         **{"tie_word_embeddings": False, "max_position_embeddings": 128, **overrides},
     )
     return LlamaForCausalLM(config)
@@ -312,11 +319,7 @@ def tiny_llama(vocab_size: int, bos: int, eos: int | list[int], **overrides) -> 
 def tiny_qwen2(vocab_size: int, eos: int) -> Qwen2ForCausalLM:
     config = Qwen2Config(
         vocab_size=vocab_size,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
+        **TINY_SHAPE,
         max_position_embeddings=256,
         rms_norm_eps=1e-6,
         rope_theta=1000000.0,
@@ -324,7 +327,6 @@ def tiny_qwen2(vocab_size: int, eos: int) -> Qwen2ForCausalLM:
         eos_token_id=eos,
         tie_word_embeddings=False,
         use_sliding_window=False,
-        attn_implementation="eager",
     )
     return Qwen2ForCausalLM(config)
 

@@ -211,16 +211,21 @@ interface RunOutcome {
   wallSeconds: number;
 }
 
+/** What every run of one experiment shares: its file, the model, and how to run (resume, workers). */
+interface ExperimentSetup {
+  file: ExperimentFile;
+  model: LoadedModel;
+  options: { resume: boolean; workers: number };
+}
+
 /**
  * One SEAL run, its records written to `outDir`. With `resume`, a run that already finished there
  * is read back, and one interrupted there continues from where it was last saved.
  */
 async function runOne(
-  file: ExperimentFile,
-  model: LoadedModel,
+  { file, model, options: { resume, workers } }: ExperimentSetup,
   overrides: Record<string, unknown>,
   outDir: string,
-  { resume, workers }: { resume: boolean; workers: number },
 ): Promise<RunOutcome> {
   const config = resolveSealConfig(overrides);
   const finished = resume ? readFinishedRun(outDir, resolveSealConfig) : null;
@@ -308,29 +313,23 @@ function writeResult(
  * random self-edit per context, which starts from the same generator and so skips the
  * evaluations before its first round (SEAL's serve for both).
  */
-async function runTable2(
-  file: ExperimentFile,
-  model: LoadedModel,
-  outDir: string,
-  options: { resume: boolean; workers: number },
-): Promise<Record<string, number>> {
+async function runTable2(setup: ExperimentSetup, outDir: string): Promise<Record<string, number>> {
+  const { file } = setup;
   const seal = file.seal ?? {};
-  const main = await runOne(file, model, seal, outDir, options);
+  const main = await runOne(setup, seal, outDir);
   let metrics = main.metrics;
   let wallSeconds = main.wallSeconds;
   if (file.control !== false && main.config.outer.rounds > 0) {
     const heldOut = (seal.heldOut ?? {}) as Record<string, unknown>;
     const outer = (seal.outer ?? {}) as Record<string, unknown>;
     const control = await runOne(
-      file,
-      model,
+      setup,
       {
         ...seal,
         outer: { ...outer, selection: 'random' },
         heldOut: { ...heldOut, conditions: [], crossConditions: false },
       },
       join(outDir, 'random-selection'),
-      options,
     );
     metrics = {
       ...metrics,
@@ -372,12 +371,8 @@ async function loadFinalGenerator(
  * Table 2's continued-pretraining column: pooled held-out updates by the base model (`cpt_base`,
  * `cpt_passage`, `cpt_base_self_edits`) and with the final generator's self-edits (`cpt_seal`).
  */
-async function runCpt(
-  file: ExperimentFile,
-  model: LoadedModel,
-  outDir: string,
-  options: { resume: boolean; workers: number },
-): Promise<Record<string, number>> {
+async function runCpt(setup: ExperimentSetup, outDir: string): Promise<Record<string, number>> {
+  const { file, model } = setup;
   const seal = file.seal ?? {};
   const heldOut = {
     ...((seal.heldOut ?? {}) as Record<string, unknown>),
@@ -395,11 +390,9 @@ async function runCpt(
     }
   };
   const base = await runOne(
-    file,
-    model,
+    setup,
     { ...seal, outer, heldOut: { ...heldOut, conditions: ['base', 'passage', 'self-edit'] } },
     join(outDir, 'cpt-base'),
-    options,
   );
   copy(base.metrics, 'base', 'cpt_base');
   copy(base.metrics, 'passage', 'cpt_passage');
@@ -408,11 +401,9 @@ async function runCpt(
   let finalSeconds = 0;
   try {
     const final = await runOne(
-      file,
-      model,
+      setup,
       { ...seal, outer, heldOut: { ...heldOut, conditions: ['self-edit'] } },
       join(outDir, 'cpt-seal'),
-      options,
     );
     copy(final.metrics, 'base_self_edits', 'cpt_seal');
     finalSeconds = final.wallSeconds;
@@ -453,6 +444,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   const seal = file.seal ?? {};
   const options = { resume: values.resume!, workers };
+  const setup: ExperimentSetup = { file, model, options };
 
   if (file.experiment === 'table1') {
     const { config, metrics } = await runTable1(
@@ -487,16 +479,14 @@ async function main(): Promise<void> {
   } else if (file.experiment === 'formats') {
     const table: Record<string, Record<string, number>> = {};
     for (const format of file.formats ?? [...SELF_EDIT_FORMATS]) {
-      table[format] = (
-        await runOne(file, model, { ...seal, format }, join(outDir, format), options)
-      ).metrics;
+      table[format] = (await runOne(setup, { ...seal, format }, join(outDir, format))).metrics;
     }
     write(outDir, 'formats.json', `${JSON.stringify(table, null, 2)}\n`);
     console.table(table);
   } else if (file.experiment === 'table2') {
-    let metrics = await runTable2(file, model, outDir, options);
+    let metrics = await runTable2(setup, outDir);
     if (file.cpt) {
-      const cpt = await runCpt(file, model, outDir, options);
+      const cpt = await runCpt(setup, outDir);
       metrics = { ...metrics, ...cpt, wall_s: metrics.wall_s! + cpt.cpt_wall_s! };
     }
     console.table(metrics);
@@ -505,7 +495,7 @@ async function main(): Promise<void> {
     // its own name, as the evidence its settings were chosen on.
     writeResult(results, file.heldOut === 'validation' ? file.name : 'table2', backend, metrics);
   } else {
-    const { metrics, wallSeconds } = await runOne(file, model, seal, outDir, options);
+    const { metrics, wallSeconds } = await runOne(setup, seal, outDir);
     console.table(metrics);
     if (file.heldOut === 'validation') {
       writeResult(results, file.name, backend, { ...metrics, wall_s: wallSeconds });

@@ -42,13 +42,14 @@ export const positiveNumberSchema = (message: Message) =>
 export const dropoutSchema = (message: Message) =>
   v.pipe(v.number(message), v.minValue(0, message), v.ltValue(1, message));
 
-/** `value` parsed by `schema`, or an error `where: <the first issue's message>`. */
+/** `value` parsed by `schema`, or an error `where: <the first issue as `describe` words it>`. */
 export function parseOrThrow<T extends v.GenericSchema>(
   schema: T,
   value: unknown,
   where: string,
+  describe: (issue: v.InferIssue<T>) => string = (issue) => issue.message,
 ): v.InferOutput<T> {
   const result = v.safeParse(schema, value, { abortEarly: true });
   if (result.success) return result.output;
-  throw new Error(`${where}: ${result.issues[0].message}`);
+  throw new Error(`${where}: ${describe(result.issues[0])}`);
 }

@@ -1,6 +1,7 @@
 import type {
   AdapterInfo,
   BackendInfo,
+  EngineEventListener,
   JobProgress,
   LogEntry,
   MemoryInfo,
@@ -53,6 +54,13 @@ export async function refreshMemory(): Promise<void> {
   if (app.backend) app.memory = await engine.memory();
 }
 
+const engineListeners: EngineEventListener[] = [];
+
+/** Calls `listener` with every engine event from now on, through the app's one subscription. */
+export function onEngineEvent(listener: EngineEventListener): void {
+  engineListeners.push(listener);
+}
+
 export function listenToEngine(): void {
   void engine.subscribe(
     Comlink.proxy((event) => {
@@ -61,6 +69,7 @@ export function listenToEngine(): void {
       if (event.type === 'model-job') app.modelJob = event.job;
       if (event.type === 'adapters') app.adapters = event.adapters;
       if (event.type === 'model') app.loadedModel = event.model;
+      for (const listener of engineListeners) listener(event);
     }),
   );
   void engine.modelJob().then((job) => (app.modelJob = job));

@@ -1,34 +1,24 @@
 import { statSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadModelFolder } from '../../scripts/modelFolder';
-import { selectBackend } from '../../src/engine/backend';
+import { describe, expect, it } from 'vitest';
 import { DEFAULT_WORLD_EVAL_OPTIONS, evaluateWorld } from '../../src/engine/eval/world';
-import { setLoadedModel, type LoadedModel } from '../../src/engine/model/session';
 import { countParameters } from '../../src/engine/model/weights';
 import { generateWorld } from '../../src/engine/world/generate';
+import { SHIPPED_MODEL_FOLDER, useShippedModel } from './shippedModel';
 
-/** The default model shipped with the app, trained on the world of seed 1. */
-const MODEL_FOLDER = 'models/seal-world-1m';
-
-let model: LoadedModel;
-
-beforeAll(async () => {
-  await selectBackend('wasm');
-  model = await loadModelFolder(MODEL_FOLDER);
-}, 60_000);
-
-afterAll(() => setLoadedModel(null));
+const shippedModel = useShippedModel();
 
 describe('the shipped default model', () => {
   it('is a small Llama in the Hub layout with the world tokenizer', () => {
+    const model = shippedModel();
     expect(model.config.architecture).toBe('LlamaForCausalLM');
     expect(countParameters(model.config)).toBeGreaterThan(1_000_000);
-    expect(statSync(`${MODEL_FOLDER}/model.safetensors`).size).toBeLessThan(40 * 2 ** 20);
+    expect(statSync(`${SHIPPED_MODEL_FOLDER}/model.safetensors`).size).toBeLessThan(40 * 2 ** 20);
     expect(model.tokenizer.bosTokenId).toBe(1);
     expect(model.tokenizer.eosTokenId).toBe(2);
   });
 
   it('reads held-out passages, knows pretraining entities better than held-out ones, and writes varied self-edits', async () => {
+    const model = shippedModel();
     const world = generateWorld(1);
     const report = await evaluateWorld(model, world, {
       ...DEFAULT_WORLD_EVAL_OPTIONS,

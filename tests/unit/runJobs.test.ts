@@ -8,20 +8,11 @@ import { worldSealContexts } from '../../src/engine/seal/contexts';
 import { startSealRun, type SealEvent } from '../../src/engine/seal/restem';
 import { tinySealModel } from '../../src/engine/seal/tinyModel';
 import { freshStore } from './storeHelpers';
+import { TINY_SEAL_CONFIG } from './tinySealConfig';
 
 beforeAll(async () => {
   await selectBackend('wasm');
 });
-
-const TINY = {
-  seed: 3,
-  selfEdit: { samples: 2, maxNewTokens: 8 },
-  inner: { epochs: 1, maxLength: 32 },
-  grading: { maxAnswerTokens: 3, maxQuestions: 3 },
-  reward: 'likelihood-gain',
-  outer: { rounds: 1, contextsPerRound: 2 },
-  heldOut: { contexts: 1 },
-};
 
 describe('a run job that pauses after a number of episodes', () => {
   it('stores exactly that many, even when the episodes after them are evaluated already', async () => {
@@ -47,7 +38,7 @@ describe('a run job that pauses after a number of episodes', () => {
             ...job,
             createExecutor: async (m) => ({ ...inProcessExecutor(m), parallelism: 2 }),
           },
-          { config: TINY, contextsSource: { world: 1 } },
+          { config: TINY_SEAL_CONFIG, contextsSource: { world: 1 } },
         ),
       { pauseAfterEpisodes: 1 },
     );

@@ -8,20 +8,11 @@ import { spawnNodePoolWorker } from '../../src/engine/pool/node';
 import { createSealService, type SealEvent } from '../../src/engine/seal/service';
 import type { SealStore } from '../../src/engine/store';
 import { freshStore } from './storeHelpers';
+import { TINY_SEAL_CONFIG } from './tinySealConfig';
 
 beforeAll(async () => {
   await selectBackend('wasm');
 });
-
-const TINY = {
-  seed: 3,
-  selfEdit: { samples: 2, maxNewTokens: 8 },
-  inner: { epochs: 1, maxLength: 32 },
-  grading: { maxAnswerTokens: 3, maxQuestions: 3 },
-  reward: 'likelihood-gain',
-  outer: { rounds: 1, contextsPerRound: 2 },
-  heldOut: { contexts: 1 },
-};
 
 describe('engine.seal', () => {
   it('pauses a run, resumes it to the end, then reports Table 2 and the official-code files', async () => {
@@ -31,9 +22,9 @@ describe('engine.seal', () => {
       activeBackend: () => 'wasm',
       session,
     });
-    await expect(seal.startRun('no-model', { config: TINY, worldSeed: 1 })).rejects.toThrow(
-      /no model is loaded/,
-    );
+    await expect(
+      seal.startRun('no-model', { config: TINY_SEAL_CONFIG, worldSeed: 1 }),
+    ).rejects.toThrow(/no model is loaded/);
     expect(await seal.loadTinyModel(3, 1)).toBe('tiny-seal-3-world-1');
 
     const phases: string[] = [];
@@ -45,7 +36,7 @@ describe('engine.seal', () => {
     };
     const paused = await seal.startRun(
       'first',
-      { config: TINY, worldSeed: 1, name: 'tiny' },
+      { config: TINY_SEAL_CONFIG, worldSeed: 1, name: 'tiny' },
       onEvent,
     );
     expect(paused.status).toBe('paused');
@@ -83,7 +74,11 @@ describe('engine.seal', () => {
     const cancelOnFirst = (event: SealEvent) => {
       if (event.type === 'episode') void seal.stopRun('third', 'cancelled');
     };
-    const cancelled = await seal.startRun('third', { config: TINY, worldSeed: 1 }, cancelOnFirst);
+    const cancelled = await seal.startRun(
+      'third',
+      { config: TINY_SEAL_CONFIG, worldSeed: 1 },
+      cancelOnFirst,
+    );
     expect(cancelled.status).toBe('cancelled');
     await expect(seal.resumeRun('fourth', cancelled.id)).rejects.toThrow(
       /cancelled; it cannot be resumed/,
@@ -91,13 +86,13 @@ describe('engine.seal', () => {
     const rows: number[][] = [];
     const forgetting = await seal.runForgetting(
       'forgetting',
-      { config: TINY, worldSeed: 1, passages: 2 },
+      { config: TINY_SEAL_CONFIG, worldSeed: 1, passages: 2 },
       (_, row) => rows.push(row),
     );
     expect(forgetting.titles).toHaveLength(2);
     expect(forgetting.accuracy).toEqual(rows);
     await expect(
-      seal.runForgetting('bad', { config: TINY, worldSeed: 1, passages: 0 }),
+      seal.runForgetting('bad', { config: TINY_SEAL_CONFIG, worldSeed: 1, passages: 0 }),
     ).rejects.toThrow(/number of passages must be a positive whole number/);
     session.replace(null);
     await store.close();
@@ -114,10 +109,10 @@ describe('engine.seal', () => {
     const passages = worldSealContexts(1).heldOut.slice(0, 4);
     const dataset = await store.importDataset('four.json', squadJson(passages));
     await expect(
-      seal.startRun('both', { config: TINY, worldSeed: 1, datasetId: dataset.id }),
+      seal.startRun('both', { config: TINY_SEAL_CONFIG, worldSeed: 1, datasetId: dataset.id }),
     ).rejects.toThrow(/either a world seed or a dataset id/);
     const run = await seal.startRun('dataset', {
-      config: { ...TINY, outer: { rounds: 1, contextsPerRound: 1 } },
+      config: { ...TINY_SEAL_CONFIG, outer: { rounds: 1, contextsPerRound: 1 } },
       datasetId: dataset.id,
     });
     expect(run.status).toBe('done');
@@ -157,7 +152,7 @@ describe('a run evaluated one step at a time, in one go', () => {
     await serviceOn(freshStore()).loadTinyModel(3, 1);
     const store = freshStore();
     const run = await serviceOn(store).startRun('serial', {
-      config: TINY,
+      config: TINY_SEAL_CONFIG,
       worldSeed: 1,
       workers: 1,
     });
@@ -171,12 +166,16 @@ describe('a run evaluated one step at a time, in one go', () => {
   it('stores the same episodes on a pool of workers', async () => {
     const store = freshStore();
     const seal = serviceOn(store);
-    const run = await seal.startRun('pooled', { config: TINY, worldSeed: 1, workers: 2 });
+    const run = await seal.startRun('pooled', {
+      config: TINY_SEAL_CONFIG,
+      worldSeed: 1,
+      workers: 2,
+    });
     expect(run.status).toBe('done');
     expect(await storedEpisodes(store, run.id)).toEqual(serial);
-    await expect(seal.startRun('bad', { config: TINY, worldSeed: 1, workers: 0 })).rejects.toThrow(
-      /Workers must be a whole number/,
-    );
+    await expect(
+      seal.startRun('bad', { config: TINY_SEAL_CONFIG, worldSeed: 1, workers: 0 }),
+    ).rejects.toThrow(/Workers must be a whole number/);
     await store.close();
   });
 
@@ -185,7 +184,7 @@ describe('a run evaluated one step at a time, in one go', () => {
     const seal = serviceOn(store);
     // Across the M-step too: the step after a round's last episode pauses in it or after it.
     const step = { workers: 1, pauseAfterEpisodes: 1 };
-    let run = await seal.startRun('step-0', { config: TINY, worldSeed: 1, ...step });
+    let run = await seal.startRun('step-0', { config: TINY_SEAL_CONFIG, worldSeed: 1, ...step });
     const counts = [run.episodeCount];
     while (run.status === 'paused') {
       run = await seal.resumeRun(`step-${counts.length}`, run.id, undefined, step);
@@ -195,7 +194,7 @@ describe('a run evaluated one step at a time, in one go', () => {
     expect(counts).toEqual(serial.map((_, i) => i + 1));
     expect(await storedEpisodes(store, run.id)).toEqual(serial);
     await expect(
-      seal.startRun('bad', { config: TINY, worldSeed: 1, pauseAfterEpisodes: 0 }),
+      seal.startRun('bad', { config: TINY_SEAL_CONFIG, worldSeed: 1, pauseAfterEpisodes: 0 }),
     ).rejects.toThrow('Episodes before a pause must be a whole number ≥ 1, got 0');
     await store.close();
   });

@@ -11,7 +11,7 @@ import { tinySealModel } from '../../src/engine/seal/tinyModel';
 import { answerCompletion, closedBookPrompt } from '../../src/engine/prompts';
 import { checkSelfEditLine, generateWorld } from '../../src/engine/world';
 import { selfEditLines } from '../../src/engine/seal/selfEdit';
-import { loadModelFolder } from '../../scripts/modelFolder';
+import { loadShippedModel } from './shippedModel';
 
 const session = createModelSession();
 const engine = createEngine({ session });
@@ -107,7 +107,7 @@ describe('engine.walkthrough', () => {
   }
 
   it("marks each line of the default model's self-edit as the world's fact checker does", async () => {
-    const defaultModel = await loadModelFolder('models/seal-world-1m');
+    const defaultModel = await loadShippedModel();
     session.replace(defaultModel);
     try {
       const request: WalkthroughRequest = { worldSeed: 1, seed: 1 };

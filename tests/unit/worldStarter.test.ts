@@ -1,26 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadModelFolder } from '../../scripts/modelFolder';
-import { selectBackend } from '../../src/engine/backend';
+import { describe, expect, it } from 'vitest';
 import { JobRegistry } from '../../src/engine/jobs';
-import { setLoadedModel, type LoadedModel } from '../../src/engine/model/session';
 import { worldSealContexts } from '../../src/engine/seal/contexts';
 import { worldSeedOfModel, worldStarter } from '../../src/engine/seal/starter';
 import { tokenizeExamples } from '../../src/engine/train/dataset';
 import { FinetuneService } from '../../src/engine/train/service';
 import { evaluateLoss } from '../../src/engine/train/sft';
 import { generateWorld } from '../../src/engine/world';
+import { useShippedModel } from './shippedModel';
 
-/** The default model shipped with the app, trained on the world of seed 1. */
-const MODEL_FOLDER = 'models/seal-world-1m';
-
-let model: LoadedModel;
-
-beforeAll(async () => {
-  await selectBackend('wasm');
-  model = await loadModelFolder(MODEL_FOLDER);
-}, 60_000);
-
-afterAll(() => setLoadedModel(null));
+const shippedModel = useShippedModel();
 
 describe('the starting texts of the world model', () => {
   it('belong to a validation context, never an evaluation one, for the shipped model only', () => {
@@ -37,6 +25,7 @@ describe('the starting texts of the world model', () => {
   });
 
   it('teach the model on the first click: the loss on the passage falls and the answer turns right', async () => {
+    const model = shippedModel();
     const starter = worldStarter(1);
     const service = new FinetuneService(() => model, new JobRegistry());
     const { sequences } = tokenizeExamples([{ text: starter.passage }], model.tokenizer, {

@@ -4,7 +4,7 @@
  * held-out accuracy over rounds, how reliably the reward ranks a context's self-edits, and the
  * diagnostics of each round's self-edits.
  */
-import type { EpisodeRecord, EvaluationCondition } from '../store';
+import type { EpisodeRecord, EvaluationCondition, RunPosition } from '../store';
 import { REWARD_MODES, type RewardMode, type SealConfig } from './config';
 import { clusterOf } from './contexts';
 import { episodeCondition, episodeContext, episodeKind } from './episodes';
@@ -23,19 +23,11 @@ import {
   type PairedMeasurement,
 } from './statistics';
 
-export type ResultEpisode = Pick<
-  EpisodeRecord,
-  | 'round'
-  | 'contextIndex'
-  | 'sampleIndex'
-  | 'contextId'
-  | 'kind'
-  | 'condition'
-  | 'draw'
-  | 'grades'
-  | 'reward'
-  | 'metrics'
->;
+export type ResultEpisode = RunPosition &
+  Pick<
+    EpisodeRecord,
+    'contextId' | 'kind' | 'condition' | 'draw' | 'grades' | 'reward' | 'metrics'
+  >;
 
 /** Per context (in order of first appearance): its right answers and questions over every draw. */
 function contextScores(episodes: readonly ResultEpisode[]): Map<string, ContextScore> {
@@ -414,10 +406,9 @@ export interface UnfinishedHeldOut {
 /** The rounds of `plans` whose held-out evaluation has some of its episodes stored, not all. */
 export function unfinishedHeldOut(
   plans: readonly RoundPlan[],
-  episodes: readonly Pick<ResultEpisode, 'round' | 'contextIndex' | 'sampleIndex'>[],
+  episodes: readonly RunPosition[],
 ): UnfinishedHeldOut[] {
-  const key = (p: { round: number; contextIndex: number; sampleIndex: number }) =>
-    `${p.round}/${p.contextIndex}/${p.sampleIndex}`;
+  const key = (p: RunPosition) => `${p.round}/${p.contextIndex}/${p.sampleIndex}`;
   const stored = new Set(episodes.map(key));
   return plans.flatMap((plan) => {
     const steps = plan.steps.flatMap((step) => (step.kind === 'held-out' ? [step] : []));

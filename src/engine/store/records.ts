@@ -7,6 +7,7 @@
 import * as v from 'valibot';
 import { MAX_TEST_PAIRS, MAX_TRAIN_PAIRS } from '../puzzles/arc';
 import { gridProblem, type Grid } from '../puzzles/grid';
+import { parseOrThrow } from '../validation';
 
 /** Longest text field kept (a passage, a prompt, a self-edit), in characters. */
 export const MAX_TEXT_LENGTH = 1_000_000;
@@ -338,15 +339,8 @@ export const PuzzleTaskSchema = v.strictObject({
 });
 export type PuzzleTaskRecord = v.InferOutput<typeof PuzzleTaskSchema>;
 
-/** Parses `value` as `schema` or throws an error naming `where` and the offending field. */
-export function validate<T extends v.GenericSchema>(
-  schema: T,
-  value: unknown,
-  where: string,
-): v.InferOutput<T> {
-  const result = v.safeParse(schema, value, { abortEarly: true });
-  if (result.success) return result.output;
-  const issue = result.issues[0];
+/** The offending field, if any, and what is wrong with it. */
+function fieldProblem(issue: v.BaseIssue<unknown>): string {
   const path = v.getDotPath(issue);
   const problem =
     issue.kind === 'schema' && issue.received === 'undefined'
@@ -354,5 +348,14 @@ export function validate<T extends v.GenericSchema>(
       : issue.kind === 'schema' && issue.expected
         ? `expected ${issue.expected}, got ${issue.received}`
         : issue.message.replace(/^Invalid \w+: /, '');
-  throw new Error(`${where}${path ? `: ${path}` : ''}: ${problem}`);
+  return path ? `${path}: ${problem}` : problem;
+}
+
+/** Parses `value` as `schema` or throws an error naming `where` and the offending field. */
+export function validate<T extends v.GenericSchema>(
+  schema: T,
+  value: unknown,
+  where: string,
+): v.InferOutput<T> {
+  return parseOrThrow(schema, value, where, fieldProblem);
 }

@@ -18,7 +18,7 @@ import type { PuzzleTaskRecord } from '../../engine/store';
 import { downloadFile } from '../download';
 import { Comlink, newJobId } from '../engineClient';
 import { isCancelled, messageOf } from '../errors';
-import { app, engine, refreshMemory } from '../state.svelte';
+import { app, engine, onEngineEvent, refreshMemory } from '../state.svelte';
 import { coalesced } from './coalesce';
 
 /** A task the panel can show: one of the world's, or one imported from an ARC file. */
@@ -106,12 +106,10 @@ let listening = false;
 export async function openPuzzlesPanel(): Promise<void> {
   if (listening) return;
   listening = true;
-  void engine.subscribe(
-    Comlink.proxy((event) => {
-      if (event.type === 'store' && event.change.kind === 'puzzle') void refreshStored();
-      if (event.type === 'model') void refreshModelProblem();
-    }),
-  );
+  onEngineEvent((event) => {
+    if (event.type === 'store' && event.change.kind === 'puzzle') void refreshStored();
+    if (event.type === 'model') void refreshModelProblem();
+  });
   await Promise.all([refreshWorld(), refreshStored(), refreshModelProblem()]);
 }
 

@@ -1,7 +1,7 @@
 /**
  * What the panels that run stored experiments (SEAL, Table 1) share: a run job whose end the
- * panel's message tells, the shown run's results reloaded as its episodes arrive, and errors of
- * the panel's other actions shown in its message.
+ * panel's message tells, the run it shows following the job's, the shown run's results reloaded as
+ * its episodes arrive, and errors of the panel's other actions shown in its message.
  */
 import type { RunRecord } from '../../engine/store';
 import { messageOf } from '../errors';
@@ -34,6 +34,25 @@ export function shownResultsReloader<Results>(
       panel.message = { text: messageOf(error), bad: true };
     }
   });
+}
+
+/**
+ * Follows a run job's `run` event: a run new to the panel replaces what it showed, and the counts
+ * become the run's. Returns whether the run is new.
+ */
+export function followRun(
+  panel: RunPanel<unknown> & { cards: unknown[]; done: number; total: number },
+  event: { run: Pick<RunRecord, 'id' | 'episodeCount'>; totalSteps?: number },
+): boolean {
+  const isNew = event.run.id !== panel.runId;
+  if (isNew) {
+    panel.runId = event.run.id;
+    panel.results = null;
+    panel.cards = [];
+  }
+  panel.done = event.run.episodeCount;
+  if (event.totalSteps !== undefined) panel.total = event.totalSteps;
+  return isNew;
 }
 
 /** Runs `work` with the panel's message cleared; its error, if any, becomes the message. */

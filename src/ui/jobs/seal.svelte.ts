@@ -35,9 +35,9 @@ import {
   type SealLink,
 } from '../sealUrl';
 import { estimateState } from './sealEstimate.svelte';
-import { app, engine, refreshMemory } from '../state.svelte';
+import { app, engine, onEngineEvent, refreshMemory } from '../state.svelte';
 import { coalesced } from './coalesce';
-import { runJobEnd, showingErrors, shownResultsReloader } from './runPanel';
+import { followRun, runJobEnd, showingErrors, shownResultsReloader } from './runPanel';
 import { cardsOf, withSelfEdit, type SelfEditCardData } from './sealCards';
 
 /** How far a started or resumed run goes before it pauses by itself (unset: to its end). */
@@ -121,14 +121,12 @@ let listening = false;
 export async function openSealPanel(): Promise<void> {
   if (listening) return;
   listening = true;
-  void engine.subscribe(
-    Comlink.proxy((event) => {
-      if (event.type !== 'store') return;
-      void refreshRuns();
-      // A running job reloads the results with its own events; a rename in another tab does not.
-      if (event.change.id === sealState.runId && sealState.job === null) void refreshResults();
-    }),
-  );
+  onEngineEvent((event) => {
+    if (event.type !== 'store') return;
+    void refreshRuns();
+    // A running job reloads the results with its own events; a rename in another tab does not.
+    if (event.change.id === sealState.runId && sealState.job === null) void refreshResults();
+  });
   const defaults = await engine.seal.defaults();
   sealState.paper = defaults.paper;
   if (!sealState.form) {
@@ -220,15 +218,7 @@ function showResults(results: SealResults, edits: TrainingSelfEdit[]): void {
 function onEvent(event: SealEvent): void {
   switch (event.type) {
     case 'run':
-      // A new run replaces what the previous one showed.
-      if (event.run.id !== sealState.runId) {
-        sealState.runId = event.run.id;
-        sealState.recorded = null;
-        sealState.cards = [];
-        sealState.results = null;
-      }
-      sealState.done = event.run.episodeCount;
-      if (event.totalSteps !== undefined) sealState.total = event.totalSteps;
+      if (followRun(sealState, event)) sealState.recorded = null;
       break;
     case 'phase':
       sealState.phase = LOOP_PHASES.indexOf(event.phase);

@@ -11,10 +11,10 @@ import { Comlink, newJobId } from '../engineClient';
 import { messageOf } from '../errors';
 import type { Pace } from '../explain/pace';
 import { canResume } from '../runStatus';
-import { app, engine, refreshMemory } from '../state.svelte';
+import { app, engine, onEngineEvent, refreshMemory } from '../state.svelte';
 import { coalesced } from './coalesce';
 import { puzzleState } from './puzzles.svelte';
-import { runJobEnd, showingErrors, shownResultsReloader } from './runPanel';
+import { followRun, runJobEnd, showingErrors, shownResultsReloader } from './runPanel';
 import {
   recipeCardOf,
   RECIPE_CARDS_SHOWN,
@@ -65,11 +65,9 @@ let listening = false;
 export async function openTable1Section(): Promise<void> {
   if (listening) return;
   listening = true;
-  void engine.subscribe(
-    Comlink.proxy((event) => {
-      if (event.type === 'store' && event.change.kind !== 'puzzle') void refreshRuns();
-    }),
-  );
+  onEngineEvent((event) => {
+    if (event.type === 'store' && event.change.kind !== 'puzzle') void refreshRuns();
+  });
   await refreshRuns();
 }
 
@@ -119,13 +117,7 @@ async function showRun(runId: string): Promise<void> {
 function onEvent(event: Table1Event): void {
   switch (event.type) {
     case 'run':
-      if (event.run.id !== table1State.runId) {
-        table1State.runId = event.run.id;
-        table1State.results = null;
-        table1State.cards = [];
-      }
-      table1State.done = event.run.episodeCount;
-      if (event.totalSteps !== undefined) table1State.total = event.totalSteps;
+      followRun(table1State, event);
       paceStart ??= { at: performance.now(), done: event.run.episodeCount };
       void refreshResults();
       break;

@@ -5,22 +5,13 @@
  */
 import type { Grid } from '../../engine/puzzles/grid';
 import { parseRecipe, type Recipe } from '../../engine/puzzles/recipe';
-import type { EpisodeRecord, PuzzleStatus } from '../../engine/store';
+import type { EpisodeRecord, PuzzleStatus, RunPosition } from '../../engine/store';
 
 /** Cards shown at once, the newest first. */
 export const RECIPE_CARDS_SHOWN = 4;
 
-export type RecipeCardEpisode = Pick<
-  EpisodeRecord,
-  | 'round'
-  | 'contextIndex'
-  | 'sampleIndex'
-  | 'contextId'
-  | 'kind'
-  | 'selfEdit'
-  | 'lossCurve'
-  | 'puzzle'
->;
+export type RecipeCardEpisode = RunPosition &
+  Pick<EpisodeRecord, 'contextId' | 'kind' | 'selfEdit' | 'lossCurve' | 'puzzle'>;
 
 export interface RecipeCardData {
   key: string;
