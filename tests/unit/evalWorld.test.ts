@@ -39,5 +39,5 @@ describe('the shipped default model', () => {
     expect(metrics.self_edit_varied_fraction).toBe(1);
     // A self-edit is one block of lines: sampling stops where a blank line would start another.
     for (const sample of examples.selfEdits) expect(sample.text).not.toContain('\n\n');
-  }, 240_000);
+  });
 });

@@ -59,5 +59,5 @@ describe('npm run seal on a table1 experiment', () => {
     // A finished run is read back, not run again.
     seal(out, '--resume');
     expect(summaryOf(out).metrics).toEqual(summary.metrics);
-  }, 300_000);
+  });
 });

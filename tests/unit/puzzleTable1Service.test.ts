@@ -66,5 +66,5 @@ describe('engine.table1', () => {
     );
     session.replace(null);
     await store.close();
-  }, 300_000);
+  });
 });

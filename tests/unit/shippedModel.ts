@@ -20,7 +20,7 @@ export function useShippedModel(): () => LoadedModel {
   beforeAll(async () => {
     await selectBackend('wasm');
     model = await loadShippedModel();
-  }, 60_000);
+  });
   afterAll(() => setLoadedModel(null));
   return () => {
     if (!model) throw new Error('the shipped model is not loaded yet');

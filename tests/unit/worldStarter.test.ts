@@ -73,5 +73,5 @@ describe('the starting texts of the world model', () => {
     expect(firstLine(answers.base)).not.toBe(starter.answer);
     expect(firstLine(answers.adapted)).toBe(starter.answer);
     await service.deleteAdapter('starter');
-  }, 30_000);
+  });
 });
