@@ -8,7 +8,7 @@ const executablePath = findChromium() ?? undefined;
 export default defineConfig({
   testDir: 'tests/browser',
   outputDir: 'test-output/playwright',
-  timeout: 180_000,
+  timeout: 600_000,
   expect: { timeout: 60_000 },
   fullyParallel: false,
   workers: 1,
