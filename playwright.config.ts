@@ -10,8 +10,11 @@ export default defineConfig({
   outputDir: 'test-output/playwright',
   timeout: 600_000,
   expect: { timeout: 60_000 },
+  // Two test files at a time, each in its own browser (every test has a fresh context, so its own
+  // IndexedDB; the persistence tests each make their own profile folder). Tests in one file run
+  // in order.
   fullyParallel: false,
-  workers: 1,
+  workers: 2,
   retries: 0,
   reporter: [['list']],
   use: {
