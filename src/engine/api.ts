@@ -60,6 +60,7 @@ export type {
   Table1Event,
   Table1Results,
   Table1RoundSummary,
+  Table1RunJobOptions,
   Table1StartRequest,
 } from './puzzles/experiment/service';
 export type {

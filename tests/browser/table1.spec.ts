@@ -4,7 +4,7 @@ import { openApp, type PageWithEngine } from './helpers';
 
 const ROWS = ['icl', 'ttt_untrained', 'seal', 'seal_minus_ttt_untrained', 'oracle'];
 
-test('Table 1 with one click: the tiny run fills the table in, pauses, resumes to done and is listed in History', async ({
+test('Table 1 with one click: the tiny run fills the table in, pauses, steps, resumes to done, resets and is listed in History', async ({
   page,
 }) => {
   await openApp(page, '?backend=wasm');
@@ -40,6 +40,18 @@ test('Table 1 with one click: the tiny run fills the table in, pauses, resumes t
   );
   const resumable = page.getByTestId('table1-resumable');
   await expect(resumable).toContainText('paused');
+
+  // Step: exactly one more episode, then paused again.
+  const storedEpisodes = () =>
+    page.evaluate(async () => {
+      const [run] = await (window as unknown as PageWithEngine).seal.engine.store.listRuns();
+      return run!.episodeCount;
+    });
+  const beforeStep = await storedEpisodes();
+  await page.getByTestId('table1-step').click();
+  await expect(section.getByTestId('table1-progress')).toContainText(`${beforeStep + 1} / 8 (`);
+  await expect(page.getByTestId('table1-message')).toHaveText('The run is paused.');
+  expect(await storedEpisodes()).toBe(beforeStep + 1);
   await resumable.getByRole('button', { name: 'Resume' }).click();
 
   // To done: every row measured, with its interval, and no row partial.
@@ -60,6 +72,12 @@ test('Table 1 with one click: the tiny run fills the table in, pauses, resumes t
   await page.getByRole('tab', { name: 'System' }).click();
   await page.getByRole('tab', { name: 'Puzzles' }).click();
   await expect(page.getByTestId('table1-table')).toBeVisible();
+
+  // Reset clears the section for a new run; the run stays stored.
+  await page.getByTestId('table1-reset').click();
+  await expect(section.getByTestId('table1-table')).toHaveCount(0);
+  await expect(section.getByTestId('table1-progress')).toHaveCount(0);
+  await expect(page.getByTestId('table1-reset')).toBeDisabled();
 
   // History lists the run by its kind and shows its table.
   await page.getByRole('tab', { name: 'History' }).click();

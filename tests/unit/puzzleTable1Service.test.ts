@@ -44,6 +44,12 @@ describe('engine.table1', () => {
     expect(Object.keys(partial.table1)).toContain('oracle');
     expect(partial.table1.seal).toBeUndefined();
 
+    // A step stores exactly one more episode and pauses again.
+    const stepped = await table1.resumeTable1('step', paused.id, undefined, {
+      pauseAfterEpisodes: 1,
+    });
+    expect(stepped).toMatchObject({ id: paused.id, status: 'paused', episodeCount: 3 });
+
     const done = await table1.resumeTable1('second', paused.id);
     expect(done.status).toBe('done');
     expect(done.episodeCount).toBe(8);
@@ -64,6 +70,13 @@ describe('engine.table1', () => {
     await expect(table1.resumeTable1('third', done.id)).rejects.toThrow(
       /done; it cannot be resumed/,
     );
+
+    // A new run stepped once: one episode stored, paused; a step must be a whole number ≥ 1.
+    const first = await table1.runTable1('fourth', { config: TINY, pauseAfterEpisodes: 1 });
+    expect(first).toMatchObject({ status: 'paused', episodeCount: 1 });
+    await expect(
+      table1.runTable1('fifth', { config: TINY, pauseAfterEpisodes: 0 }),
+    ).rejects.toThrow(/whole number ≥ 1, got 0/);
     session.replace(null);
     await store.close();
   });

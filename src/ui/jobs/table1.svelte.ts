@@ -4,7 +4,12 @@
  * leaving the tab leaves the run going and shows it as it is on return. The table is read from the
  * store (its truth) after episodes arrive, a burst of them folded into one read.
  */
-import type { Table1Config, Table1Event, Table1Results } from '../../engine/api';
+import type {
+  Table1Config,
+  Table1Event,
+  Table1Results,
+  Table1RunJobOptions,
+} from '../../engine/api';
 import type { Grid } from '../../engine/puzzles/grid';
 import type { RunRecord, RunSummary } from '../../engine/store';
 import { Comlink, newJobId } from '../engineClient';
@@ -161,13 +166,17 @@ async function drive(work: (jobId: string) => Promise<RunRecord>): Promise<void>
   });
 }
 
-export async function startTable1(): Promise<void> {
+/** What a start or resume may ask of the run besides going on: a pause after some episodes. */
+type StepOptions = Pick<Table1RunJobOptions, 'pauseAfterEpisodes'>;
+
+/** Starts a run with the section's settings; `options.pauseAfterEpisodes` pauses it after that many. */
+export async function startTable1(options: StepOptions = {}): Promise<void> {
   const config = $state.snapshot(table1State.config);
   const preset = TABLE1_PRESETS.find((p) => p.id === table1State.preset);
   await drive((id) =>
     engine.table1.runTable1(
       id,
-      { config, name: `table1-${preset?.id ?? 'custom'}` },
+      { config, name: `table1-${preset?.id ?? 'custom'}`, ...options },
       Comlink.proxy(onEvent),
     ),
   );
@@ -178,10 +187,38 @@ export async function showTable1Run(runId: string): Promise<void> {
 }
 
 /** Goes on with a stored run where it stopped, showing what it has stored first. */
-export async function resumeTable1(runId: string): Promise<void> {
+export async function resumeTable1(runId: string, options: StepOptions = {}): Promise<void> {
   await drive(async (id) => {
     await showRun(runId);
-    return engine.table1.resumeTable1(id, runId, Comlink.proxy(onEvent));
+    return engine.table1.resumeTable1(id, runId, Comlink.proxy(onEvent), options);
+  });
+}
+
+/** The run a step goes on with: the one shown, if this tab can resume it. */
+export function table1RunToStep(): RunSummary | null {
+  return table1State.resumable.find((run) => run.id === table1State.runId) ?? null;
+}
+
+/**
+ * Runs one more episode (one held-out evaluation, or one RL recipe applied and rewarded) and
+ * pauses again: of the run shown if it can go on, else of a new run with the section's settings.
+ */
+export async function stepTable1(): Promise<void> {
+  const run = table1RunToStep();
+  if (run) await resumeTable1(run.id, { pauseAfterEpisodes: 1 });
+  else await startTable1({ pauseAfterEpisodes: 1 });
+}
+
+/** Clears the section for a new run with its settings; stored runs stay in History. */
+export function resetTable1(): void {
+  if (table1State.job !== null) return;
+  Object.assign(table1State, {
+    runId: null,
+    results: null,
+    cards: [],
+    done: 0,
+    total: 0,
+    message: null,
   });
 }
 

@@ -153,6 +153,8 @@ async function runRounds(
       for (const result of results) result.catch(() => undefined);
       for (const [i, step] of window.entries()) {
         const episode = await results[i]!;
+        // A pause asked for meanwhile stores nothing more, even of a window already evaluated.
+        await options.checkpoint?.();
         position = nextOf.get(step)!;
         await records.appendEpisode(episode, position);
         options.onEvent?.({ type: 'episode', step, episode });

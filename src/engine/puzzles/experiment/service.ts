@@ -5,7 +5,11 @@
  */
 import type { JobRegistry } from '../../jobs';
 import { createRunJobs } from '../../runJobs';
-import { poolExecutorFor, type SealServiceOptions } from '../../seal/service';
+import {
+  poolExecutorFor,
+  type SealRunJobOptions,
+  type SealServiceOptions,
+} from '../../seal/service';
 import type { RunRecord, SealStore } from '../../store';
 import { DEFAULT_TABLE1_CONFIG, resolveTable1Config, type Table1Config } from './config';
 import { totalPuzzleSteps } from './plan';
@@ -23,11 +27,12 @@ export type { Table1Config } from './config';
 export type { Table1Event } from './run';
 export type { Table1RoundSummary } from './results';
 
-export interface Table1StartRequest {
+/** Workers that evaluate recipes side by side, and a pause after a number of episodes. */
+export type Table1RunJobOptions = SealRunJobOptions;
+
+export interface Table1StartRequest extends Table1RunJobOptions {
   /** Overrides of the defaults (see `defaults()`). */
   config: unknown;
-  /** Workers that evaluate recipes side by side (default: one per hardware thread on wasm). */
-  workers?: number;
   name?: string;
 }
 
@@ -50,11 +55,12 @@ export interface Table1Api {
     request: Table1StartRequest,
     onEvent?: (event: Table1Event) => void,
   ): Promise<RunRecord>;
+  /** Goes on with a paused or interrupted run; `{ pauseAfterEpisodes: 1 }` steps one episode. */
   resumeTable1(
     jobId: string,
     runId: string,
     onEvent?: (event: Table1Event) => void,
-    workers?: number,
+    options?: Table1RunJobOptions,
   ): Promise<RunRecord>;
   /**
    * Stops a running job at its next checkpoint: 'paused' keeps the run resumable, 'cancelled'
@@ -82,12 +88,16 @@ export function createTable1Service(
     config: Table1Config,
     onEvent: ((event: Table1Event) => void) | undefined,
     drive: (options: Table1RunOptions) => Promise<RunRecord>,
-    workers?: number,
+    { workers, pauseAfterEpisodes }: Table1RunJobOptions = {},
   ): Promise<RunRecord> => {
     const createExecutor = poolExecutorFor(workers, { spawnPoolWorker, activeBackend });
     const tasks = table1Tasks(config);
-    return runStoredJob(jobId, 'a Table 1 run', onEvent, (job) =>
-      drive({ model: session.require(), tasks, records: store, ...job, createExecutor }),
+    return runStoredJob(
+      jobId,
+      'a Table 1 run',
+      onEvent,
+      (job) => drive({ model: session.require(), tasks, records: store, ...job, createExecutor }),
+      { pauseAfterEpisodes },
     );
   };
 
@@ -103,13 +113,13 @@ export function createTable1Service(
         config,
         onEvent,
         (options) => startTable1Run(options, { config: request.config, name: request.name }),
-        request.workers,
+        request,
       );
     },
 
-    async resumeTable1(jobId, runId, onEvent, workers) {
+    async resumeTable1(jobId, runId, onEvent, options) {
       const config = table1ConfigOfRun(await requireRun(runId));
-      return runJob(jobId, config, onEvent, (options) => resumeTable1Run(options, runId), workers);
+      return runJob(jobId, config, onEvent, (run) => resumeTable1Run(run, runId), options);
     },
 
     stopRun,
