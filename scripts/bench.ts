@@ -17,7 +17,8 @@ import { RESULTS_DIR, gitCommit, type BenchResult } from './benchResult';
 import { chromiumArgs, CHROMIUM_MISSING_MESSAGE, findChromium } from './chromium.mjs';
 import { loadModelFolder } from './modelFolder';
 
-const PORT = 4318;
+// Another port lets two checkouts run their benchmarks side by side.
+const PORT = Number(process.env.BENCH_PORT ?? 4318);
 const DEFAULT_MODEL_FOLDER = 'models/seal-world-1m';
 
 function save(result: BenchResult, where: string): void {

@@ -84,6 +84,8 @@ export interface MemoryInfo {
   numBytes: number;
   /** Bytes the WebGPU backend holds in GPU buffers (used and pooled), when WebGPU is active. */
   gpuBytes: number | null;
+  /** Of `gpuBytes`, those of freed buffers the backend keeps for reuse (see webgpuMemory.ts). */
+  gpuPooledBytes: number | null;
 }
 
 export interface LogEntry {

@@ -23,6 +23,7 @@ import { createSealService } from './seal/service';
 import { createWalkthroughService } from './seal/walkthroughService';
 import { createTable1Service } from './puzzles/experiment/service';
 import { createPuzzleService } from './puzzles/service';
+import { webGpuMemory } from './webgpuMemory';
 
 export interface EngineOptions {
   wasmPaths?: WasmPaths;
@@ -113,6 +114,7 @@ export function createEngine(options: EngineOptions = {}): EngineApi {
         numTensors: memory.numTensors,
         numBytes: memory.numBytes,
         gpuBytes: memory.numBytesAllocatedInGPU ?? null,
+        gpuPooledBytes: webGpuMemory()?.pooledBytes ?? null,
       };
     },
 

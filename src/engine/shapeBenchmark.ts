@@ -6,8 +6,10 @@
  *   and then with tfjs's stock ones in the same run (`speedup_vs_stock_<backend>`);
  * - greedy decoding of one sequence with the KV cache;
  * - kernel calls per training step and per decoded token (see kernelCalls.ts), memory growth over
- *   repeated steps and, on webgpu, the buffer pool's size at the end (it never shrinks, so that
- *   is the run's peak).
+ *   repeated steps and, on webgpu, device memory (see webgpuMemory.ts): `peak_gpu_bytes` is the
+ *   most bytes tfjs's buffer pool held at once over the whole run (buffers in use plus freed ones
+ *   kept for reuse: what the device had to provide), `peak_gpu_bytes_in_use` the most in use at
+ *   once, and `pooled_*_after_training` what the pool kept for reuse once training had finished.
  * Steps are few: on a software WebGPU (SwiftShader) one step of this shape takes seconds.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -19,6 +21,7 @@ import { generate } from './model/generate';
 import { GREEDY } from './model/sampling';
 import { disposeModelWeights } from './model/weights';
 import { createRandom } from './random';
+import { trackWebGpuPeak, webGpuMemory } from './webgpuMemory';
 import type { TokenizedSequence } from './train/dataset';
 import { randomModelWeights, SMALL_LLAMA_CONFIG } from './train/randomModel';
 import { DEFAULT_SFT_OPTIONS, trainSft, type TrainableModel } from './train/sft';
@@ -93,6 +96,7 @@ export async function runShapeBenchmark(checkpoint: Checkpoint): Promise<Record<
   const data = trainingBatch(config.vocabSize);
   const backend = tf.getBackend();
   const metrics: Record<string, number> = {};
+  const peak = trackWebGpuPeak();
   try {
     setOwnKernels(false);
     const stockTokensPerSecond = await trainingSpeed(model, data, checkpoint);
@@ -109,6 +113,13 @@ export async function runShapeBenchmark(checkpoint: Checkpoint): Promise<Record<
     metrics.tensor_count_growth = tf.memory().numTensors - tensorsBefore;
     metrics.kernel_calls_per_step = stepCalls.gpuDispatches ?? stepCalls.tfjsKernels;
     metrics.tfjs_kernel_calls_per_step = stepCalls.tfjsKernels;
+    const afterTraining = webGpuMemory();
+    if (afterTraining) {
+      metrics.pooled_gpu_bytes_after_training = afterTraining.pooledBytes;
+      metrics.pooled_uniform_gpu_bytes_after_training = afterTraining.pooledUniformBytes;
+      metrics.pooled_staging_gpu_bytes_after_training = afterTraining.pooledStagingBytes;
+      metrics.in_use_gpu_bytes_after_training = afterTraining.inUseBytes;
+    }
 
     const random = createRandom(2);
     const prompt = Array.from({ length: PROMPT_TOKENS }, () =>
@@ -116,27 +127,43 @@ export async function runShapeBenchmark(checkpoint: Checkpoint): Promise<Record<
     );
     const decode = (maxNewTokens: number) =>
       generate(model, [prompt], { maxNewTokens, sampling: GREEDY, stopTokenIds: [], checkpoint });
-    await decode(NEW_TOKENS); // compiles shaders and fills the buffer pool
-    const speeds: number[] = [];
-    for (let i = 0; i < DECODE_RUNS; i++) {
-      speeds.push((await decode(NEW_TOKENS)).stats.decodeTokensPerSecond);
-    }
-    metrics.decode_tokens_per_s = median(speeds);
+    const decodeSpeed = async () => {
+      await decode(NEW_TOKENS); // compiles shaders and fills the buffer pool
+      const speeds: number[] = [];
+      for (let i = 0; i < DECODE_RUNS; i++) {
+        speeds.push((await decode(NEW_TOKENS)).stats.decodeTokensPerSecond);
+      }
+      return median(speeds);
+    };
     // Two lengths: their difference leaves out the prompt pass and the setup.
-    const short = await countKernelCalls(() => decode(NEW_TOKENS));
-    const long = await countKernelCalls(() => decode(2 * NEW_TOKENS));
-    const perToken = (count: (calls: typeof short) => number) =>
-      (count(long) - count(short)) / NEW_TOKENS;
-    metrics.kernel_calls_per_token = perToken((c) => c.gpuDispatches ?? c.tfjsKernels);
-    metrics.tfjs_kernel_calls_per_token = perToken((c) => c.tfjsKernels);
-
-    // WebGPU's buffer pool never shrinks, so what it holds now is the run's peak.
-    const gpuBytes = (tf.memory() as tf.MemoryInfo & { numBytesAllocatedInGPU?: number })
-      .numBytesAllocatedInGPU;
-    if (gpuBytes !== undefined) metrics.peak_gpu_bytes = gpuBytes;
+    const callsPerToken = async () => {
+      const short = await countKernelCalls(() => decode(NEW_TOKENS));
+      const long = await countKernelCalls(() => decode(2 * NEW_TOKENS));
+      const perToken = (count: (calls: typeof short) => number) =>
+        (count(long) - count(short)) / NEW_TOKENS;
+      return {
+        dispatches: perToken((c) => c.gpuDispatches ?? c.tfjsKernels),
+        tfjsKernels: perToken((c) => c.tfjsKernels),
+      };
+    };
+    setOwnKernels(false);
+    metrics.stock_decode_tokens_per_s = await decodeSpeed();
+    metrics.stock_kernel_calls_per_token = (await callsPerToken()).dispatches;
+    setOwnKernels(true);
+    metrics.decode_tokens_per_s = await decodeSpeed();
+    metrics.decode_speedup_vs_stock =
+      metrics.decode_tokens_per_s / metrics.stock_decode_tokens_per_s;
+    const ownCalls = await callsPerToken();
+    metrics.kernel_calls_per_token = ownCalls.dispatches;
+    metrics.tfjs_kernel_calls_per_token = ownCalls.tfjsKernels;
   } finally {
     setOwnKernels(true);
     disposeModelWeights(model.weights);
+    const peakBytes = peak?.stop();
+    if (peakBytes) {
+      metrics.peak_gpu_bytes = peakBytes.allocatedBytes;
+      metrics.peak_gpu_bytes_in_use = peakBytes.inUseBytes;
+    }
   }
   return metrics;
 }

@@ -113,9 +113,9 @@ test('training holds tensors and GPU bytes flat across training steps and adapte
       for (let seed = 1; seed <= 5; seed++) await engine.train.resetAdapter('leak', seed);
       await train(3);
     };
-    // Warm-up: WebGPU's buffer pool keeps every buffer it ever made, by size and usage, and takes
-    // two rounds of training and resets to hold all a round needs (seen: +588 kB, then +160 B,
-    // then +4 B, then flat). A leak grows it every round instead.
+    // Warm-up: resets and reads between trainings leave freed buffers in WebGPU's pool (training
+    // itself empties it at its end); two rounds fill it with all a round needs. A leak grows the
+    // bytes in use every round instead.
     for (let round = 0; round < 2; round++) {
       await train(5);
       await resetAndTrain();
@@ -128,6 +128,8 @@ test('training holds tensors and GPU bytes flat across training steps and adapte
     return { before, afterTraining, afterResets: await engine.memory() };
   }, TEXT);
   expect(memory.before.gpuBytes).not.toBeNull();
+  // Training gives back the buffers its steps freed: the device keeps only what is in use.
+  expect(memory.afterTraining.gpuPooledBytes).toBe(0);
   for (const after of [memory.afterTraining, memory.afterResets]) {
     expect(after.numTensors).toBe(memory.before.numTensors);
     expect(after.gpuBytes).toBe(memory.before.gpuBytes);

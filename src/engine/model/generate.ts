@@ -12,6 +12,7 @@ import { KvCache } from './kvCache';
 import { forwardCached, type LinearAdapter } from './llama';
 import { TokenSampler, type SamplingOptions } from './sampling';
 import type { ModelWeights } from './weights';
+import { releasePooledWebGpuBuffers } from '../webgpuMemory';
 
 /**
  * Shapes are rounded up to these multiples. tfjs-webgpu pools freed GPU buffers by exact size
@@ -251,6 +252,8 @@ export async function generate(
     };
   } finally {
     cache.dispose();
+    // Prompt lengths and cache sizes vary between generations: their buffers would stay pooled.
+    releasePooledWebGpuBuffers();
   }
 }
 

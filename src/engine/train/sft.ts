@@ -12,6 +12,7 @@ import { createRandom, shuffled, streamSeed } from '../random';
 import type { TokenizedSequence } from './dataset';
 import { LoraAdapter, setBaseTrainable } from './lora';
 import { AdamW, globalNormScale, learningRateAt, type ScheduleKind } from './optimizer';
+import { releasePooledWebGpuBuffers } from '../webgpuMemory';
 
 /** Data order draws from streams 0, 1, … (one per epoch); dropout from this one. */
 const DROPOUT_STREAM = 0x7fffffff;
@@ -356,6 +357,8 @@ export async function trainSft(
     tf.dispose(pending.map((p) => p.loss));
     optimizer.dispose();
     if (target.kind === 'full') setBaseTrainable(model.weights, false);
+    // The step's intermediates in all their sizes would otherwise stay pooled on the device.
+    releasePooledWebGpuBuffers();
   }
   return { steps: steps.length, losses, tokens, elapsedMs: performance.now() - start };
 }
