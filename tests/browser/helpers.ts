@@ -78,3 +78,37 @@ export const TINY_SEAL_CONFIG = {
   outer: { rounds: 1, contextsPerRound: 2 },
   heldOut: { contexts: 0 },
 };
+
+/** Opens the SEAL panel and makes the tiny demo model the loaded model. */
+export async function useTinySealModel(page: Page): Promise<void> {
+  await page.getByRole('tab', { name: 'SEAL' }).click();
+  await page.getByRole('button', { name: 'Use the tiny demo model' }).click();
+  await expect(page.getByTestId('seal-model')).toHaveText(/tiny-seal-3-world-1/);
+}
+
+/**
+ * Starts a SEAL run on world 1 through the engine, one step at a time, that pauses once it has
+ * stored `episodes` episodes (the panel's form does not show all the small settings tests use).
+ * Resolves to the run's id.
+ */
+export async function pausedSealRun(
+  page: Page,
+  config: unknown,
+  { name, episodes = 1 }: { name?: string; episodes?: number } = {},
+): Promise<string> {
+  return page.evaluate(
+    async ({ config, name, episodes }) => {
+      const { engine } = (window as unknown as PageWithEngine).seal;
+      const run = await engine.seal.startRun('paused-run', {
+        config,
+        worldSeed: 1,
+        workers: 1,
+        name,
+        pauseAfterEpisodes: episodes,
+      });
+      if (run.status !== 'paused') throw new Error(`the run ended as ${run.status}`);
+      return run.id;
+    },
+    { config, name, episodes },
+  );
+}

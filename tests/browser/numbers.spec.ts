@@ -1,47 +1,24 @@
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 import type { TrainingSelfEdit } from '../../src/engine/api';
 import { worldStarter } from '../../src/engine/seal/starter';
-import { CHANGE_CHANNEL_NAME } from '../../src/engine/store/coordination';
-import { openApp, TINY_SEAL_CONFIG as TINY, type PageWithEngine } from './helpers';
+import {
+  openApp,
+  TINY_SEAL_CONFIG as TINY,
+  type PageWithEngine,
+  useTinySealModel,
+  pausedSealRun,
+} from './helpers';
 
 /** The tiny run with two held-out contexts, so that Table 2 has rows to chart. */
 const CONFIG = { ...TINY, heldOut: { contexts: 2, conditions: ['base', 'passage'] } };
-
-async function useTinyModel(page: Page) {
-  await page.getByRole('tab', { name: 'SEAL' }).click();
-  await page.getByRole('button', { name: 'Use the tiny demo model' }).click();
-  await expect(page.getByTestId('seal-model')).toHaveText(/tiny-seal-3-world-1/);
-}
-
-/** Starts a run through the engine and pauses it once its first episode is stored. */
-async function startPausedRun(page: Page): Promise<string> {
-  return page.evaluate(
-    async ({ config, channelName }) => {
-      const { engine } = (window as unknown as PageWithEngine).seal;
-      const changes = new BroadcastChannel(channelName);
-      changes.onmessage = async () => {
-        const [run] = await engine.store.listRuns();
-        if ((run?.episodeCount ?? 0) >= 1) await engine.seal.stopRun('numbers-run', 'paused');
-      };
-      try {
-        const run = await engine.seal.startRun('numbers-run', { config, worldSeed: 1, workers: 1 });
-        if (run.status !== 'paused') throw new Error(`the run ended as ${run.status}`);
-        return run.id;
-      } finally {
-        changes.close();
-      }
-    },
-    { config: CONFIG, channelName: CHANGE_CHANNEL_NAME },
-  );
-}
 
 test('a tiny run explains its numbers: reward, best, the questions, Table 2 and forgetting', async ({
   page,
 }) => {
   test.setTimeout(0);
   await openApp(page, '?backend=wasm');
-  await useTinyModel(page);
-  const runId = await startPausedRun(page);
+  await useTinySealModel(page);
+  const runId = await pausedSealRun(page, CONFIG);
   // Resumed from the panel, so its cards and results are the panel's own.
   await page.getByRole('button', { name: 'Resume' }).click();
   await expect(page.getByTestId('seal-message')).toBeVisible({ timeout: 0 });

@@ -1,12 +1,13 @@
 import { expect, test, type Page } from '@playwright/test';
-import { openApp, TINY_SEAL_CONFIG as TINY, type PageWithEngine, waitForEngine } from './helpers';
+import {
+  openApp,
+  TINY_SEAL_CONFIG as TINY,
+  type PageWithEngine,
+  waitForEngine,
+  useTinySealModel,
+} from './helpers';
 
 /** A SEAL preset fills the form and is priced on this machine; the address keeps the form. */
-
-async function useTinyModel(page: Page) {
-  await page.getByRole('button', { name: 'Use the tiny demo model' }).click();
-  await expect(page.getByTestId('seal-model')).toHaveText(/tiny-seal-3-world-1/);
-}
 
 const samples = (page: Page) => page.getByLabel('Self-edits per context (K)');
 const rounds = (page: Page) => page.getByLabel('Rounds');
@@ -16,7 +17,7 @@ test('a preset fills the form with an estimate, an edit makes it custom, and a r
   page,
 }) => {
   await openApp(page, '?backend=wasm&tab=seal');
-  await useTinyModel(page);
+  await useTinySealModel(page);
   const preset = page.getByTestId('seal-preset');
   await expect(preset).toHaveValue('defaults');
 
@@ -56,7 +57,7 @@ test('a link to a stored run shows its own settings, not the settings the link n
   page,
 }) => {
   await openApp(page, '?backend=wasm&tab=seal');
-  await useTinyModel(page);
+  await useTinySealModel(page);
   const runId = await page.evaluate(async (config) => {
     const { engine } = (window as unknown as PageWithEngine).seal;
     const run = await engine.seal.startRun('preset-run', { config, worldSeed: 1, workers: 1 });

@@ -1,35 +1,17 @@
 import { expect, test, type Page } from '@playwright/test';
-import { openApp, TINY_SEAL_CONFIG as TINY, type PageWithEngine, waitForEngine } from './helpers';
+import {
+  openApp,
+  TINY_SEAL_CONFIG as TINY,
+  type PageWithEngine,
+  waitForEngine,
+  useTinySealModel,
+  pausedSealRun,
+} from './helpers';
 
 /**
  * Runs are made through the engine with the tiny settings (the panel's form does not show them
  * all), paused after a given number of episodes, then driven, renamed and compared in the panels.
  */
-
-async function useTinyModel(page: Page) {
-  await page.getByRole('tab', { name: 'SEAL' }).click();
-  await page.getByRole('button', { name: 'Use the tiny demo model' }).click();
-  await expect(page.getByTestId('seal-model')).toHaveText(/tiny-seal-3-world-1/);
-}
-
-/** Starts a run through the engine that pauses once it has stored `episodes` episodes. */
-async function pausedRun(page: Page, name: string, config: unknown, episodes: number) {
-  return page.evaluate(
-    async ({ name, config, episodes }) => {
-      const { engine } = (window as unknown as PageWithEngine).seal;
-      const run = await engine.seal.startRun(`run-${name}`, {
-        config,
-        worldSeed: 1,
-        workers: 1,
-        name,
-        pauseAfterEpisodes: episodes,
-      });
-      if (run.status !== 'paused') throw new Error(`the run ended as ${run.status}`);
-      return run.id;
-    },
-    { name, config, episodes },
-  );
-}
 
 async function storedRuns(page: Page) {
   return page.evaluate(() => (window as unknown as PageWithEngine).seal.engine.store.listRuns());
@@ -44,8 +26,8 @@ test('Step evaluates exactly one more self-edit and pauses; Reset clears the pan
   page,
 }) => {
   await openApp(page, '?backend=wasm');
-  await useTinyModel(page);
-  const runId = await pausedRun(page, 'stepped', TINY, 1);
+  await useTinySealModel(page);
+  const runId = await pausedSealRun(page, TINY, { name: 'stepped' });
   await page.getByTestId('seal-resumable').getByRole('button', { name: 'Show' }).click();
   await expect(page.getByTestId('seal-run-name')).toContainText('stepped');
 
@@ -79,8 +61,8 @@ test('a run renamed in History and in the SEAL panel keeps its name after a relo
   page,
 }) => {
   await openApp(page, '?backend=wasm');
-  await useTinyModel(page);
-  const runId = await pausedRun(page, 'unnamed', TINY, 1);
+  await useTinySealModel(page);
+  const runId = await pausedSealRun(page, TINY, { name: 'unnamed' });
 
   await page.getByRole('tab', { name: 'History' }).click();
   const row = page.locator(`tr[data-run-id="${runId}"]`);
@@ -115,9 +97,9 @@ test('two runs compared side by side: their settings that differ, numbers and ch
   page,
 }) => {
   await openApp(page, '?backend=wasm');
-  await useTinyModel(page);
-  const seven = await pausedRun(page, 'Seed 7', { ...TINY, seed: 7 }, 2);
-  const eight = await pausedRun(page, 'Seed 8', { ...TINY, seed: 8 }, 2);
+  await useTinySealModel(page);
+  const seven = await pausedSealRun(page, { ...TINY, seed: 7 }, { name: 'Seed 7', episodes: 2 });
+  const eight = await pausedSealRun(page, { ...TINY, seed: 8 }, { name: 'Seed 8', episodes: 2 });
 
   await page.getByRole('tab', { name: 'History' }).click();
   const compare = page.getByRole('button', { name: /^Compare ticked runs/ });

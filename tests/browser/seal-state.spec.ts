@@ -1,6 +1,12 @@
 import { expect, test, type Locator, type Page } from '@playwright/test';
-import { CHANGE_CHANNEL_NAME } from '../../src/engine/store/coordination';
-import { openApp, TINY_SEAL_CONFIG as TINY, type PageWithEngine, waitForEngine } from './helpers';
+import {
+  openApp,
+  TINY_SEAL_CONFIG as TINY,
+  type PageWithEngine,
+  waitForEngine,
+  useTinySealModel,
+  pausedSealRun,
+} from './helpers';
 
 /**
  * Runs the SEAL panel drives are resumed from a run started (and paused) through the engine, so
@@ -10,34 +16,6 @@ import { openApp, TINY_SEAL_CONFIG as TINY, type PageWithEngine, waitForEngine }
 
 function sealTab(page: Page) {
   return page.getByRole('tab', { name: 'SEAL' });
-}
-
-async function useTinyModel(page: Page) {
-  await sealTab(page).click();
-  await page.getByRole('button', { name: 'Use the tiny demo model' }).click();
-  await expect(page.getByTestId('seal-model')).toHaveText(/tiny-seal-3-world-1/);
-}
-
-/** Starts a run through the engine and pauses it once its first episode is stored. */
-async function startPausedRun(page: Page, config: unknown): Promise<string> {
-  return page.evaluate(
-    async ({ config, channelName }) => {
-      const { engine } = (window as unknown as PageWithEngine).seal;
-      const changes = new BroadcastChannel(channelName);
-      changes.onmessage = async () => {
-        const [run] = await engine.store.listRuns();
-        if ((run?.episodeCount ?? 0) >= 1) await engine.seal.stopRun('paused-run', 'paused');
-      };
-      try {
-        const run = await engine.seal.startRun('paused-run', { config, worldSeed: 1, workers: 1 });
-        if (run.status !== 'paused') throw new Error(`the run ended as ${run.status}`);
-        return run.id;
-      } finally {
-        changes.close();
-      }
-    },
-    { config, channelName: CHANGE_CHANNEL_NAME },
-  );
 }
 
 /** How many self-edits the run has stored of its latest `contexts` contexts. */
@@ -71,9 +49,9 @@ test('a SEAL run the panel drives outlives leaving the panel, with its controls,
   page,
 }) => {
   await openApp(page, '?backend=wasm');
-  await useTinyModel(page);
+  await useTinySealModel(page);
   // Long enough that it is still going when the panel is left and opened again.
-  const runId = await startPausedRun(page, {
+  const runId = await pausedSealRun(page, {
     ...TINY,
     selfEdit: { samples: 4, maxNewTokens: 4 },
     outer: { rounds: 1, contextsPerRound: 40 },
@@ -125,8 +103,8 @@ test('an interrupted run shows as such, opens with its own settings and partial 
   page,
 }) => {
   await openApp(page, '?backend=wasm');
-  await useTinyModel(page);
-  const runId = await startPausedRun(page, { ...TINY, heldOut: { contexts: 2 } });
+  await useTinySealModel(page);
+  const runId = await pausedSealRun(page, { ...TINY, heldOut: { contexts: 2 } });
   // Marked running by this tab, then cut off by a reload: how an interrupted run is stored.
   await page.evaluate(
     (id) => (window as unknown as PageWithEngine).seal.engine.store.resumeRun(id),
@@ -134,7 +112,7 @@ test('an interrupted run shows as such, opens with its own settings and partial 
   );
   await page.reload();
   await waitForEngine(page, 'wasm');
-  await useTinyModel(page);
+  await useTinySealModel(page);
 
   const row = page.getByTestId('seal-resumable');
   await expect(row).toContainText('interrupted (can resume)');
@@ -175,7 +153,7 @@ test('a setting the run refuses is named as the panel labels it, and a run that 
   page,
 }) => {
   await openApp(page, '?backend=wasm');
-  await useTinyModel(page);
+  await useTinySealModel(page);
   const message = page.getByTestId('seal-message');
   const progress = page.getByRole('progressbar', { name: 'SEAL run progress' });
   await page.getByLabel('Self-edits per context (K)').fill('');

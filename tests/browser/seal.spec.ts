@@ -1,18 +1,18 @@
 import { expect, test, type Page } from '@playwright/test';
 import { CHANGE_CHANNEL_NAME } from '../../src/engine/store/coordination';
-import { openApp, TINY_SEAL_CONFIG as TINY, type PageWithEngine, waitForEngine } from './helpers';
+import {
+  openApp,
+  TINY_SEAL_CONFIG as TINY,
+  type PageWithEngine,
+  waitForEngine,
+  useTinySealModel,
+} from './helpers';
 
 /** 2 contexts × 2 self-edits; no held-out evaluation. */
 const EPISODES = 4;
 
 async function runs(page: Page) {
   return page.evaluate(() => (window as unknown as PageWithEngine).seal.engine.store.listRuns());
-}
-
-async function useTinyModel(page: Page) {
-  await page.getByRole('tab', { name: 'SEAL' }).click();
-  await page.getByRole('button', { name: 'Use the tiny demo model' }).click();
-  await expect(page.getByTestId('seal-model')).toHaveText(/tiny-seal-3-world-1/);
 }
 
 test('a tiny SEAL run on WebGPU stores its episodes and resumes after a reload', async ({
@@ -22,7 +22,7 @@ test('a tiny SEAL run on WebGPU stores its episodes and resumes after a reload',
   test.setTimeout(0);
   await openApp(page, '?backend=webgpu');
   await expect(page.getByTestId('active-backend')).toHaveText('webgpu');
-  await useTinyModel(page);
+  await useTinySealModel(page);
 
   // Started through the engine (the panel's settings default to a much larger run). The store
   // announces every committed episode on its change channel; a failed run rejects with its error.
@@ -59,7 +59,7 @@ test('a tiny SEAL run on WebGPU stores its episodes and resumes after a reload',
   expect(interrupted!.episodeCount).toBeGreaterThanOrEqual(1);
   expect(interrupted!.episodeCount).toBeLessThan(EPISODES);
 
-  await useTinyModel(page);
+  await useTinySealModel(page);
   await page.getByRole('button', { name: 'Resume' }).click();
   // The message appears when the run ends, however it ends: a failure shows its own text here.
   await expect(page.getByTestId('seal-message')).toBeVisible({ timeout: 0 });
@@ -97,7 +97,7 @@ test('on wasm, a pool of Web Workers stores the same episodes as one step at a t
   test.setTimeout(0);
   await openApp(page, '?backend=wasm');
   await expect(page.getByTestId('active-backend')).toHaveText('wasm');
-  await useTinyModel(page);
+  await useTinySealModel(page);
   const episodesWith = (workers: number) =>
     page.evaluate(
       async ({ config, workers }) => {
