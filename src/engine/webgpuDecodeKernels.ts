@@ -86,7 +86,10 @@ function workgroupReduce(combine: (a: string, b: string) => string): string {
     }`;
 }
 
-/** The flat index of this workgroup, however tfjs has laid the dispatch out. */
+/**
+ * The flat index of this workgroup, however tfjs has laid the dispatch out. (A program with a
+ * one-axis dispatch layout gets its invocation's index as `main`'s argument, unused here.)
+ */
 const WORKGROUP_INDEX = `i32(workgroupId.z * numWorkgroups.x * numWorkgroups.y +
     workgroupId.y * numWorkgroups.x + workgroupId.x)`;
 
@@ -109,7 +112,7 @@ class RmsNormProgram implements WebGPUProgram {
     return `
   var<workgroup> partial : array<f32, ${WORKGROUP}>;
 
-  fn main() {
+  fn main(index : i32) {
     let width = uniforms.xShape.y;
     let base = ${WORKGROUP_INDEX} * width;
     var sum = 0.0;
@@ -249,7 +252,7 @@ class AttentionProgram implements WebGPUProgram {
   var<workgroup> scores : array<f32, ${this.slots}>;
   var<workgroup> partial : array<f32, ${WORKGROUP}>;
 
-  fn main() {
+  fn main(index : i32) {
     let heads = uniforms.qShape.y;
     let length = uniforms.qShape.z;
     let d = uniforms.qShape.w;

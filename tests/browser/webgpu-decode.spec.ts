@@ -10,6 +10,8 @@ const KERNEL_TOLERANCE = 1e-5;
 test('our webgpu inference kernels equal the stock ops, and generation decodes the same text with fewer dispatches', async ({
   page,
 }) => {
+  // Some two hundred generation steps of a small model on a software GPU, half of them stock.
+  test.setTimeout(600_000);
   await openApp(page);
   const comparison = await page.evaluate(async () => {
     const { engine } = (window as unknown as PageWithEngine).seal;
