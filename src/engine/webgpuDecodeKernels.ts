@@ -6,6 +6,13 @@
  * those is one program here. They compute what the stock op sequences compute, in the same order
  * of operations, but have no gradients: the model uses them when it runs against a KV cache
  * (generation), never in training.
+ *
+ * tfjs declares each input's binding by the dtype of its buffer, not of its tensor, and casting
+ * int32 to float32 only relabels the buffer: a float32 tensor (the KV cache's slot mask written
+ * from a prompt's int32 attention mask) can arrive as `array<i32>`. Assigning that to the f32
+ * result does not compile, and WebGPU then drops the commands submitted with the program, with
+ * no error beyond a console warning. So every program reads its float inputs through `f32(…)`,
+ * a no-op on f32.
  */
 import * as tf from '@tensorflow/tfjs';
 import {
@@ -117,14 +124,14 @@ class RmsNormProgram implements WebGPUProgram {
     let base = ${WORKGROUP_INDEX} * width;
     var sum = 0.0;
     for (var i = i32(localIndex); i < width; i = i + ${WORKGROUP}) {
-      let x = X[base + i];
+      let x = f32(X[base + i]);
       sum = sum + x * x;
     }
     partial[localIndex] = sum;
     ${workgroupReduce((a, b) => `${a} + ${b}`)}
     let scale = 1.0 / sqrt(partial[0] / f32(width) + uniforms.epsilon);
     for (var i = i32(localIndex); i < width; i = i + ${WORKGROUP}) {
-      result[base + i] = (X[base + i] * scale) * W[i];
+      result[base + i] = (f32(X[base + i]) * scale) * f32(W[i]);
     }
   }
 `;
@@ -140,8 +147,8 @@ class SwiGluProgram extends ElementwiseProgram {
     return `
   fn main(index : i32) {
     if (index < uniforms.size) {
-      let gate = G[index];
-      result[index] = (gate * (1.0 / (1.0 + exp(-1.0 * gate)))) * U[index];
+      let gate = f32(G[index]);
+      result[index] = (gate * (1.0 / (1.0 + exp(-1.0 * gate)))) * f32(U[index]);
     }
   }
 `;
@@ -170,14 +177,14 @@ class HeadsProgram extends ElementwiseProgram {
       ? `let half = d / 2;
         let j = i % half;
         let p = Pos[b * length + t] * half + j;
-        let x1 = X[row + j];
-        let x2 = X[row + half + j];
+        let x1 = f32(X[row + j]);
+        let x2 = f32(X[row + half + j]);
         if (i < half) {
-          result[index] = x1 * Cos[p] - x2 * Sin[p];
+          result[index] = x1 * f32(Cos[p]) - x2 * f32(Sin[p]);
         } else {
-          result[index] = x2 * Cos[p] + x1 * Sin[p];
+          result[index] = x2 * f32(Cos[p]) + x1 * f32(Sin[p]);
         }`
-      : 'result[index] = X[row + i];';
+      : 'result[index] = f32(X[row + i]);';
     return `
   fn main(index : i32) {
     if (index < uniforms.size) {
@@ -212,9 +219,9 @@ class WriteSlotsProgram extends ElementwiseProgram {
       let slot = (index / inner) % slots - uniforms.start;
       if (slot >= 0 && slot < count) {
         let outer = index / (inner * slots);
-        result[index] = Entries[(outer * count + slot) * inner + index % inner];
+        result[index] = f32(Entries[(outer * count + slot) * inner + index % inner]);
       } else {
-        result[index] = Cache[index];
+        result[index] = f32(Cache[index]);
       }
     }
   }
@@ -270,9 +277,9 @@ class AttentionProgram implements WebGPUProgram {
     for (var s = i32(localIndex); s < slots; s = s + ${WORKGROUP}) {
       var dot = 0.0;
       for (var i = 0; i < d; i++) {
-        dot = dot + Q[qBase + i] * K[kvBase + s * d + i];
+        dot = dot + f32(Q[qBase + i]) * f32(K[kvBase + s * d + i]);
       }
-      let allowed = select(0.0, 1.0, s <= querySlot) * M[b * slots + s];
+      let allowed = select(0.0, 1.0, s <= querySlot) * f32(M[b * slots + s]);
       let score = dot * uniforms.scale + (allowed - 1.0) * 1e9;
       scores[s] = score;
       localMax = max(localMax, score);
@@ -300,7 +307,7 @@ class AttentionProgram implements WebGPUProgram {
     for (var i = i32(localIndex); i < d; i = i + ${WORKGROUP}) {
       var sum = 0.0;
       for (var s = 0; s < slots; s++) {
-        sum = sum + scores[s] * V[kvBase + s * d + i];
+        sum = sum + scores[s] * f32(V[kvBase + s * d + i]);
       }
       result[outBase + i] = sum;
     }
