@@ -11,7 +11,7 @@ import type {
 import { BENCHMARKS } from './benchmarks';
 import { compareWebGpuKernels } from './kernelCheck';
 import { compareWebGpuOptimizer } from './webgpuOptimizerCheck';
-import { compareWebGpuInference } from './inferenceKernelCheck';
+import { compareWebGpuDecoding, compareWebGpuInference } from './inferenceKernelCheck';
 import { selectBackend, type BackendInfo, type WasmPaths } from './backend';
 import { JobRegistry, yieldToEventLoop, type ProgressListener } from './jobs';
 import type { SpawnPoolWorker } from './pool/executor';
@@ -179,6 +179,11 @@ export function createEngine(options: EngineOptions = {}): EngineApi {
     async compareWebGpuInference() {
       await pendingInit;
       return compareWebGpuInference();
+    },
+
+    async compareWebGpuDecoding(prompts, newTokens) {
+      await pendingInit;
+      return compareWebGpuDecoding(session.require(), prompts, newTokens);
     },
 
     async listBenchmarks() {

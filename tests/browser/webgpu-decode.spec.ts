@@ -1,5 +1,14 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
-import { openApp, type PageWithEngine } from './helpers';
+import {
+  FIXTURES,
+  fixtureFiles,
+  MODELS_PATH,
+  openApp,
+  serveModels,
+  type PageWithEngine,
+} from './helpers';
 
 /**
  * Ours against the stock op sequences, both float32 on SwiftShader: the same operations, only
@@ -23,10 +32,13 @@ test('our webgpu inference kernels equal the stock ops, and generation decodes t
   expect(comparison.kernels.map((k) => k.label)).toEqual([
     'rmsNorm',
     'swiGlu',
-    'heads with rotary',
-    'heads',
-    'write slots',
-    'attention',
+    'query heads with rotary, decode step',
+    'key heads with rotary, prompt pass',
+    'value heads, prompt pass',
+    'key cache write, decode step',
+    'slot mask write from an int32 mask, prompt pass',
+    'attention, prompt pass',
+    'attention, decode step',
   ]);
   for (const kernel of comparison.kernels) {
     // A silent fallback would compare stock to stock.
@@ -40,4 +52,38 @@ test('our webgpu inference kernels equal the stock ops, and generation decodes t
   expect(comparison.dispatchesPerToken.own).toBeLessThan(comparison.dispatchesPerToken.stock / 2);
   // Generation gives the buffers it pooled back to the device.
   expect(comparison.pooledBytesAfterGeneration).toBe(0);
+});
+
+test('our webgpu inference kernels decode the reference models as transformers does', async ({
+  page,
+}) => {
+  test.setTimeout(600_000);
+  const folders = ['tiny-llama', 'tiny-llama3', 'tiny-qwen2'];
+  await serveModels(page, Object.fromEntries(folders.map((f) => [f, fixtureFiles(f)])));
+  await openApp(page);
+  for (const folder of folders) {
+    const goldens = JSON.parse(readFileSync(join(FIXTURES, folder, 'goldens.json'), 'utf8')) as {
+      input_ids: number[][];
+      greedy_continuation: number[][];
+    };
+    const newTokens = goldens.greedy_continuation[0]!.length;
+    const comparison = await page.evaluate(
+      async ({ folder, prompts, newTokens, path }) => {
+        const { engine } = (window as unknown as PageWithEngine).seal;
+        const info = await engine.init('webgpu');
+        if (info.active !== 'webgpu')
+          throw new Error(`webgpu did not start: ${info.fallbackReasons}`);
+        await engine.model.load(`load-${folder}`, {
+          kind: 'url',
+          baseUrl: `${location.origin}${path}${folder}/`,
+        });
+        return engine.compareWebGpuDecoding(prompts, newTokens);
+      },
+      { folder, prompts: goldens.input_ids, newTokens, path: MODELS_PATH },
+    );
+    expect(comparison.ownKernelRuns, folder).toBeGreaterThan(0);
+    expect(comparison.logitsRelativeError, folder).toBeLessThan(KERNEL_TOLERANCE);
+    expect(comparison.ownTokens, folder).toEqual(goldens.greedy_continuation);
+    expect(comparison.stockTokens, folder).toEqual(goldens.greedy_continuation);
+  }
 });
