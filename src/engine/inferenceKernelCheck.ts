@@ -7,6 +7,7 @@
  * (`compareWebGpuDecoding`). The browser tests call both through the engine on SwiftShader.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { countKernelCalls } from './kernelCalls';
 import type { ModelConfig } from './model/config';
 import { generate, type GenerationModel } from './model/generate';
@@ -34,6 +35,8 @@ export interface KernelAgreement {
   relativeError: number;
   /** Whether our program ran (false: the stock ops did both). */
   ranOwnProgram: boolean;
+  /** WebGPU's validation error while ours ran (a program that does not compile), if any. */
+  gpuError: string | null;
 }
 
 export interface InferenceComparison {
@@ -89,18 +92,28 @@ async function valuesOf(result: tf.Tensor): Promise<Float32Array> {
   }
 }
 
+/**
+ * Ours runs first and inside a validation error scope: a program that does not compile
+ * dispatches nothing, and its output buffer, taken from tfjs's pool, could still hold a result
+ * the stock ops just computed, so equal values alone do not prove that our program ran.
+ */
 async function compareKernel(
   label: string,
   stock: () => tf.Tensor,
   ours: () => tf.Tensor,
 ): Promise<KernelAgreement> {
-  const expected = await valuesOf(tf.tidy(stock));
+  const { device } = tf.backend() as WebGPUBackend;
   const runsBefore = ownInferenceKernelRuns();
+  device.pushErrorScope('validation');
   const actual = await valuesOf(tf.tidy(ours));
+  const gpuError = await device.popErrorScope();
+  const ranOwnProgram = ownInferenceKernelRuns() > runsBefore;
+  const expected = await valuesOf(tf.tidy(stock));
   return {
     label,
     relativeError: relativeError(actual, expected),
-    ranOwnProgram: ownInferenceKernelRuns() > runsBefore,
+    ranOwnProgram,
+    gpuError: gpuError?.message ?? null,
   };
 }
 

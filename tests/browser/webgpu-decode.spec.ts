@@ -43,6 +43,7 @@ test('our webgpu inference kernels equal the stock ops, and generation decodes t
   for (const kernel of comparison.kernels) {
     // A silent fallback would compare stock to stock.
     expect(kernel.ranOwnProgram, kernel.label).toBe(true);
+    expect(kernel.gpuError, kernel.label).toBeNull();
     expect(kernel.relativeError, kernel.label).toBeLessThan(KERNEL_TOLERANCE);
   }
   expect(comparison.logitsRelativeError).toBeLessThan(KERNEL_TOLERANCE);
