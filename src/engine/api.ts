@@ -15,6 +15,7 @@ import type { Table1Api } from './puzzles/experiment/service';
 import type { PuzzleApi } from './puzzles/service';
 import type { WebGpuKernelComparison } from './kernelCheck';
 import type { OptimizerComparison } from './webgpuOptimizerCheck';
+import type { DecodingComparison, InferenceComparison } from './inferenceKernelCheck';
 import type { ProxyMarked } from 'comlink';
 
 export type { BackendInfo, BackendRequest } from './backend';
@@ -23,6 +24,7 @@ export type { ModelApi, ModelSource, ModelSummary, ShippedModel } from './model/
 export type { GenerationStep } from './model/generate';
 export type { WebGpuKernelComparison } from './kernelCheck';
 export type { OptimizerComparison } from './webgpuOptimizerCheck';
+export type { DecodingComparison, InferenceComparison } from './inferenceKernelCheck';
 export type { GenerateRequest, GenerateResponse, Logits } from './model/generateText';
 export type { AdapterInfo } from './train/service';
 export type {
@@ -148,6 +150,18 @@ export interface EngineApi {
    * counts. For tests and diagnosis.
    */
   compareWebGpuOptimizer(): Promise<OptimizerComparison[]>;
+  /**
+   * Our webgpu inference kernels against the stock op sequences on the active (webgpu) backend:
+   * each kernel, a small model's cached logits and greedy decoding, kernel calls per decoded
+   * token, tensor growth and the buffer pool after generation. For tests and diagnosis.
+   */
+  compareWebGpuInference(): Promise<InferenceComparison>;
+  /**
+   * The loaded model decoding `prompts` (left-padded into one batch) for `newTokens` greedy tokens
+   * on the active (webgpu) backend, our inference kernels against the stock ops: cached logits,
+   * both continuations and how often our programs ran. For tests and diagnosis.
+   */
+  compareWebGpuDecoding(prompts: number[][], newTokens: number): Promise<DecodingComparison>;
   /** Names of the benchmarks `runBenchmark` knows. */
   listBenchmarks(): Promise<string[]>;
   /** Runs one named benchmark on the active backend; metrics are snake_case with a unit suffix. */

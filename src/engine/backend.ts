@@ -10,6 +10,7 @@ import { BACKENDS, type BackendName, type BackendRequest } from './backendChoice
 import { registerCpuKernels } from './cpuKernels';
 import { registerWasmKernels, setOwnWasmKernels } from './wasmKernels';
 import { registerWebGpuKernels, setOwnWebGpuKernels } from './webgpuKernels';
+import { registerWebGpuInferenceKernels } from './webgpuDecodeKernels';
 import { registerWebGpuOptimizerKernels } from './webgpuOptimizerKernels';
 
 export type { BackendName, BackendRequest } from './backendChoice';
@@ -108,6 +109,7 @@ export async function selectBackend(
   registerCpuKernels();
   registerWebGpuKernels();
   registerWebGpuOptimizerKernels();
+  registerWebGpuInferenceKernels();
 
   const order: BackendName[] =
     requested === 'auto' ? [...BACKENDS] : [requested, ...BACKENDS.filter((b) => b !== requested)];

@@ -11,6 +11,7 @@ import type {
 import { BENCHMARKS } from './benchmarks';
 import { compareWebGpuKernels } from './kernelCheck';
 import { compareWebGpuOptimizer } from './webgpuOptimizerCheck';
+import { compareWebGpuDecoding, compareWebGpuInference } from './inferenceKernelCheck';
 import { selectBackend, type BackendInfo, type WasmPaths } from './backend';
 import { JobRegistry, yieldToEventLoop, type ProgressListener } from './jobs';
 import type { SpawnPoolWorker } from './pool/executor';
@@ -173,6 +174,16 @@ export function createEngine(options: EngineOptions = {}): EngineApi {
     async compareWebGpuOptimizer() {
       await pendingInit;
       return compareWebGpuOptimizer();
+    },
+
+    async compareWebGpuInference() {
+      await pendingInit;
+      return compareWebGpuInference();
+    },
+
+    async compareWebGpuDecoding(prompts, newTokens) {
+      await pendingInit;
+      return compareWebGpuDecoding(session.require(), prompts, newTokens);
     },
 
     async listBenchmarks() {

@@ -1,34 +1,25 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 import { parseModelConfig } from '../../src/engine/model/config';
 import { parseSafetensors, serializeSafetensors } from '../../src/engine/model/safetensors';
 import { createTokenizer } from '../../src/engine/model/tokenizer';
 import { parameterShapes } from '../../src/engine/model/weights';
-import { openApp, type PageWithEngine } from './helpers';
-
-const FIXTURES = join(import.meta.dirname, '../fixtures/models');
-/** Same-origin URLs the test answers itself (the app may fetch its own origin only). */
-const MODELS_PATH = '/__test-models/';
+import {
+  FIXTURES,
+  fixtureFiles,
+  MODELS_PATH,
+  openApp,
+  serveModels,
+  type Files,
+  type PageWithEngine,
+} from './helpers';
 
 /**
  * WebGPU (SwiftShader here) against WASM and against transformers, all float32, absolute; logits
  * reach |33| in these models. What remains is summation order (RoPE angles come from a CPU table).
  */
 const LOGITS_TOLERANCE = 1e-4;
-
-type Files = Map<string, Uint8Array>;
-
-function fixtureFiles(folder: string): Files {
-  const names = [
-    'config.json',
-    'model.safetensors',
-    'generation_config.json',
-    'tokenizer.json',
-    'tokenizer_config.json',
-  ];
-  return new Map(names.map((name) => [name, readFileSync(join(FIXTURES, folder, name))]));
-}
 
 /**
  * A model that writes `<svg onload=f()>` after the prompt "Q", whatever it is asked: the
@@ -122,17 +113,6 @@ function spellWithDistinctTokens(text: string, pieces: { id: number; text: strin
   };
   if (!search(0)) throw new Error(`the vocabulary cannot spell ${text} with distinct tokens`);
   return used;
-}
-
-/** Answers the app's requests under MODELS_PATH from `models` (folder → files), 404 otherwise. */
-async function serveModels(page: Page, models: Record<string, Files>): Promise<void> {
-  await page.route(`**${MODELS_PATH}**`, async (route) => {
-    const path = new URL(route.request().url()).pathname.slice(MODELS_PATH.length);
-    const [folder, ...rest] = path.split('/');
-    const body = models[folder!]?.get(rest.join('/'));
-    if (body) await route.fulfill({ status: 200, body: Buffer.from(body) });
-    else await route.fulfill({ status: 404, body: 'not found' });
-  });
 }
 
 interface BackendRun {

@@ -65,6 +65,36 @@ export async function serveTinyLlama(page: Page): Promise<void> {
   });
 }
 
+/** The reference checkpoints of tests/fixtures/models. */
+export const FIXTURES = join(import.meta.dirname, '../fixtures/models');
+/** Same-origin URLs a test answers itself (the app may fetch its own origin only). */
+export const MODELS_PATH = '/__test-models/';
+
+export type Files = Map<string, Uint8Array>;
+
+/** A reference checkpoint's files, by name. */
+export function fixtureFiles(folder: string): Files {
+  const names = [
+    'config.json',
+    'model.safetensors',
+    'generation_config.json',
+    'tokenizer.json',
+    'tokenizer_config.json',
+  ];
+  return new Map(names.map((name) => [name, readFileSync(join(FIXTURES, folder, name))]));
+}
+
+/** Answers the app's requests under MODELS_PATH from `models` (folder → files), 404 otherwise. */
+export async function serveModels(page: Page, models: Record<string, Files>): Promise<void> {
+  await page.route(`**${MODELS_PATH}**`, async (route) => {
+    const path = new URL(route.request().url()).pathname.slice(MODELS_PATH.length);
+    const [folder, ...rest] = path.split('/');
+    const body = models[folder!]?.get(rest.join('/'));
+    if (body) await route.fulfill({ status: 200, body: Buffer.from(body) });
+    else await route.fulfill({ status: 404, body: 'not found' });
+  });
+}
+
 /**
  * A SEAL run of 2 training contexts, K = 2, 1 round, two questions per passage and no held-out
  * evaluation: SwiftShader's WebGPU gets through it in well under a minute.

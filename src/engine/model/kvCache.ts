@@ -10,11 +10,13 @@
  * entries to full capacity and adds them in (slots at or past `length` are still zero, so the
  * sum writes them exactly), and `assign` swaps in a tensor of the same size. Attention runs over
  * all `capacity` slots with the unused ones masked out, so every step has the same shapes and
- * the buffer pool settles after the first one.
+ * the buffer pool settles after the first one. On webgpu with our kernels on, one program writes
+ * the new entries in (webgpuDecodeKernels.ts) instead of a pad and an add.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from './config';
 import { rotaryTable, type RotaryTable } from './rope';
+import { fusedWriteSlots, ownInferenceKernelsActive } from '../webgpuDecodeKernels';
 
 export class KvCache {
   readonly keys: tf.Variable<tf.Rank.R4>[];
@@ -67,7 +69,7 @@ export class KvCache {
       );
     }
     const positions = tf.tidy(() => {
-      this.slotMask.assign(this.slotMask.add(this.placeAt(tokenMask.toFloat(), start, 1)));
+      this.slotMask.assign(this.written(this.slotMask, tokenMask.toFloat(), start, 1));
       return tf
         .cumsum(this.slotMask, 1)
         .sub(1)
@@ -90,8 +92,8 @@ export class KvCache {
     const cachedKeys = this.keys[layer]!;
     const cachedValues = this.values[layer]!;
     tf.tidy(() => {
-      cachedKeys.assign(cachedKeys.add(this.placeAt(keys, start, 2)));
-      cachedValues.assign(cachedValues.add(this.placeAt(values, start, 2)));
+      cachedKeys.assign(this.written(cachedKeys, keys, start, 2));
+      cachedValues.assign(this.written(cachedValues, values, start, 2));
     });
     return [cachedKeys, cachedValues];
   }
@@ -110,6 +112,14 @@ export class KvCache {
       this.slotMask.assign(source.slotMask.tile([this.batchSize, 1]));
     });
     this.length = source.length;
+  }
+
+  /** `cached` with `entries` in the slots (along `axis`) from `start` on, which are still zero. */
+  private written<T extends tf.Tensor>(cached: T, entries: T, start: number, axis: number): T {
+    if (ownInferenceKernelsActive(this.capacity)) {
+      return fusedWriteSlots(cached, entries, start, axis);
+    }
+    return cached.add(this.placeAt(entries, start, axis));
   }
 
   /** Zero-pads `x` along `axis` so that it covers all slots with its entries at `start`. */

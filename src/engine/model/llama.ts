@@ -13,11 +13,21 @@
  * linear goes through an optional `LinearAdapter` so LoRA can plug in without touching this file.
  * `forward` runs a whole sequence and is differentiable (training uses it); `forwardCached`
  * appends tokens to a `KvCache` and returns only the last position's logits (generation uses it).
+ * On webgpu with our kernels on, `forwardCached` runs RMSNorm, RoPE with the split into heads,
+ * attention and SwiGLU as one program each (webgpuDecodeKernels.ts), which have no gradients;
+ * everywhere else both run the same stock ops.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from './config';
 import type { KvCache } from './kvCache';
 import { multiplyByTransposedWeight } from '../wasmKernels';
+import {
+  fusedAttention,
+  fusedHeads,
+  fusedRmsNorm,
+  fusedSwiGlu,
+  ownInferenceKernelsActive,
+} from '../webgpuDecodeKernels';
 import { applyRotary, rotaryAt, rotaryTable, type RotaryTable4D } from './rope';
 import type { ModelWeights } from './weights';
 
@@ -78,31 +88,64 @@ export function forwardCached(
   return tf.tidy(() => {
     const tokenMask = options.attentionMask ?? (tf.ones([batch, length]) as tf.Tensor2D);
     const { start, positions } = cache.append(tokenMask);
-    const model = new Decoder(config, weights, options.adapter);
-    const hidden = model.run(inputIds, {
-      rotary: rotaryAt(cache.rotary, positions),
-      bias: attentionBias(cache.slotMask, start, length),
-      keysAndValues: (layer, keys, values) => cache.store(layer, keys, values, start),
-    });
+    const fused = ownInferenceKernelsActive(cache.capacity);
+    const model = new Decoder(config, weights, options.adapter, fused);
+    const keysAndValues: AttentionInputs['keysAndValues'] = (layer, keys, values) =>
+      cache.store(layer, keys, values, start);
+    const hidden = model.run(
+      inputIds,
+      fused
+        ? {
+            fused: { ...cache.rotary, positions, slotMask: cache.slotMask, queryStart: start },
+            keysAndValues,
+          }
+        : {
+            rotary: rotaryAt(cache.rotary, positions),
+            bias: attentionBias(cache.slotMask, start, length),
+            keysAndValues,
+          },
+    );
     const last = hidden.slice([0, length - 1, 0], [batch, 1, config.hiddenSize]);
     return model.logits(last).reshape([batch, config.vocabSize]);
   });
 }
 
-interface AttentionInputs {
+interface StockAttentionInputs {
   rotary: RotaryTable4D;
   /** Added to the attention scores: [B, 1, T, S], 0 where allowed, very negative elsewhere. */
   bias: tf.Tensor4D;
+}
+
+/** What our fused programs take instead: they look the rotary table and the mask up themselves. */
+interface FusedAttentionInputs {
+  fused: {
+    /** The rotary table [positions, headDim/2]. */
+    cos: tf.Tensor2D;
+    sin: tf.Tensor2D;
+    /** Position ids [B, T] (int32). */
+    positions: tf.Tensor2D;
+    /** [B, S]: 1 where a key slot holds a real token. */
+    slotMask: tf.Tensor2D;
+    /** The slot of the first query. */
+    queryStart: number;
+  };
+}
+
+type AttentionInputs = (StockAttentionInputs | FusedAttentionInputs) & {
   /** The keys and values to attend to: the new ones alone, or the cache they were written to. */
   keysAndValues(layer: number, keys: tf.Tensor4D, values: tf.Tensor4D): [tf.Tensor4D, tf.Tensor4D];
-}
+};
 
 /**
  * Query t (in slot `queryStart + t`) may see key slot s when s is not padding and s ≤ its own
  * slot. Masked scores get -1e9 rather than -Infinity so that a query with nothing to see (a pad
  * query) averages evenly instead of turning into NaN.
  */
-function attentionBias(keyMask: tf.Tensor2D, queryStart: number, queries: number): tf.Tensor4D {
+export function attentionBias(
+  keyMask: tf.Tensor2D,
+  queryStart: number,
+  queries: number,
+): tf.Tensor4D {
   return tf.tidy(() => {
     const [batch, slots] = keyMask.shape;
     const keySlots = tf.range(0, slots, 1, 'int32').reshape([1, slots]);
@@ -120,6 +163,8 @@ class Decoder {
     private readonly config: ModelConfig,
     private readonly weights: ModelWeights,
     private readonly adapter: LinearAdapter | undefined,
+    /** Whether to run our fused inference programs (no gradients). */
+    private readonly fused = false,
   ) {}
 
   /** Final-norm hidden states [B, T, hidden] for token ids [B, T]. */
@@ -139,20 +184,7 @@ class Decoder {
     const prefix = `model.layers.${layer}`;
 
     const x = this.rmsNorm(`${prefix}.input_layernorm`, hidden);
-    const queries = this.splitHeads(this.linear(`${prefix}.self_attn.q_proj`, x, qkvBias));
-    const keys = this.splitHeads(this.linear(`${prefix}.self_attn.k_proj`, x, qkvBias));
-    const values = this.splitHeads(this.linear(`${prefix}.self_attn.v_proj`, x, qkvBias));
-    const [allKeys, allValues] = attention.keysAndValues(
-      layer,
-      applyRotary(keys, attention.rotary),
-      values,
-    );
-    const context = groupedQueryAttention(
-      applyRotary(queries, attention.rotary),
-      allKeys,
-      allValues,
-      attention.bias,
-    );
+    const context = this.selfAttention(layer, x, attention);
     // Llama's attention_bias covers o_proj too; Qwen2 biases q/k/v only.
     const outputBias = qkvBias && architecture === 'LlamaForCausalLM';
     hidden = hidden.add(this.linear(`${prefix}.self_attn.o_proj`, context, outputBias));
@@ -160,8 +192,46 @@ class Decoder {
     const y = this.rmsNorm(`${prefix}.post_attention_layernorm`, hidden);
     const gate = this.linear(`${prefix}.mlp.gate_proj`, y, mlpBias);
     const up = this.linear(`${prefix}.mlp.up_proj`, y, mlpBias);
-    const silu = gate.mul(tf.sigmoid(gate));
-    return hidden.add(this.linear(`${prefix}.mlp.down_proj`, silu.mul(up), mlpBias));
+    const gated = this.fused
+      ? fusedSwiGlu(gate, up)
+      : (gate.mul(tf.sigmoid(gate)).mul(up) as tf.Tensor3D);
+    return hidden.add(this.linear(`${prefix}.mlp.down_proj`, gated, mlpBias));
+  }
+
+  /** Attention of normed hidden states x [B, T, hidden] over the layer's keys and values. */
+  private selfAttention(layer: number, x: tf.Tensor3D, attention: AttentionInputs): tf.Tensor3D {
+    const qkvBias = this.config.attentionBias;
+    const prefix = `model.layers.${layer}.self_attn`;
+    if ('fused' in attention) {
+      const { numHeads, numKvHeads } = this.config;
+      const { cos, sin, positions, slotMask, queryStart } = attention.fused;
+      const rotary = { cos, sin, positions };
+      const queries = fusedHeads(this.linear(`${prefix}.q_proj`, x, qkvBias), numHeads, rotary);
+      const keys = fusedHeads(this.linear(`${prefix}.k_proj`, x, qkvBias), numKvHeads, rotary);
+      const values = this.linear(`${prefix}.v_proj`, x, qkvBias);
+      const [batch, length] = values.shape;
+      // One token's heads [B, 1, heads·d] already lie in [B, heads, 1, d] order.
+      const valueHeads =
+        length === 1
+          ? (values.reshape([batch, numKvHeads, 1, this.config.headDim]) as tf.Tensor4D)
+          : fusedHeads(values, numKvHeads);
+      const [allKeys, allValues] = attention.keysAndValues(layer, keys, valueHeads);
+      return fusedAttention(queries, allKeys, allValues, slotMask, queryStart);
+    }
+    const queries = this.splitHeads(this.linear(`${prefix}.q_proj`, x, qkvBias));
+    const keys = this.splitHeads(this.linear(`${prefix}.k_proj`, x, qkvBias));
+    const values = this.splitHeads(this.linear(`${prefix}.v_proj`, x, qkvBias));
+    const [allKeys, allValues] = attention.keysAndValues(
+      layer,
+      applyRotary(keys, attention.rotary),
+      values,
+    );
+    return groupedQueryAttention(
+      applyRotary(queries, attention.rotary),
+      allKeys,
+      allValues,
+      attention.bias,
+    );
   }
 
   /** Output layer: lm_head, or the embedding matrix itself when the two are tied. */
@@ -201,6 +271,7 @@ class Decoder {
   /** RMSNorm: x / sqrt(mean(x²) + eps) · weight. */
   private rmsNorm(path: string, x: tf.Tensor3D): tf.Tensor3D {
     const weight = this.param(`${path}.weight`);
+    if (this.fused) return fusedRmsNorm(x, weight, this.config.rmsNormEps);
     return tf.tidy(() =>
       x.mul(x.square().mean(-1, true).add(this.config.rmsNormEps).rsqrt()).mul(weight),
     );
@@ -220,7 +291,7 @@ class Decoder {
  * serves them all without copying the keys and values. q [B, H, T, d], keys/values
  * [B, kvHeads, S, d], bias [B, 1, T, S]; returns [B, T, H·d].
  */
-function groupedQueryAttention(
+export function groupedQueryAttention(
   queries: tf.Tensor4D,
   keys: tf.Tensor4D,
   values: tf.Tensor4D,

@@ -1,0 +1,493 @@
+/**
+ * Our inference kernels for tfjs's webgpu backend, under the same switch as our matmul
+ * (`setOwnWebGpuKernels`). Decoding one token runs the model on a single row, so its cost is the
+ * number of dispatches rather than arithmetic: as stock ops, each layer's RMSNorm is six kernels,
+ * RoPE nine per rotated tensor, attention six, a KV-cache write two and SwiGLU three. Each of
+ * those is one program here. They compute what the stock op sequences compute, in the same order
+ * of operations, but have no gradients: the model uses them when it runs against a KV cache
+ * (generation), never in training.
+ *
+ * tfjs declares each input's binding by the dtype of its buffer, not of its tensor, and casting
+ * int32 to float32 only relabels the buffer: a float32 tensor (the KV cache's slot mask written
+ * from a prompt's int32 attention mask) can arrive as `array<i32>`. Assigning that to the f32
+ * result does not compile, and WebGPU then drops the commands submitted with the program, with
+ * no error beyond a console warning. So every program reads its float inputs through `f32(…)`,
+ * a no-op on f32.
+ */
+import * as tf from '@tensorflow/tfjs';
+import {
+  webgpu_util,
+  type WebGPUBackend,
+  type WebGPUProgram,
+} from '@tensorflow/tfjs-backend-webgpu';
+import { ownWebGpuKernelsEnabled, reshapeOnBackend } from './webgpuKernels';
+
+const RMS_NORM_KERNEL = 'SealRmsNorm';
+const SWIGLU_KERNEL = 'SealSwiGlu';
+const HEADS_KERNEL = 'SealHeads';
+const WRITE_SLOTS_KERNEL = 'SealWriteSlots';
+const ATTENTION_KERNEL = 'SealAttention';
+
+/** Invocations per workgroup of every program here. */
+const WORKGROUP = 64;
+
+/**
+ * Attention keeps one query's scores over every cache slot in workgroup memory: 2048 floats
+ * (8 KB) stay well within WebGPU's guaranteed 16 KB. Larger caches run the stock ops.
+ */
+const MAX_ATTENTION_SLOTS = 2048;
+
+/** Runs of each of our inference programs in this process (tests check they really ran). */
+const runs = new Map<string, number>();
+
+export function ownInferenceKernelRuns(): number {
+  return [...runs.values()].reduce((sum, count) => sum + count, 0);
+}
+
+function counted(name: string): void {
+  runs.set(name, (runs.get(name) ?? 0) + 1);
+}
+
+/** Whether generation with a cache of `capacity` slots runs our inference kernels. */
+export function ownInferenceKernelsActive(capacity: number): boolean {
+  return (
+    ownWebGpuKernelsEnabled() &&
+    capacity <= MAX_ATTENTION_SLOTS &&
+    tf.getBackend() === 'webgpu' &&
+    tf.getKernel(ATTENTION_KERNEL, 'webgpu') !== undefined
+  );
+}
+
+/** One invocation per output element, in as many workgroups as that takes. */
+abstract class ElementwiseProgram implements WebGPUProgram {
+  abstract variableNames: string[];
+  abstract shaderKey: string;
+  outputShape: number[];
+  dispatchLayout: { x: number[] };
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number] = [WORKGROUP, 1, 1];
+  size = true;
+
+  constructor(outputShape: number[]) {
+    this.outputShape = outputShape;
+    this.dispatchLayout = webgpu_util.flatDispatchLayout(outputShape);
+    this.dispatch = webgpu_util.computeDispatch(
+      this.dispatchLayout,
+      outputShape,
+      this.workgroupSize,
+    );
+  }
+
+  abstract getUserCode(): string;
+}
+
+/** Sums `partial` across the workgroup into `partial[0]` with `combine`. */
+function workgroupReduce(combine: (a: string, b: string) => string): string {
+  return `
+    workgroupBarrier();
+    for (var width = ${WORKGROUP / 2}u; width > 0u; width = width / 2u) {
+      if (localIndex < width) {
+        partial[localIndex] = ${combine('partial[localIndex]', 'partial[localIndex + width]')};
+      }
+      workgroupBarrier();
+    }`;
+}
+
+/**
+ * The flat index of this workgroup, however tfjs has laid the dispatch out. (A program with a
+ * one-axis dispatch layout gets its invocation's index as `main`'s argument, unused here.)
+ */
+const WORKGROUP_INDEX = `i32(workgroupId.z * numWorkgroups.x * numWorkgroups.y +
+    workgroupId.y * numWorkgroups.x + workgroupId.x)`;
+
+/** x / sqrt(mean(x²) + eps) · weight, one workgroup per row of X [rows, width]. */
+class RmsNormProgram implements WebGPUProgram {
+  variableNames = ['X', 'W'];
+  uniforms = 'epsilon : f32,';
+  outputShape: number[];
+  dispatchLayout = { x: [0] };
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number] = [WORKGROUP, 1, 1];
+  shaderKey = 'sealRmsNorm';
+
+  constructor(rows: number, width: number) {
+    this.outputShape = [rows, width];
+    this.dispatch = [rows, 1, 1];
+  }
+
+  getUserCode(): string {
+    return `
+  var<workgroup> partial : array<f32, ${WORKGROUP}>;
+
+  fn main(index : i32) {
+    let width = uniforms.xShape.y;
+    let base = ${WORKGROUP_INDEX} * width;
+    var sum = 0.0;
+    for (var i = i32(localIndex); i < width; i = i + ${WORKGROUP}) {
+      let x = f32(X[base + i]);
+      sum = sum + x * x;
+    }
+    partial[localIndex] = sum;
+    ${workgroupReduce((a, b) => `${a} + ${b}`)}
+    let scale = 1.0 / sqrt(partial[0] / f32(width) + uniforms.epsilon);
+    for (var i = i32(localIndex); i < width; i = i + ${WORKGROUP}) {
+      result[base + i] = (f32(X[base + i]) * scale) * f32(W[i]);
+    }
+  }
+`;
+  }
+}
+
+/** gate · sigmoid(gate) · up. */
+class SwiGluProgram extends ElementwiseProgram {
+  variableNames = ['G', 'U'];
+  shaderKey = 'sealSwiGlu';
+
+  getUserCode(): string {
+    return `
+  fn main(index : i32) {
+    if (index < uniforms.size) {
+      let gate = f32(G[index]);
+      result[index] = (gate * (1.0 / (1.0 + exp(-1.0 * gate)))) * f32(U[index]);
+    }
+  }
+`;
+  }
+}
+
+/**
+ * A linear's output X [B, T, heads·d] as heads [B, heads, T, d], rotated by RoPE (the rotate_half
+ * layout of rope.ts) at the positions Pos [B·T] of the table Cos/Sin [positions, d/2], or not.
+ */
+class HeadsProgram extends ElementwiseProgram {
+  variableNames: string[];
+  shaderKey: string;
+
+  constructor(
+    outputShape: number[],
+    private readonly rotate: boolean,
+  ) {
+    super(outputShape);
+    this.variableNames = rotate ? ['X', 'Cos', 'Sin', 'Pos'] : ['X'];
+    this.shaderKey = `sealHeads_${rotate}`;
+  }
+
+  getUserCode(): string {
+    const value = this.rotate
+      ? `let half = d / 2;
+        let j = i % half;
+        let p = Pos[b * length + t] * half + j;
+        let x1 = f32(X[row + j]);
+        let x2 = f32(X[row + half + j]);
+        if (i < half) {
+          result[index] = x1 * f32(Cos[p]) - x2 * f32(Sin[p]);
+        } else {
+          result[index] = x2 * f32(Cos[p]) + x1 * f32(Sin[p]);
+        }`
+      : 'result[index] = f32(X[row + i]);';
+    return `
+  fn main(index : i32) {
+    if (index < uniforms.size) {
+      let heads = uniforms.outShape.y;
+      let length = uniforms.outShape.z;
+      let d = uniforms.outShape.w;
+      let i = index % d;
+      let t = (index / d) % length;
+      let h = (index / (d * length)) % heads;
+      let b = index / (d * length * heads);
+      let row = (b * length + t) * heads * d + h * d;
+      ${value}
+    }
+  }
+`;
+  }
+}
+
+/** Cache [outer, slots, inner] with Entries [outer, count, inner] written from slot `start` on. */
+class WriteSlotsProgram extends ElementwiseProgram {
+  variableNames = ['Cache', 'Entries'];
+  uniforms = 'start : i32,';
+  shaderKey = 'sealWriteSlots';
+
+  getUserCode(): string {
+    return `
+  fn main(index : i32) {
+    if (index < uniforms.size) {
+      let slots = uniforms.outShape.y;
+      let inner = uniforms.outShape.z;
+      let count = uniforms.entriesShape.y;
+      let slot = (index / inner) % slots - uniforms.start;
+      if (slot >= 0 && slot < count) {
+        let outer = index / (inner * slots);
+        result[index] = f32(Entries[(outer * count + slot) * inner + index % inner]);
+      } else {
+        result[index] = f32(Cache[index]);
+      }
+    }
+  }
+`;
+  }
+}
+
+/**
+ * softmax(q·kᵀ·scale + bias)·v for one query per workgroup, as llama.ts's grouped-query attention
+ * computes it: Q [B, heads, T, d], K and V [B, kvHeads, slots, d], M [B, slots] the slots holding
+ * real tokens; query t (in slot `queryStart + t`) sees slot s when s holds a real token and
+ * s ≤ its own slot, and the bias of the others is −1e9 as there. Output [B, T, heads·d].
+ */
+class AttentionProgram implements WebGPUProgram {
+  variableNames = ['Q', 'K', 'V', 'M'];
+  uniforms = 'queryStart : i32, scale : f32,';
+  outputShape: number[];
+  dispatchLayout = { x: [0] };
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number] = [WORKGROUP, 1, 1];
+  shaderKey: string;
+
+  constructor(
+    queryShape: number[],
+    private readonly slots: number,
+  ) {
+    const [batch, heads, length, headDim] = queryShape as [number, number, number, number];
+    this.outputShape = [batch, length, heads * headDim];
+    this.dispatch = [batch * heads * length, 1, 1];
+    this.shaderKey = `sealAttention_${slots}`;
+  }
+
+  getUserCode(): string {
+    return `
+  var<workgroup> scores : array<f32, ${this.slots}>;
+  var<workgroup> partial : array<f32, ${WORKGROUP}>;
+
+  fn main(index : i32) {
+    let heads = uniforms.qShape.y;
+    let length = uniforms.qShape.z;
+    let d = uniforms.qShape.w;
+    let kvHeads = uniforms.kShape.y;
+    let slots = ${this.slots};
+    let query = ${WORKGROUP_INDEX};
+    let t = query % length;
+    let h = (query / length) % heads;
+    let b = query / (length * heads);
+    let qBase = query * d;
+    let kvBase = (b * kvHeads + h / (heads / kvHeads)) * slots * d;
+    let querySlot = uniforms.queryStart + t;
+
+    var localMax = -3.402823e38;
+    for (var s = i32(localIndex); s < slots; s = s + ${WORKGROUP}) {
+      var dot = 0.0;
+      for (var i = 0; i < d; i++) {
+        dot = dot + f32(Q[qBase + i]) * f32(K[kvBase + s * d + i]);
+      }
+      let allowed = select(0.0, 1.0, s <= querySlot) * f32(M[b * slots + s]);
+      let score = dot * uniforms.scale + (allowed - 1.0) * 1e9;
+      scores[s] = score;
+      localMax = max(localMax, score);
+    }
+    partial[localIndex] = localMax;
+    ${workgroupReduce((a, c) => `max(${a}, ${c})`)}
+    let rowMax = partial[0];
+    workgroupBarrier();
+
+    var localSum = 0.0;
+    for (var s = i32(localIndex); s < slots; s = s + ${WORKGROUP}) {
+      let e = exp(scores[s] - rowMax);
+      scores[s] = e;
+      localSum = localSum + e;
+    }
+    partial[localIndex] = localSum;
+    ${workgroupReduce((a, c) => `${a} + ${c}`)}
+    let total = partial[0];
+    for (var s = i32(localIndex); s < slots; s = s + ${WORKGROUP}) {
+      scores[s] = scores[s] / total;
+    }
+    workgroupBarrier();
+
+    let outBase = ((b * length + t) * heads + h) * d;
+    for (var i = i32(localIndex); i < d; i = i + ${WORKGROUP}) {
+      var sum = 0.0;
+      for (var s = 0; s < slots; s++) {
+        sum = sum + scores[s] * f32(V[kvBase + s * d + i]);
+      }
+      result[outBase + i] = sum;
+    }
+  }
+`;
+  }
+}
+
+type KernelArgs<Attrs = Record<string, never>> = {
+  inputs: Record<string, tf.TensorInfo>;
+  backend: WebGPUBackend;
+  attrs: Attrs;
+};
+
+/** Runs `program` on views of the inputs (reshapes that only relabel buffers), then frees them. */
+function runOnViews(
+  backend: WebGPUBackend,
+  program: WebGPUProgram,
+  views: [tf.TensorInfo, number[]][],
+  uniforms: { type: string; data: number[] }[] = [],
+  outShape?: number[],
+): tf.TensorInfo {
+  const reshaped = views.map(([x, shape]) => reshapeOnBackend(backend, x, shape));
+  counted(program.shaderKey);
+  const out = backend.runWebGPUProgram(program, reshaped, 'float32', uniforms);
+  for (const view of reshaped) backend.disposeData(view.dataId);
+  if (!outShape) return out;
+  const shaped = reshapeOnBackend(backend, out, outShape);
+  backend.disposeData(out.dataId);
+  return shaped;
+}
+
+function rmsNormKernel({ inputs, backend, attrs }: KernelArgs<{ epsilon: number }>) {
+  const { x, weight } = inputs as { x: tf.TensorInfo; weight: tf.TensorInfo };
+  const width = x.shape[x.shape.length - 1]!;
+  const rows = tf.util.sizeFromShape(x.shape) / width;
+  return runOnViews(
+    backend,
+    new RmsNormProgram(rows, width),
+    [
+      [x, [rows, width]],
+      [weight, [width]],
+    ],
+    [{ type: 'float32', data: [attrs.epsilon] }],
+    x.shape,
+  );
+}
+
+function swiGluKernel({ inputs, backend }: KernelArgs) {
+  const { gate, up } = inputs as { gate: tf.TensorInfo; up: tf.TensorInfo };
+  const size = tf.util.sizeFromShape(gate.shape);
+  return runOnViews(
+    backend,
+    new SwiGluProgram([size]),
+    [
+      [gate, [size]],
+      [up, [size]],
+    ],
+    [],
+    gate.shape,
+  );
+}
+
+function headsKernel({ inputs, backend, attrs }: KernelArgs<{ heads: number }>) {
+  const { x, cos, sin, positions } = inputs as Record<string, tf.TensorInfo | undefined>;
+  const [batch, length, width] = x!.shape as [number, number, number];
+  const headDim = width / attrs.heads;
+  const views: [tf.TensorInfo, number[]][] = [[x!, [batch * length * width]]];
+  if (cos && sin && positions) {
+    views.push([cos, cos.shape], [sin, sin.shape], [positions, [batch * length]]);
+  }
+  const program = new HeadsProgram([batch, attrs.heads, length, headDim], views.length > 1);
+  return runOnViews(backend, program, views);
+}
+
+function writeSlotsKernel({ inputs, backend, attrs }: KernelArgs<{ start: number; axis: number }>) {
+  const { cache, entries } = inputs as { cache: tf.TensorInfo; entries: tf.TensorInfo };
+  const view = (x: tf.TensorInfo) => [
+    tf.util.sizeFromShape(x.shape.slice(0, attrs.axis)),
+    x.shape[attrs.axis]!,
+    tf.util.sizeFromShape(x.shape.slice(attrs.axis + 1)),
+  ];
+  return runOnViews(
+    backend,
+    new WriteSlotsProgram(view(cache)),
+    [
+      [cache, view(cache)],
+      [entries, view(entries)],
+    ],
+    [{ type: 'int32', data: [attrs.start] }],
+    cache.shape,
+  );
+}
+
+function attentionKernel({ inputs, backend, attrs }: KernelArgs<{ queryStart: number }>) {
+  const { queries, keys, values, slotMask } = inputs as Record<string, tf.TensorInfo>;
+  const slots = keys!.shape[2]!;
+  const scale = 1 / Math.sqrt(queries!.shape[3]!);
+  return runOnViews(
+    backend,
+    new AttentionProgram(queries!.shape, slots),
+    [
+      [queries!, queries!.shape],
+      [keys!, keys!.shape],
+      [values!, values!.shape],
+      [slotMask!, slotMask!.shape],
+    ],
+    [
+      { type: 'int32', data: [attrs.queryStart] },
+      { type: 'float32', data: [scale] },
+    ],
+  );
+}
+
+function run<T extends tf.Tensor>(kernel: string, inputs: tf.NamedTensorMap, attrs = {}): T {
+  return tf.engine().runKernel(kernel, inputs, attrs as tf.NamedAttrMap) as T;
+}
+
+/** RMSNorm of x [..., width] by `weight` [width]: x / sqrt(mean(x²) + eps) · weight. */
+export function fusedRmsNorm<T extends tf.Tensor>(x: T, weight: tf.Tensor, epsilon: number): T {
+  return run(RMS_NORM_KERNEL, { x, weight }, { epsilon });
+}
+
+/** silu(gate) · up. */
+export function fusedSwiGlu<T extends tf.Tensor>(gate: T, up: T): T {
+  return run(SWIGLU_KERNEL, { gate, up });
+}
+
+/**
+ * x [B, T, heads·d] split into heads [B, heads, T, d]; rotated by RoPE when given the table
+ * (cos and sin [positions, d/2]) and the position of each token (int32 [B, T]).
+ */
+export function fusedHeads(
+  x: tf.Tensor3D,
+  heads: number,
+  rotary?: { cos: tf.Tensor2D; sin: tf.Tensor2D; positions: tf.Tensor2D },
+): tf.Tensor4D {
+  return run(HEADS_KERNEL, { x, ...rotary }, { heads });
+}
+
+/** `cache` with `entries` written along `axis` from index `start` on (same sizes elsewhere). */
+export function fusedWriteSlots<T extends tf.Tensor>(
+  cache: T,
+  entries: T,
+  start: number,
+  axis: number,
+): T {
+  return run(WRITE_SLOTS_KERNEL, { cache, entries }, { start, axis });
+}
+
+/**
+ * Grouped-query attention of queries [B, heads, T, d] over a KV cache's keys and values
+ * [B, kvHeads, slots, d] whose real tokens `slotMask` [B, slots] marks, the queries sitting in
+ * slots `queryStart` on; returns [B, T, heads·d].
+ */
+export function fusedAttention(
+  queries: tf.Tensor4D,
+  keys: tf.Tensor4D,
+  values: tf.Tensor4D,
+  slotMask: tf.Tensor2D,
+  queryStart: number,
+): tf.Tensor3D {
+  return run(ATTENTION_KERNEL, { queries, keys, values, slotMask }, { queryStart });
+}
+
+/** Registers the kernels for webgpu, once. */
+export function registerWebGpuInferenceKernels(): void {
+  if (tf.getKernel(ATTENTION_KERNEL, 'webgpu')) return;
+  const kernels: [string, unknown][] = [
+    [RMS_NORM_KERNEL, rmsNormKernel],
+    [SWIGLU_KERNEL, swiGluKernel],
+    [HEADS_KERNEL, headsKernel],
+    [WRITE_SLOTS_KERNEL, writeSlotsKernel],
+    [ATTENTION_KERNEL, attentionKernel],
+  ];
+  for (const [kernelName, kernelFunc] of kernels) {
+    tf.registerKernel({
+      kernelName,
+      backendName: 'webgpu',
+      kernelFunc: kernelFunc as tf.KernelFunc,
+    });
+  }
+}

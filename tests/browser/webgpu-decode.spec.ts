@@ -1,0 +1,90 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect, test } from '@playwright/test';
+import {
+  FIXTURES,
+  fixtureFiles,
+  MODELS_PATH,
+  openApp,
+  serveModels,
+  type PageWithEngine,
+} from './helpers';
+
+/**
+ * Ours against the stock op sequences, both float32 on SwiftShader: the same operations, only
+ * summed in another order (attention, RMSNorm's mean) or contracted into fused multiply-adds.
+ */
+const KERNEL_TOLERANCE = 1e-5;
+
+test('our webgpu inference kernels equal the stock ops, and generation decodes the same text with fewer dispatches', async ({
+  page,
+}) => {
+  // Some two hundred generation steps of a small model on a software GPU, half of them stock.
+  test.setTimeout(600_000);
+  await openApp(page);
+  const comparison = await page.evaluate(async () => {
+    const { engine } = (window as unknown as PageWithEngine).seal;
+    const info = await engine.init('webgpu');
+    if (info.active !== 'webgpu') throw new Error(`webgpu did not start: ${info.fallbackReasons}`);
+    return engine.compareWebGpuInference();
+  });
+
+  expect(comparison.kernels.map((k) => k.label)).toEqual([
+    'rmsNorm',
+    'swiGlu',
+    'query heads with rotary, decode step',
+    'key heads with rotary, prompt pass',
+    'value heads, prompt pass',
+    'key cache write, decode step',
+    'slot mask write from an int32 mask, prompt pass',
+    'attention, prompt pass',
+    'attention, decode step',
+  ]);
+  for (const kernel of comparison.kernels) {
+    // A silent fallback would compare stock to stock.
+    expect(kernel.ranOwnProgram, kernel.label).toBe(true);
+    expect(kernel.gpuError, kernel.label).toBeNull();
+    expect(kernel.relativeError, kernel.label).toBeLessThan(KERNEL_TOLERANCE);
+  }
+  expect(comparison.logitsRelativeError).toBeLessThan(KERNEL_TOLERANCE);
+  expect(comparison.ownTokens).toEqual(comparison.stockTokens);
+  expect(comparison.ownTokens.every((tokens) => tokens.length === 12)).toBe(true);
+  expect(comparison.tensorGrowth).toBe(0);
+  expect(comparison.dispatchesPerToken.own).toBeLessThan(comparison.dispatchesPerToken.stock / 2);
+  // Generation gives the buffers it pooled back to the device.
+  expect(comparison.pooledBytesAfterGeneration).toBe(0);
+});
+
+test('our webgpu inference kernels decode the reference models as transformers does', async ({
+  page,
+}) => {
+  test.setTimeout(600_000);
+  const folders = ['tiny-llama', 'tiny-llama3', 'tiny-qwen2'];
+  await serveModels(page, Object.fromEntries(folders.map((f) => [f, fixtureFiles(f)])));
+  await openApp(page);
+  for (const folder of folders) {
+    const goldens = JSON.parse(readFileSync(join(FIXTURES, folder, 'goldens.json'), 'utf8')) as {
+      input_ids: number[][];
+      greedy_continuation: number[][];
+    };
+    const newTokens = goldens.greedy_continuation[0]!.length;
+    const comparison = await page.evaluate(
+      async ({ folder, prompts, newTokens, path }) => {
+        const { engine } = (window as unknown as PageWithEngine).seal;
+        const info = await engine.init('webgpu');
+        if (info.active !== 'webgpu')
+          throw new Error(`webgpu did not start: ${info.fallbackReasons}`);
+        await engine.model.load(`load-${folder}`, {
+          kind: 'url',
+          baseUrl: `${location.origin}${path}${folder}/`,
+        });
+        return engine.compareWebGpuDecoding(prompts, newTokens);
+      },
+      { folder, prompts: goldens.input_ids, newTokens, path: MODELS_PATH },
+    );
+    expect(comparison.ownKernelRuns, folder).toBeGreaterThan(0);
+    expect(comparison.logitsRelativeError, folder).toBeLessThan(KERNEL_TOLERANCE);
+    expect(comparison.ownTokens, folder).toEqual(goldens.greedy_continuation);
+    expect(comparison.stockTokens, folder).toEqual(goldens.greedy_continuation);
+  }
+});
