@@ -4,6 +4,7 @@ import {
   SCHEMA_VERSION,
   StorageFullError,
   openStore,
+  type RunSummary,
   type SealStore,
 } from '../../src/engine/store';
 import {
@@ -196,6 +197,21 @@ describe('runs and episodes', () => {
     });
     expect((await viewer.resumeRun(run.id)).status).toBe('running');
     await expect(writer.resumeRun(run.id)).rejects.toThrow(RunBusyError);
+  });
+
+  it('shows a run another store stopped as stopped, even to a listing made before its lock is let go', async () => {
+    const databaseName = uniqueDatabaseName();
+    const writer = track(openStore({ databaseName, channelName: null }));
+    const viewer = track(openStore({ databaseName, channelName: null }));
+    const run = await writer.createRun(newRun);
+    // What a viewer does on hearing of the change: list the runs, before the writer's lock goes.
+    let seen: Promise<RunSummary[]> | null = null;
+    const stop = writer.onChange(() => {
+      seen ??= viewer.listRuns();
+    });
+    await writer.stopRun(run.id, 'paused');
+    stop();
+    expect((await seen!)[0]).toMatchObject({ status: 'paused', activeElsewhere: false });
   });
 
   it('renames a run in any store, trimmed and checked, keeping what its writer stores meanwhile', async () => {

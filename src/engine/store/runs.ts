@@ -43,7 +43,7 @@ export class RunBusyError extends Error {
 export interface RunSummary extends RunRecord {
   /** This tab holds the run's writer lock. */
   writable: boolean;
-  /** Another tab holds the run's writer lock: view it read-only here. */
+  /** Another tab runs it and holds its writer lock: view it read-only here. */
   activeElsewhere: boolean;
 }
 
@@ -315,10 +315,13 @@ export function createRunStore(ctx: StoreContext) {
       return runs
         .map((run) => {
           const writable = leases.has(run.id);
+          // A run that another tab has just stopped is announced before that tab lets go of its
+          // lock: the status it stored is the truth, and no later change would correct it.
+          const lockedElsewhere = !writable && held.has(RUN_LOCK_PREFIX + run.id);
           return {
             ...run,
             writable,
-            activeElsewhere: !writable && held.has(RUN_LOCK_PREFIX + run.id),
+            activeElsewhere: lockedElsewhere && run.status === 'running',
           };
         })
         .sort((a, b) => b.createdAt - a.createdAt);
