@@ -7,7 +7,7 @@
  * (`compareWebGpuDecoding`). The browser tests call both through the engine on SwiftShader.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import { relativeError, withGpuErrors } from './kernelAgreement';
 import { countKernelCalls } from './kernelCalls';
 import type { ModelConfig } from './model/config';
 import { generate, type GenerationModel } from './model/generate';
@@ -76,16 +76,6 @@ const NEW_TOKENS = 4;
 /** Decode steps after the prompt pass whose logits are compared. */
 const DECODE_STEPS = 3;
 
-function relativeError(ours: Float32Array, stock: Float32Array): number {
-  let difference = 0;
-  let scale = 0;
-  for (let i = 0; i < stock.length; i++) {
-    difference = Math.max(difference, Math.abs(ours[i]! - stock[i]!));
-    scale = Math.max(scale, Math.abs(stock[i]!));
-  }
-  return scale === 0 ? difference : difference / scale;
-}
-
 async function valuesOf(result: tf.Tensor): Promise<Float32Array> {
   try {
     return (await result.data()) as Float32Array;
@@ -94,29 +84,17 @@ async function valuesOf(result: tf.Tensor): Promise<Float32Array> {
   }
 }
 
-/**
- * Ours runs first and inside a validation error scope: a program that does not compile
- * dispatches nothing, and its output buffer, taken from tfjs's pool, could still hold a result
- * the stock ops just computed, so equal values alone do not prove that our program ran.
- */
+/** Ours runs first and inside a validation error scope (see kernelAgreement.ts). */
 async function compareKernel(
   label: string,
   stock: () => tf.Tensor,
   ours: () => tf.Tensor,
 ): Promise<KernelAgreement> {
-  const { device } = tf.backend() as WebGPUBackend;
   const runsBefore = ownInferenceKernelRuns();
-  device.pushErrorScope('validation');
-  const actual = await valuesOf(tf.tidy(ours));
-  const gpuError = await device.popErrorScope();
+  const { value: actual, gpuError } = await withGpuErrors(() => valuesOf(tf.tidy(ours)));
   const ranOwnProgram = ownInferenceKernelRuns() > runsBefore;
   const expected = await valuesOf(tf.tidy(stock));
-  return {
-    label,
-    relativeError: relativeError(actual, expected),
-    ranOwnProgram,
-    gpuError: gpuError?.message ?? null,
-  };
+  return { label, relativeError: relativeError(actual, expected), ranOwnProgram, gpuError };
 }
 
 function uniform(shape: number[], seed: number, stream: number): tf.Tensor {

@@ -5,6 +5,7 @@
  * call it through the engine (`compareWebGpuKernels`) on SwiftShader.
  */
 import * as tf from '@tensorflow/tfjs';
+import { relativeError, withGpuErrors } from './kernelAgreement';
 import { streamSeed } from './random';
 import { randomModelWeights, SMALL_LLAMA_CONFIG } from './train/randomModel';
 import { setBaseTrainable } from './train/lora';
@@ -24,6 +25,8 @@ export interface MatMulComparison extends MatMulCase {
   relativeError: number;
   /** Whether the product ran our program (false: it was left to tfjs). */
   ranOwnProgram: boolean;
+  /** What the device reported while our program ran (null: nothing). */
+  gpuError: string | null;
 }
 
 export interface WebGpuKernelComparison {
@@ -60,16 +63,6 @@ export const MATMUL_CASES: MatMulCase[] = [
   c([2, 3, 17, 29], [1, 1, 29, 21]),
 ];
 
-function relativeError(ours: Float32Array, stock: Float32Array): number {
-  let difference = 0;
-  let scale = 0;
-  for (let i = 0; i < stock.length; i++) {
-    difference = Math.max(difference, Math.abs(ours[i]! - stock[i]!));
-    scale = Math.max(scale, Math.abs(stock[i]!));
-  }
-  return scale === 0 ? difference : difference / scale;
-}
-
 async function productWith(own: boolean, run: () => tf.Tensor): Promise<Float32Array> {
   setOwnWebGpuKernels(own);
   const result = run();
@@ -85,14 +78,12 @@ async function compareProduct(testCase: MatMulCase, seed: number): Promise<MatMu
   const b = tf.randomUniform(testCase.b, -1, 1, 'float32', streamSeed(seed, 1));
   try {
     const multiply = () => tf.matMul(a, b, testCase.transposeA, testCase.transposeB);
-    const stock = await productWith(false, multiply);
+    // Ours first and inside a validation error scope (see kernelAgreement.ts).
     const runsBefore = ownMatMulRuns();
-    const ours = await productWith(true, multiply);
-    return {
-      ...testCase,
-      relativeError: relativeError(ours, stock),
-      ranOwnProgram: ownMatMulRuns() > runsBefore,
-    };
+    const { value: ours, gpuError } = await withGpuErrors(() => productWith(true, multiply));
+    const ranOwnProgram = ownMatMulRuns() > runsBefore;
+    const stock = await productWith(false, multiply);
+    return { ...testCase, relativeError: relativeError(ours, stock), ranOwnProgram, gpuError };
   } finally {
     tf.dispose([a, b]);
   }

@@ -5,6 +5,7 @@
  * through the engine (`compareWebGpuOptimizer`) on SwiftShader.
  */
 import * as tf from '@tensorflow/tfjs';
+import { relativeError } from './kernelAgreement';
 import { countKernelCalls } from './kernelCalls';
 import { streamSeed } from './random';
 import { AdamW, globalNormScale } from './train/optimizer';
@@ -64,18 +65,6 @@ interface RunResult {
   scales: number[];
   lastStepDispatches: number;
   tensorGrowth: number;
-}
-
-function relativeError(ours: Float32Array[], stock: Float32Array[]): number {
-  let difference = 0;
-  let scale = 0;
-  stock.forEach((values, j) => {
-    for (let i = 0; i < values.length; i++) {
-      difference = Math.max(difference, Math.abs(ours[j]![i]! - values[i]!));
-      scale = Math.max(scale, Math.abs(values[i]!));
-    }
-  });
-  return scale === 0 ? difference : difference / scale;
 }
 
 async function run(own: boolean, testCase: OptimizerCase, seed: number): Promise<RunResult> {

@@ -25,6 +25,7 @@ test('our webgpu matmul equals the stock one on every shape, and so do training 
     const label = `${product.a}${product.transposeA ? 'ᵀ' : ''} · ${product.b}${product.transposeB ? 'ᵀ' : ''}`;
     // Every case is large enough for our program: a silent fallback would compare stock to stock.
     expect(product.ranOwnProgram, label).toBe(true);
+    expect(product.gpuError, label).toBeNull();
     expect(product.relativeError, label).toBeLessThan(PRODUCT_TOLERANCE);
   }
   expect(comparison.gradientStepOwnRuns).toBeGreaterThan(0);
