@@ -10,7 +10,7 @@ import { generate } from '../model/generate';
 import { GREEDY } from '../model/sampling';
 import { stopTokenIds, type TextGenerationModel } from '../model/generateText';
 import { tokenizeExamples } from '../train/dataset';
-import { LoraAdapter, type LoraSettings } from '../train/lora';
+import { withFreshLora, type LoraAdapter, type LoraSettings } from '../train/lora';
 import { DEFAULT_SFT_OPTIONS, trainSft, type TrainingProgress } from '../train/sft';
 import { augmentPair, augmentationsForTask, type GridAugmentation } from './augment';
 import type { Grid, PuzzleTask } from './grid';
@@ -147,8 +147,7 @@ export async function applyRecipe(
       overflow: 'truncate',
     },
   );
-  const adapter = LoraAdapter.create(model.weights, settings.lora, seed);
-  try {
+  return withFreshLora(model.weights, settings.lora, seed, async (adapter) => {
     const trainStart = performance.now();
     const trained = await trainSft(
       model,
@@ -175,7 +174,5 @@ export async function applyRecipe(
       trainMs,
       ...answer,
     };
-  } finally {
-    adapter.dispose();
-  }
+  });
 }

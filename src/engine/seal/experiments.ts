@@ -5,11 +5,9 @@
  */
 import type { Checkpoint } from '../jobs';
 import type { EpisodeRecord, Passage } from '../store';
-import { LoraAdapter } from '../train/lora';
-import { tokenizeExamples } from '../train/dataset';
-import { DEFAULT_SFT_OPTIONS, trainSft } from '../train/sft';
+import { withFreshLora, type LoraAdapter } from '../train/lora';
 import type { SealConfig } from './config';
-import { probeClosedBook, type SealModel } from './innerLoop';
+import { probeClosedBook, trainOnTexts, type SealModel } from './innerLoop';
 import { seedOf, STREAM } from './plan';
 import { episodeKind } from './episodes';
 import { keptSelfEdits } from './selection';
@@ -77,10 +75,9 @@ export async function runForgetting(
   };
   const before = await probeAll();
   const seed = seedOf(config.seed, STREAM.forgetting);
-  const adapter = LoraAdapter.create(model.weights, config.inner.lora, seed);
   const accuracy: number[][] = [];
   const selfEdits: string[] = [];
-  try {
+  await withFreshLora(model.weights, config.inner.lora, seed, async (adapter) => {
     for (const [index, passage] of passages.entries()) {
       const [sampled] = await sampleSelfEdits(
         model,
@@ -93,31 +90,18 @@ export async function runForgetting(
       const selfEdit = sampled!.text;
       selfEdits.push(selfEdit);
       const texts = selfEditTrainingTexts(config.format, passage.title, passage.context, selfEdit);
-      const { sequences } = tokenizeExamples(
-        texts.map((text) => ({ text })),
-        model.tokenizer,
-        { lossOn: 'all', maxLength: config.inner.maxLength, overflow: 'truncate' },
-      );
-      await trainSft(
+      await trainOnTexts(
         model,
-        sequences,
-        { kind: 'lora', adapter },
-        {
-          ...DEFAULT_SFT_OPTIONS,
-          epochs: config.inner.epochs,
-          batchSize: config.inner.batchSize,
-          learningRate: config.inner.learningRate,
-          seed: seedOf(seed, index, 1),
-          reportEvery: Number.MAX_SAFE_INTEGER,
-        },
+        adapter,
+        texts,
+        config.inner,
+        { seed: seedOf(seed, index, 1), reportEvery: Number.MAX_SAFE_INTEGER },
         { checkpoint },
       );
       const row = await probeAll(adapter);
       accuracy.push(row);
       onEdit?.(index, row);
     }
-  } finally {
-    adapter.dispose();
-  }
+  });
   return { accuracy, before, selfEdits };
 }

@@ -13,8 +13,15 @@ import { GREEDY } from '../model/sampling';
 import type { Tokenizer } from '../model/tokenizer';
 import type { ModelWeights } from '../model/weights';
 import { tokenizeExamples } from '../train/dataset';
-import { LoraAdapter } from '../train/lora';
-import { DEFAULT_SFT_OPTIONS, evaluateLoss, trainSft } from '../train/sft';
+import { withFreshLora, type LoraAdapter } from '../train/lora';
+import {
+  DEFAULT_SFT_OPTIONS,
+  evaluateLoss,
+  trainSft,
+  type SftOptions,
+  type SftResult,
+  type TrainingHooks,
+} from '../train/sft';
 import type { RewardMode, SealConfig } from './config';
 import { exactMatch, gradeAnswer } from './grade';
 import { mean } from './statistics';
@@ -197,6 +204,40 @@ export interface ApplyHooks {
 }
 
 /**
+ * The inner loop's update: `adapter` trained on `texts`, every token learned, with the inner
+ * loop's settings (`overrides` replace any of them, e.g. a probe's epochs).
+ */
+export async function trainOnTexts(
+  model: SealModel,
+  adapter: LoraAdapter,
+  texts: readonly string[],
+  inner: SealConfig['inner'],
+  options: Pick<SftOptions, 'seed' | 'reportEvery'> & Partial<SftOptions>,
+  hooks: TrainingHooks = {},
+): Promise<SftResult & { examples: number }> {
+  const { sequences } = tokenizeExamples(
+    texts.map((text) => ({ text })),
+    model.tokenizer,
+    { lossOn: 'all', maxLength: inner.maxLength, overflow: 'truncate' },
+  );
+  const trained = await trainSft(
+    model,
+    sequences,
+    { kind: 'lora', adapter },
+    {
+      ...DEFAULT_SFT_OPTIONS,
+      epochs: inner.epochs,
+      batchSize: inner.batchSize,
+      learningRate: inner.learningRate,
+      ...options,
+    },
+    hooks,
+  );
+  // An example with no token left to learn from is skipped.
+  return { ...trained, examples: sequences.length };
+}
+
+/**
  * Fine-tunes a fresh LoRA per seed on `texts` (every token learned), probes each adapted model on
  * `questions`, and rewards it against `before`, the model's probe without the update (null when
  * the reward does not need it).
@@ -211,33 +252,20 @@ export async function applyTrainingTexts(
   { checkpoint, onAnswering }: ApplyHooks = {},
 ): Promise<AppliedSelfEdit> {
   if (loraSeeds.length === 0) throw new Error('applying a self-edit needs at least one seed');
-  const { inner } = config;
-  const { sequences } = tokenizeExamples(
-    texts.map((text) => ({ text })),
-    model.tokenizer,
-    { lossOn: 'all', maxLength: inner.maxLength, overflow: 'truncate' },
-  );
   const probes: Probe[] = [];
   const curves: number[][] = [];
   let trainMs = 0;
   let gradeMs = 0;
   for (const seed of loraSeeds) {
-    const adapter = LoraAdapter.create(model.weights, inner.lora, seed);
-    try {
+    await withFreshLora(model.weights, config.inner.lora, seed, async (adapter) => {
       const trainStart = performance.now();
-      const trained = await trainSft(
+      const trained = await trainOnTexts(
         model,
-        sequences,
-        { kind: 'lora', adapter },
-        {
-          ...DEFAULT_SFT_OPTIONS,
-          epochs: inner.epochs,
-          batchSize: inner.batchSize,
-          learningRate: inner.learningRate,
-          seed,
-          // Losses are only needed at the end: one readback per fine-tune.
-          reportEvery: Number.MAX_SAFE_INTEGER,
-        },
+        adapter,
+        texts,
+        config.inner,
+        // Losses are only needed at the end: one readback per fine-tune.
+        { seed, reportEvery: Number.MAX_SAFE_INTEGER },
         { checkpoint },
       );
       curves.push(trained.losses);
@@ -246,9 +274,7 @@ export async function applyTrainingTexts(
       onAnswering?.();
       probes.push(await probeClosedBook(model, questions, config, adapter, checkpoint));
       gradeMs += performance.now() - gradeStart;
-    } finally {
-      adapter.dispose();
-    }
+    });
   }
   const seedRewards = probes.map((probe) => rewardOf(config.reward, probe, before));
   return {

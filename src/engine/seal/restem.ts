@@ -24,17 +24,25 @@ import type { Checkpoint } from '../jobs';
 import type { SealExecutor } from '../pool/executor';
 import {
   comparePositions,
-  type CheckpointRecord,
   type EpisodeRecord,
   type NewEpisode,
   type RunPosition,
   type RunRecord,
   type SealStore,
 } from '../store';
-import { driveStoredRun, storedRunToResume, type StoredRunOptions } from '../storedRun';
+import {
+  driveStoredRun,
+  evaluateAndStore,
+  keepRoundModel,
+  nextRound,
+  positionsAfter,
+  restoreRoundModel,
+  stepWindows,
+  storedRunToResume,
+  type StoredRunOptions,
+} from '../storedRun';
 import { tokenizeExamples } from '../train/dataset';
-import { LoraAdapter } from '../train/lora';
-import { hubConfig } from '../train/peft';
+import { withFreshLora } from '../train/lora';
 import { DEFAULT_SFT_OPTIONS, trainSft } from '../train/sft';
 import { resolveSealConfig, type LoopPhase, type SealConfig } from './config';
 import type { SealContexts } from './contexts';
@@ -79,19 +87,6 @@ export type SealEvent =
     }
   | { type: 'round'; round: number; kept: number; meanReward: number | null }
   | { type: 'done'; run: RunRecord };
-
-/** The model's weights as checkpoint tensors. */
-export async function weightTensors(model: SealModel) {
-  const tensors = [];
-  for (const [name, variable] of model.weights) {
-    tensors.push({
-      name,
-      shape: [...variable.shape],
-      data: (await variable.data()) as Float32Array,
-    });
-  }
-  return tensors;
-}
 
 export interface SealRunOptions extends StoredRunOptions {
   model: SealModel & { id: string };
@@ -148,7 +143,7 @@ async function driveRun(
 ): Promise<RunRecord> {
   return driveStoredRun(options, run, {
     totalSteps: () => totalSteps(config, options.contexts),
-    restore: (round) => restoreGenerator(options, run.id, round),
+    restore: (round) => restoreRoundModel(options, run.id, round),
     runRounds: async (executor, base) => {
       const weights = new WeightSwitch(options.model, base, executor);
       try {
@@ -158,44 +153,6 @@ async function driveRun(
       }
     },
   });
-}
-
-/** The generator a run kept after `round`, if it got that far. */
-export async function savedGenerator(
-  records: SealRecords,
-  runId: string,
-  round: number,
-): Promise<CheckpointRecord | undefined> {
-  return (await records.listCheckpoints(runId)).find((c) => c.round === round && c.kind === 'full');
-}
-
-/** Puts a kept generator's weights into the run's model. */
-export async function loadGenerator(
-  options: Pick<SealRunOptions, 'model' | 'records'>,
-  checkpointId: string,
-): Promise<void> {
-  const { tensors } = await options.records.loadCheckpoint(checkpointId);
-  for (const { name, shape, data } of tensors) {
-    const variable = options.model.weights.get(name);
-    if (!variable) {
-      throw new Error(`checkpoint ${checkpointId} has '${name}', which the model lacks`);
-    }
-    tf.tidy(() => variable.assign(tf.tensor(data, shape)));
-  }
-}
-
-async function restoreGenerator(
-  options: SealRunOptions,
-  runId: string,
-  round: number,
-): Promise<void> {
-  const saved = await savedGenerator(options.records, runId, round);
-  if (!saved) {
-    throw new Error(
-      `Run ${runId} has no generator for round ${round + 1} (the checkpoint of round ${round}'s M-step); it cannot resume.`,
-    );
-  }
-  await loadGenerator(options, saved.id);
 }
 
 /**
@@ -234,22 +191,6 @@ class WeightSwitch {
   }
 }
 
-/**
- * Consecutive steps that run together: steps on the same weights, as many as keep every worker of
- * the executor busy. One step at a time without parallelism, so that a stop loses at most one.
- */
-function windowsOf(steps: readonly PlannedStep[], parallelism: number): PlannedStep[][] {
-  const size = parallelism === 1 ? 1 : parallelism * 3;
-  const windows: PlannedStep[][] = [];
-  for (const step of steps) {
-    const current = windows.at(-1);
-    if (current && current.length < size && current[0]!.weights === step.weights)
-      current.push(step);
-    else windows.push([step]);
-  }
-  return windows;
-}
-
 /** Episodes a run of `config` stores from start to end. */
 export function totalSteps(config: SealConfig, contexts: SealContexts): number {
   let total = 0;
@@ -282,12 +223,7 @@ async function runRounds(
       onPhase: (phase: LoopPhase, at: RunPosition) =>
         options.onEvent?.({ type: 'phase', phase, position: at }),
     });
-    const nextOf = new Map(
-      plan.steps.map((step, i) => [
-        step,
-        plan.steps[i + 1]?.position ?? plan.mStepPosition ?? nextRound(round),
-      ]),
-    );
+    const nextOf = positionsAfter(plan.steps, plan.mStepPosition ?? nextRound(round));
     // Held-out evaluations, then the E-step: each planned step is one stored episode.
     const pending = plan.steps.filter((step) => comparePositions(step.position, position) >= 0);
     // A round may not begin at its first position (a control run evaluates nothing held out
@@ -296,20 +232,19 @@ async function runRounds(
       position = pending[0]!.position;
       await records.advanceRun(run.id, position);
     }
-    for (const window of windowsOf(pending, executor.parallelism)) {
-      await weights.use(window[0]!.weights);
-      const results = window.map((step) => evaluator.evaluate(step));
-      // Every result is awaited below; a failure of one must not go unheard as unhandled.
-      for (const result of results) result.catch(() => undefined);
-      for (const [i, step] of window.entries()) {
-        const { episode, accuracy } = await results[i]!;
-        // A pause asked for meanwhile stores nothing more, even of a window already evaluated.
-        await options.checkpoint?.();
-        position = nextOf.get(step)!;
-        await records.appendEpisode(episode, position);
-        options.onEvent?.({ type: 'episode', step, episode, accuracy });
-      }
-    }
+    await evaluateAndStore(
+      stepWindows(pending, executor.parallelism, (a, b) => a.weights === b.weights),
+      {
+        beforeWindow: (first) => weights.use(first.weights),
+        evaluate: (step) => evaluator.evaluate(step),
+        store: async (step, { episode, accuracy }) => {
+          position = nextOf.get(step)!;
+          await records.appendEpisode(episode, position);
+          options.onEvent?.({ type: 'episode', step, episode, accuracy });
+        },
+        checkpoint: options.checkpoint,
+      },
+    );
     await weights.use('generator');
     if (plan.mStepPosition === null) break;
     // M-step: fine-tune the generator on the kept self-edit of each context, then keep it.
@@ -318,28 +253,21 @@ async function runRounds(
       (e: EpisodeRecord) => e.round === round && episodeKind(e) === 'self-edit',
     );
     const kept = keptSelfEdits(config, round, episodes);
-    // A run stopped between keeping the generator and moving on reuses the one it kept.
-    const saved = await savedGenerator(records, run.id, round);
-    if (saved) {
-      await loadGenerator(options, saved.id);
-    } else {
-      await updateGenerator(
-        model,
-        kept,
-        config,
-        seedOf(config.seed, STREAM.mStep, round),
-        options.checkpoint,
-      );
-      await records.saveCheckpoint({
-        kind: 'full',
-        // Round r's generator has had r M-steps: this one writes round round + 1's self-edits.
-        name: `round ${round + 1} generator (after round ${round}'s M-step)`,
-        runId: run.id,
-        round,
-        config: hubConfig(model.config) as Record<string, never>,
-        tensors: await weightTensors(model),
-      });
-    }
+    await keepRoundModel(
+      options,
+      run.id,
+      round,
+      // Round r's generator has had r M-steps: this one writes round round + 1's self-edits.
+      `round ${round + 1} generator (after round ${round}'s M-step)`,
+      () =>
+        updateGenerator(
+          model,
+          kept,
+          config,
+          seedOf(config.seed, STREAM.mStep, round),
+          options.checkpoint,
+        ),
+    );
     await executor.syncWeights();
     options.onEvent?.({
       type: 'round',
@@ -353,10 +281,6 @@ async function runRounds(
     position = nextRound(round);
     await records.advanceRun(run.id, position);
   }
-}
-
-function nextRound(round: number): RunPosition {
-  return { round: round + 1, contextIndex: 0, sampleIndex: 0 };
 }
 
 /** SFT of the generator on (self-edit prompt → kept self-edit), merged into its weights. */
@@ -386,11 +310,8 @@ export async function updateGenerator(
     await trainSft(model, sequences, { kind: 'full' }, options, { checkpoint });
     return;
   }
-  const adapter = LoraAdapter.create(model.weights, mStep.lora, seed);
-  try {
+  await withFreshLora(model.weights, mStep.lora, seed, async (adapter) => {
     await trainSft(model, sequences, { kind: 'lora', adapter }, options, { checkpoint });
     adapter.mergeInto(model.weights);
-  } finally {
-    adapter.dispose();
-  }
+  });
 }

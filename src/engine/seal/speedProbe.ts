@@ -4,13 +4,11 @@
  * few LoRA steps, each with the default settings' shapes. Its timings price a run (estimate.ts).
  */
 import type { Checkpoint } from '../jobs';
-import { tokenizeExamples } from '../train/dataset';
-import { LoraAdapter } from '../train/lora';
-import { DEFAULT_SFT_OPTIONS, trainSft } from '../train/sft';
+import { withFreshLora } from '../train/lora';
 import { DEFAULT_SEAL_CONFIG } from './config';
 import { worldSealContexts } from './contexts';
 import type { SpeedTimings } from './estimate';
-import { probeClosedBook, type SealModel } from './innerLoop';
+import { probeClosedBook, trainOnTexts, type SealModel } from './innerLoop';
 import { sampleSelfEdits } from './sampleSelfEdits';
 import { selfEditTrainingTexts } from './selfEdit';
 
@@ -49,31 +47,17 @@ async function trainStepMs(
   checkpoint: Checkpoint,
 ): Promise<number> {
   const { inner } = DEFAULT_SEAL_CONFIG;
-  const { sequences } = tokenizeExamples(
-    texts.map((text) => ({ text })),
-    model.tokenizer,
-    { lossOn: 'all', maxLength: inner.maxLength, overflow: 'truncate' },
-  );
-  const adapter = LoraAdapter.create(model.weights, inner.lora, PROBE_SEED);
   const elapsed: number[] = [];
-  try {
-    await trainSft(
+  await withFreshLora(model.weights, inner.lora, PROBE_SEED, (adapter) =>
+    trainOnTexts(
       model,
-      sequences,
-      { kind: 'lora', adapter },
-      {
-        ...DEFAULT_SFT_OPTIONS,
-        epochs: PROBE_EPOCHS,
-        batchSize: 1,
-        learningRate: inner.learningRate,
-        seed: PROBE_SEED,
-        reportEvery: 1,
-      },
+      adapter,
+      texts,
+      inner,
+      { epochs: PROBE_EPOCHS, batchSize: 1, seed: PROBE_SEED, reportEvery: 1 },
       { checkpoint, onProgress: (progress) => elapsed.push(progress.elapsedMs) },
-    );
-  } finally {
-    adapter.dispose();
-  }
+    ),
+  );
   return (elapsed.at(-1)! - elapsed[0]!) / (elapsed.length - 1);
 }
 

@@ -8,9 +8,7 @@
 import type { Checkpoint } from '../jobs';
 import { createRandom } from '../random';
 import type { Passage } from '../store';
-import { tokenizeExamples } from '../train/dataset';
-import { LoraAdapter, type LoraSettings } from '../train/lora';
-import { DEFAULT_SFT_OPTIONS, trainSft } from '../train/sft';
+import { withFreshLora, type LoraSettings } from '../train/lora';
 import type { LineVerdict } from '../world';
 import { selfEditPromptOf, type RewardMode, type SealConfig } from './config';
 import type { SealContexts } from './contexts';
@@ -19,6 +17,7 @@ import {
   probeClosedBook,
   promptText,
   rewardOf,
+  trainOnTexts,
   type Probe,
   type ProbeScore,
   type SealModel,
@@ -184,28 +183,16 @@ export async function applyWalkthroughSelfEdit(
 ): Promise<WalkthroughUpdate> {
   const { inner } = config;
   const texts = selfEditTrainingTexts(config.format, passage.title, passage.context, selfEdit);
-  const { sequences } = tokenizeExamples(
-    texts.map((text) => ({ text })),
-    model.tokenizer,
-    { lossOn: 'all', maxLength: inner.maxLength, overflow: 'truncate' },
-  );
   const questions = passage.questions.slice(0, config.grading.maxQuestions ?? undefined);
   const loraSeed = seedOf(seed, STREAM.walkthroughLora);
-  const adapter = LoraAdapter.create(model.weights, inner.lora, loraSeed);
-  try {
-    const trained = await trainSft(
+  return withFreshLora(model.weights, inner.lora, loraSeed, async (adapter) => {
+    const trained = await trainOnTexts(
       model,
-      sequences,
-      { kind: 'lora', adapter },
-      {
-        ...DEFAULT_SFT_OPTIONS,
-        epochs: inner.epochs,
-        batchSize: inner.batchSize,
-        learningRate: inner.learningRate,
-        seed: loraSeed,
-        // Every step's loss, for the live chart.
-        reportEvery: 1,
-      },
+      adapter,
+      texts,
+      inner,
+      // Every step's loss, for the live chart.
+      { seed: loraSeed, reportEvery: 1 },
       {
         checkpoint,
         onProgress: ({ step, totalSteps, loss }) =>
@@ -231,7 +218,7 @@ export async function applyWalkthroughSelfEdit(
         lora: inner.lora,
         epochs: inner.epochs,
         learningRate: inner.learningRate,
-        examples: sequences.length,
+        examples: trained.examples,
         trainMs: trained.elapsedMs,
       },
       questions: questions.map((q, i) => ({
@@ -248,7 +235,5 @@ export async function applyWalkthroughSelfEdit(
         metric: config.grading.metric,
       },
     };
-  } finally {
-    adapter.dispose();
-  }
+  });
 }

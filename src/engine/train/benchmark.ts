@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Checkpoint } from '../jobs';
 import { disposeModelWeights } from '../model/weights';
-import { LoraAdapter } from './lora';
+import { withFreshLora } from './lora';
 import { BENCHMARK_LLAMA_CONFIG, randomModelWeights } from './randomModel';
 import { DEFAULT_SFT_OPTIONS, trainSft, type TrainableModel, type TrainingTarget } from './sft';
 import type { TokenizedSequence } from './dataset';
@@ -50,18 +50,14 @@ export async function runTrainBenchmark(checkpoint: Checkpoint): Promise<Record<
   const metrics: Record<string, number> = {};
   try {
     for (const rank of [8, 32]) {
-      const adapter = LoraAdapter.create(
+      const timing = await withFreshLora(
         model.weights,
         { targets: ['q_proj', 'v_proj'], rank, alpha: 2 * rank, dropout: 0 },
         1,
+        (adapter) => timeSteps(model, data, { kind: 'lora', adapter }, checkpoint),
       );
-      try {
-        const timing = await timeSteps(model, data, { kind: 'lora', adapter }, checkpoint);
-        metrics[`lora_r${rank}_train_tokens_per_s`] = timing.tokensPerSecond;
-        metrics[`lora_r${rank}_step_ms`] = timing.stepMs;
-      } finally {
-        adapter.dispose();
-      }
+      metrics[`lora_r${rank}_train_tokens_per_s`] = timing.tokensPerSecond;
+      metrics[`lora_r${rank}_step_ms`] = timing.stepMs;
     }
     const full = await timeSteps(model, data, { kind: 'full' }, checkpoint);
     metrics.full_train_tokens_per_s = full.tokensPerSecond;

@@ -245,6 +245,21 @@ export class LoraAdapter implements LinearAdapter {
   }
 }
 
+/** Runs `use` with a fresh adapter on `weights`, and frees the adapter after, whatever happens. */
+export async function withFreshLora<T>(
+  weights: ModelWeights,
+  settings: LoraSettings,
+  seed: number,
+  use: (adapter: LoraAdapter) => Promise<T>,
+): Promise<T> {
+  const adapter = LoraAdapter.create(weights, settings, seed);
+  try {
+    return await use(adapter);
+  } finally {
+    adapter.dispose();
+  }
+}
+
 /** Makes every base weight trainable (full fine-tuning) or frozen again; returns them. */
 export function setBaseTrainable(weights: ModelWeights, trainable: boolean): tf.Variable[] {
   for (const variable of weights.values()) variable.trainable = trainable;

@@ -12,22 +12,19 @@
 import type { SealExecutor } from '../../pool/executor';
 import { seedOf } from '../../seal/plan';
 import type { SealModel } from '../../seal/innerLoop';
+import { updateGenerator, type SealRecords } from '../../seal/restem';
+import { comparePositions, type EpisodeRecord, type NewEpisode, type RunRecord } from '../../store';
 import {
-  loadGenerator,
-  savedGenerator,
-  updateGenerator,
-  weightTensors,
-  type SealRecords,
-} from '../../seal/restem';
-import { hubConfig } from '../../train/peft';
-import {
-  comparePositions,
-  type EpisodeRecord,
-  type NewEpisode,
-  type RunPosition,
-  type RunRecord,
-} from '../../store';
-import { driveStoredRun, storedRunToResume, type StoredRunOptions } from '../../storedRun';
+  driveStoredRun,
+  evaluateAndStore,
+  keepRoundModel,
+  nextRound,
+  positionsAfter,
+  restoreRoundModel,
+  stepWindows,
+  storedRunToResume,
+  type StoredRunOptions,
+} from '../../storedRun';
 import { parseRecipe } from '../recipe';
 import { recipeCompletion } from '../text';
 import { resolveTable1Config, type Table1Config } from './config';
@@ -106,27 +103,9 @@ async function driveRun(
 ): Promise<RunRecord> {
   return driveStoredRun(options, run, {
     totalSteps: () => totalPuzzleSteps(config, options.tasks),
-    restore: async (round) => {
-      const saved = await savedGenerator(options.records, run.id, round);
-      if (!saved) {
-        throw new Error(`Run ${run.id} has no model for round ${round + 1}; it cannot resume.`);
-      }
-      await loadGenerator(options, saved.id);
-    },
+    restore: (round) => restoreRoundModel(options, run.id, round),
     runRounds: (executor) => runRounds(options, run, config, executor),
   });
-}
-
-/** Steps run side by side: enough to keep every worker busy; one at a time without workers. */
-function windowsOf<T>(steps: readonly T[], parallelism: number): T[][] {
-  const size = parallelism === 1 ? 1 : parallelism * 3;
-  const windows: T[][] = [];
-  for (let i = 0; i < steps.length; i += size) windows.push(steps.slice(i, i + size));
-  return windows;
-}
-
-function nextRound(round: number): RunPosition {
-  return { round: round + 1, contextIndex: 0, sampleIndex: 0 };
 }
 
 async function runRounds(
@@ -140,52 +119,36 @@ async function runRounds(
   for (let round = position.round; round <= config.rl.rounds; round++) {
     const plan = planPuzzleRound(config, options.tasks, round);
     const evaluator = new PuzzleRoundEvaluator({ runId: run.id, round, config, executor });
-    const nextOf = new Map(
-      plan.steps.map((step, i) => [
-        step,
-        plan.steps[i + 1]?.position ?? plan.mStepPosition ?? nextRound(round),
-      ]),
-    );
+    const nextOf = positionsAfter(plan.steps, plan.mStepPosition ?? nextRound(round));
     const pending = plan.steps.filter((step) => comparePositions(step.position, position) >= 0);
-    for (const window of windowsOf(pending, executor.parallelism)) {
-      const results = window.map((step) => evaluator.evaluate(step));
-      // Every result is awaited below; a failure of one must not go unheard as unhandled.
-      for (const result of results) result.catch(() => undefined);
-      for (const [i, step] of window.entries()) {
-        const episode = await results[i]!;
-        // A pause asked for meanwhile stores nothing more, even of a window already evaluated.
-        await options.checkpoint?.();
+    await evaluateAndStore(stepWindows(pending, executor.parallelism), {
+      evaluate: (step) => evaluator.evaluate(step),
+      store: async (step, episode) => {
         position = nextOf.get(step)!;
         await records.appendEpisode(episode, position);
         options.onEvent?.({ type: 'episode', step, episode });
-      }
-    }
+      },
+      checkpoint: options.checkpoint,
+    });
     if (plan.mStepPosition === null) break;
     const recipes = (await records.listEpisodes(run.id)).filter(
       (e) => e.round === round && e.kind === 'recipe',
     );
     const kept = behaviourCloningData(recipes);
-    // A run stopped between keeping the model and moving on reuses the one it kept.
-    const saved = await savedGenerator(records, run.id, round);
-    if (saved) {
-      await loadGenerator(options, saved.id);
-    } else {
-      await updateGenerator(
-        model,
-        kept,
-        { outer: { mStep: config.rl.behaviourCloning } },
-        seedOf(config.seed, PUZZLE_STREAM.behaviourCloning, round),
-        options.checkpoint,
-      );
-      await records.saveCheckpoint({
-        kind: 'full',
-        name: `round ${round + 1} model (after round ${round}'s behaviour cloning)`,
-        runId: run.id,
-        round,
-        config: hubConfig(model.config) as Record<string, never>,
-        tensors: await weightTensors(model),
-      });
-    }
+    await keepRoundModel(
+      options,
+      run.id,
+      round,
+      `round ${round + 1} model (after round ${round}'s behaviour cloning)`,
+      () =>
+        updateGenerator(
+          model,
+          kept,
+          { outer: { mStep: config.rl.behaviourCloning } },
+          seedOf(config.seed, PUZZLE_STREAM.behaviourCloning, round),
+          options.checkpoint,
+        ),
+    );
     await executor.syncWeights();
     options.onEvent?.({ type: 'round', round, kept: kept.length, recipes: recipes.length });
     position = nextRound(round);
