@@ -10,6 +10,7 @@ import {
   fixtureFiles,
   MODELS_PATH,
   openApp,
+  readGoldens,
   serveModels,
   type Files,
   type PageWithEngine,
@@ -130,10 +131,7 @@ test('generation on WebGPU matches WASM and transformers on the reference models
   await openApp(page);
 
   for (const folder of folders) {
-    const goldens = JSON.parse(readFileSync(join(FIXTURES, folder, 'goldens.json'), 'utf8')) as {
-      input_ids: number[][];
-      greedy_continuation: number[][];
-    };
+    const goldens = readGoldens(folder);
     const golden = parseSafetensors(
       new Uint8Array(readFileSync(join(FIXTURES, folder, 'goldens.safetensors'))),
       'goldens.safetensors',

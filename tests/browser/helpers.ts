@@ -84,6 +84,16 @@ export function fixtureFiles(folder: string): Files {
   return new Map(names.map((name) => [name, readFileSync(join(FIXTURES, folder, name))]));
 }
 
+/** What transformers computed on a reference checkpoint (scripts/make-fixtures.py). */
+export interface Goldens {
+  input_ids: number[][];
+  greedy_continuation: number[][];
+}
+
+export function readGoldens(folder: string): Goldens {
+  return JSON.parse(readFileSync(join(FIXTURES, folder, 'goldens.json'), 'utf8')) as Goldens;
+}
+
 /** Answers the app's requests under MODELS_PATH from `models` (folder → files), 404 otherwise. */
 export async function serveModels(page: Page, models: Record<string, Files>): Promise<void> {
   await page.route(`**${MODELS_PATH}**`, async (route) => {

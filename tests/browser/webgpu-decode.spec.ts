@@ -1,11 +1,9 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
 import {
-  FIXTURES,
   fixtureFiles,
   MODELS_PATH,
   openApp,
+  readGoldens,
   serveModels,
   type PageWithEngine,
 } from './helpers';
@@ -61,32 +59,27 @@ test('our webgpu inference kernels decode the reference Llama as transformers do
   page,
 }) => {
   test.setTimeout(600_000);
-  const folders = ['tiny-llama'];
-  await serveModels(page, Object.fromEntries(folders.map((f) => [f, fixtureFiles(f)])));
+  const folder = 'tiny-llama';
+  await serveModels(page, { [folder]: fixtureFiles(folder) });
   await openApp(page);
-  for (const folder of folders) {
-    const goldens = JSON.parse(readFileSync(join(FIXTURES, folder, 'goldens.json'), 'utf8')) as {
-      input_ids: number[][];
-      greedy_continuation: number[][];
-    };
-    const newTokens = goldens.greedy_continuation[0]!.length;
-    const comparison = await page.evaluate(
-      async ({ folder, prompts, newTokens, path }) => {
-        const { engine } = (window as unknown as PageWithEngine).seal;
-        const info = await engine.init('webgpu');
-        if (info.active !== 'webgpu')
-          throw new Error(`webgpu did not start: ${info.fallbackReasons}`);
-        await engine.model.load(`load-${folder}`, {
-          kind: 'url',
-          baseUrl: `${location.origin}${path}${folder}/`,
-        });
-        return engine.compareWebGpuDecoding(prompts, newTokens);
-      },
-      { folder, prompts: goldens.input_ids, newTokens, path: MODELS_PATH },
-    );
-    expect(comparison.ownKernelRuns, folder).toBeGreaterThan(0);
-    expect(comparison.logitsRelativeError, folder).toBeLessThan(KERNEL_TOLERANCE);
-    expect(comparison.ownTokens, folder).toEqual(goldens.greedy_continuation);
-    expect(comparison.stockTokens, folder).toEqual(goldens.greedy_continuation);
-  }
+  const goldens = readGoldens(folder);
+  const newTokens = goldens.greedy_continuation[0]!.length;
+  const comparison = await page.evaluate(
+    async ({ folder, prompts, newTokens, path }) => {
+      const { engine } = (window as unknown as PageWithEngine).seal;
+      const info = await engine.init('webgpu');
+      if (info.active !== 'webgpu')
+        throw new Error(`webgpu did not start: ${info.fallbackReasons}`);
+      await engine.model.load(`load-${folder}`, {
+        kind: 'url',
+        baseUrl: `${location.origin}${path}${folder}/`,
+      });
+      return engine.compareWebGpuDecoding(prompts, newTokens);
+    },
+    { folder, prompts: goldens.input_ids, newTokens, path: MODELS_PATH },
+  );
+  expect(comparison.ownKernelRuns).toBeGreaterThan(0);
+  expect(comparison.logitsRelativeError).toBeLessThan(KERNEL_TOLERANCE);
+  expect(comparison.ownTokens).toEqual(goldens.greedy_continuation);
+  expect(comparison.stockTokens).toEqual(goldens.greedy_continuation);
 });
