@@ -24,25 +24,27 @@ test('the recorded run opens from Start here with no model loaded @no-webgpu', a
   await expect(page.getByRole('tab', { name: 'SEAL' })).toHaveAttribute('aria-selected', 'true');
   const label = page.getByTestId('recorded-run-label');
   await expect(label).toContainText('Recorded run: Table 2 experiment');
-  await expect(label).toContainText(/shows round 0 of 4, recorded while the run continued/);
+  await expect(label).toContainText(/shows rounds 0, 1, 2, 3, 4 of 4, from the finished run/);
   await expect(label).toContainText(
     /model models\/seal-world-1m, world 1's passages, 5 self-edits/,
   );
   await expect(label).toContainText(/at commit [0-9a-f]{12}/);
-  await expect(label).toContainText(/Not shown: round 1 \(after 1 M-step\), not complete/);
+  await expect(label).not.toContainText('Not shown');
   await expect(page.getByTestId('seal-model')).toHaveText('none loaded');
 
   await expect(page.getByTestId('seal-round-chart')).toBeVisible();
   const table = page.getByTestId('seal-table2');
   await expect(table).toContainText('Base model');
   await expect(table.getByRole('row', { name: /Base model/ })).toContainText(/\d+(\.\d)?%/);
-  await expect(page.getByTestId('seal-rounds').getByRole('row')).toHaveCount(2);
+  // A header, then rounds 0 to 4.
+  await expect(page.getByTestId('seal-rounds').getByRole('row')).toHaveCount(6);
 
   // Every context of the round, a page at a time, each with its K = 5 self-edits and rewards.
   const cards = page.getByTestId('seal-context-card');
   await expect(page.getByTestId('seal-card-page')).toHaveText('contexts 1–12 of 50');
   await expect(cards).toHaveCount(12);
-  await expect(cards.first()).toContainText('round 0 (base model)');
+  // The last round with self-edits (round 4 only evaluates) comes first.
+  await expect(cards.first()).toContainText('round 3 (after 3 M-steps)');
   const samples = cards.first().getByTestId('seal-sample-numbers');
   await expect(samples).toHaveCount(5);
   for (const sample of await samples.all()) await expect(sample).toContainText(/reward \S+/);
