@@ -1,18 +1,32 @@
 /**
  * The README's Table 2 section, written from a `table2` result file: our rows with their 95 %
- * intervals beside the paper's numbers, each said to come from the paper's version it does.
+ * intervals beside the paper's numbers, each said to come from the paper's version it does; the
+ * cross conditions; the curve of SEAL and its control; and whether the protocol's goals were met.
  */
 import { PAPER_TABLE2 as PAPER } from '../src/engine/seal/paper';
 
-const ROWS: [key: string, label: string, paper: keyof typeof PAPER.v1Single | null][] = [
-  ['base', 'base model', 'base'],
-  ['passage', 'train on the passage', 'passage'],
-  ['base_self_edits', 'passage + base-model self-edits', 'base_self_edits'],
-  ['teacher_self_edits', "passage + teacher's self-edits (paper: GPT-4.1's)", 'teacher_self_edits'],
-  ['random_selection_final', 'passage + random-selection control, final round', null],
-  ['seal_final', 'passage + SEAL self-edits, final round', 'seal_final'],
-  ['seal_minus_base_self_edits', 'SEAL − base-model self-edits (paired)', null],
-  ['seal_minus_random_selection', 'SEAL − random-selection control (paired)', null],
+type PaperRow = keyof typeof PAPER.v1Single;
+
+/** Our single-passage metric, its pooled (CPT) twin, and the paper's row. */
+const ROWS: [key: string, label: string, cpt: string | null, paper: PaperRow | null][] = [
+  ['base', 'base model', 'cpt_base', 'base'],
+  ['passage', 'train on the passage', 'cpt_passage', 'passage'],
+  ['base_self_edits', 'passage + base-model self-edits', 'cpt_base_self_edits', 'base_self_edits'],
+  [
+    'teacher_self_edits',
+    "passage + teacher's self-edits (paper: GPT-4.1's)",
+    null,
+    'teacher_self_edits',
+  ],
+  ['random_selection_final', 'passage + random-selection control, final round', null, null],
+  ['seal_final', 'passage + SEAL self-edits, final round', 'cpt_seal', 'seal_final'],
+  ['seal_minus_base_self_edits', 'SEAL − base-model self-edits (paired)', null, null],
+  ['seal_minus_random_selection', 'SEAL − random-selection control (paired)', null, null],
+];
+
+const CROSS_ROWS: [key: string, label: string][] = [
+  ['seal_edits_on_base_model', "the final generator's self-edits, trained into the base model"],
+  ['passage_on_seal_model', 'the passage alone, trained into the final generator'],
 ];
 
 const MARK_START = '<!-- table2:start -->';
@@ -22,10 +36,71 @@ function points(value: number): string {
   return (value * 100).toFixed(1);
 }
 
+/** `key`'s value in points with its interval, signed when it is a difference; '—' if absent. */
+function cell(m: Record<string, number>, key: string): string {
+  const value = m[key];
+  if (value === undefined) return '—';
+  const low = m[`${key}_ci_low`];
+  const high = m[`${key}_ci_high`];
+  const interval =
+    low === undefined || high === undefined ? '' : ` (${points(low)} to ${points(high)})`;
+  const sign = key.includes('_minus_') && value > 0 ? '+' : '';
+  return `${sign}${points(value)}${interval}`;
+}
+
 export interface Table2Result {
   date: string;
   commit: string;
   metrics: Record<string, number>;
+}
+
+export interface Table2Goal {
+  goal: string;
+  /** null when the result lacks what the goal needs. */
+  met: boolean | null;
+  detail: string;
+}
+
+function curveRounds(m: Record<string, number>, prefix: string): number[] {
+  return Object.keys(m)
+    .map((key) => new RegExp(`^${prefix}(\\d+)$`).exec(key)?.[1])
+    .filter((round): round is string => round !== undefined)
+    .map(Number)
+    .sort((a, b) => a - b);
+}
+
+/** The protocol's goals: both paired differences above zero, and a curve that ends at its top. */
+export function table2Goals(m: Record<string, number>): Table2Goal[] {
+  const above = (key: string, goal: string): Table2Goal => {
+    const low = m[`${key}_ci_low`];
+    return low === undefined
+      ? { goal, met: null, detail: 'not measured' }
+      : { goal, met: low > 0, detail: `the interval's low end is ${points(low)} points` };
+  };
+  const rounds = curveRounds(m, 'seal_round_');
+  const last = rounds.at(-1);
+  let curve: Table2Goal = {
+    goal: "the curve's last round at or above every earlier round",
+    met: null,
+    detail: 'fewer than two rounds measured',
+  };
+  if (last !== undefined && rounds.length > 1) {
+    const best = rounds
+      .slice(0, -1)
+      .reduce((a, b) => (m[`seal_round_${b}`]! > m[`seal_round_${a}`]! ? b : a));
+    const lastValue = m[`seal_round_${last}`]!;
+    const bestValue = m[`seal_round_${best}`]!;
+    curve = {
+      ...curve,
+      met: lastValue >= bestValue,
+      detail: `round ${last}: ${points(lastValue)}; the best earlier, round ${best}: ${points(bestValue)}`,
+    };
+  }
+  return [
+    above('seal_minus_base_self_edits', 'SEAL above the base-model self-edits'),
+    above('seal_minus_random_selection', 'SEAL above the random-selection control'),
+    curve,
+  ];
 }
 
 /** The section's Markdown for `result`, read from `file`. */
@@ -36,45 +111,59 @@ export function table2Section(result: Table2Result, file: string): string {
     '',
     `Measured by \`npm run seal -- --config experiments/table2.json\` (${file}, commit`,
     `${result.commit.slice(0, 10)}): ${m.contexts ?? '?'} evaluation contexts, the curve on`,
-    `${m.subset_contexts ?? '?'} of them; ${((m.wall_s ?? 0) / 3600).toFixed(1)} hours of compute.`,
-    'Ours is closed-book exact match; the paper graded with a GPT-4.1 yes/no judge. Intervals are',
-    '95 % paired bootstrap intervals over clusters of linked contexts.',
+    `${m.subset_contexts ?? '?'} of them; ${((m.wall_s ?? 0) / 3600).toFixed(1)} hours of wall time for the SEAL run,`,
+    'its control and the pooled column together. Ours is closed-book exact match; the paper graded',
+    'with a GPT-4.1 yes/no judge. Intervals are 95 % paired bootstrap intervals over clusters of',
+    'linked contexts. The pooled column trains held-out passages together (continued pretraining).',
     '',
-    '| condition | ours, % (95 % interval) | paper v1, single passage | paper v2, CPT n = 200 |',
-    '| --- | --- | --- | --- |',
+    '| condition | ours, single passage, % (95 % interval) | paper v1, single passage | ours, pooled | paper v2, CPT n = 200 |',
+    '| --- | --- | --- | --- | --- |',
   ];
-  for (const [key, label, paper] of ROWS) {
-    const value = m[key];
-    if (value === undefined) continue;
-    const low = m[`${key}_ci_low`];
-    const high = m[`${key}_ci_high`];
-    const interval =
-      low === undefined || high === undefined ? '' : ` (${points(low)} to ${points(high)})`;
-    const sign = key.includes('_minus_') && value > 0 ? '+' : '';
+  for (const [key, label, cpt, paper] of ROWS) {
+    if (m[key] === undefined && (cpt === null || m[cpt] === undefined)) continue;
+    const paperCell = (version: 'v1Single' | 'v2Cpt') =>
+      paper ? PAPER[version][paper].toFixed(1) : '—';
     lines.push(
-      `| ${label} | ${sign}${points(value)}${interval} | ${paper ? PAPER.v1Single[paper].toFixed(1) : '—'} | ${paper ? PAPER.v2Cpt[paper].toFixed(1) : '—'} |`,
+      `| ${label} | ${cell(m, key)} | ${paperCell('v1Single')} | ${cpt ? cell(m, cpt) : '—'} | ${paperCell('v2Cpt')} |`,
     );
   }
-  const curve = Object.keys(m)
-    .map((key) => /^seal_round_(\d+)$/.exec(key)?.[1])
-    .filter((round): round is string => round !== undefined)
-    .map(Number)
-    .sort((a, b) => a - b);
+  const cross = CROSS_ROWS.filter(([key]) => m[key] !== undefined);
+  if (cross.length > 0) {
+    lines.push('', 'Where the gain comes from (on the curve’s contexts):', '');
+    lines.push('| condition | ours, % (95 % interval) |', '| --- | --- |');
+    for (const [key, label] of cross) lines.push(`| ${label} | ${cell(m, key)} |`);
+  }
+  const curve = curveRounds(m, 'seal_round_');
   if (curve.length > 0) {
-    lines.push('', 'The curve (same contexts, samples and seeds every round):', '');
+    lines.push(
+      '',
+      'The curve (same contexts, samples and seeds every round), % (95 % interval):',
+      '',
+    );
     lines.push(`| round | ${curve.join(' | ')} |`, `| --- |${curve.map(() => ' --- |').join('')}`);
     for (const [prefix, label] of [
       ['seal_round_', 'SEAL'],
       ['random_selection_round_', 'random selection'],
     ] as const) {
       if (m[`${prefix}0`] === undefined) continue;
-      const cells = curve.map((r) => {
-        const value = m[`${prefix}${r}`];
-        return value === undefined ? '—' : points(value);
-      });
-      lines.push(`| ${label} | ${cells.join(' | ')} |`);
+      lines.push(`| ${label} | ${curve.map((r) => cell(m, `${prefix}${r}`)).join(' | ')} |`);
     }
   }
+  lines.push('', 'The goals, checked in code:', '');
+  for (const { goal, met, detail } of table2Goals(m)) {
+    const verdict = met === null ? 'not known' : met ? 'met' : 'not met';
+    lines.push(`- ${goal}: **${verdict}** (${detail}).`);
+  }
+  const notes: string[] = [];
+  if (m.reward_reliability !== undefined) {
+    notes.push(`the reward's reliability ${m.reward_reliability.toFixed(2)}`);
+  }
+  if (m.self_edit_truncated_fraction !== undefined) {
+    notes.push(
+      `self-edits cut at the token limit ${(m.self_edit_truncated_fraction * 100).toFixed(1)} %`,
+    );
+  }
+  if (notes.length > 0) lines.push('', `Also measured: ${notes.join('; ')}.`);
   lines.push('', MARK_END);
   return lines.join('\n');
 }
