@@ -137,7 +137,7 @@ export async function evaluateAndStore<Step, Result>(
 ): Promise<void> {
   for (const window of windows) {
     await beforeWindow?.(window[0]!);
-    const results = window.map(evaluate);
+    const results = window.map((step) => evaluate(step));
     // Every result is awaited below; a failure of one must not go unheard as unhandled.
     for (const result of results) result.catch(() => undefined);
     for (const [i, step] of window.entries()) {
