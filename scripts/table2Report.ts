@@ -109,12 +109,10 @@ export function table2Section(result: Table2Result, file: string): string {
   const lines = [
     MARK_START,
     '',
-    `Measured by \`npm run seal -- --config experiments/table2.json\` (${file}, commit`,
-    `${result.commit.slice(0, 10)}): ${m.contexts ?? '?'} evaluation contexts, the curve on`,
-    `${m.subset_contexts ?? '?'} of them; ${((m.wall_s ?? 0) / 3600).toFixed(1)} hours of wall time for the SEAL run,`,
-    'its control and the pooled column together. Ours is closed-book exact match; the paper graded',
-    'with a GPT-4.1 yes/no judge. Intervals are 95 % paired bootstrap intervals over clusters of',
-    'linked contexts. The pooled column trains held-out passages together (continued pretraining).',
+    `Measured by \`npm run seal -- --config experiments/table2.json\` (${file}, commit ${result.commit.slice(0, 10)}): ${m.contexts ?? '?'} evaluation contexts, the curve on ${m.subset_contexts ?? '?'} of them; ${((m.wall_s ?? 0) / 3600).toFixed(1)} hours of wall time for the SEAL run, its control and the pooled column together.`,
+    'Ours is closed-book exact match; the paper graded with a GPT-4.1 yes/no judge.',
+    'Intervals are 95 % paired bootstrap intervals over clusters of linked contexts.',
+    'The pooled column trains held-out passages together (continued pretraining).',
     '',
     '| condition | ours, single passage, % (95 % interval) | paper v1, single passage | ours, pooled | paper v2, CPT n = 200 |',
     '| --- | --- | --- | --- | --- |',
@@ -129,7 +127,7 @@ export function table2Section(result: Table2Result, file: string): string {
   }
   const cross = CROSS_ROWS.filter(([key]) => m[key] !== undefined);
   if (cross.length > 0) {
-    lines.push('', 'Where the gain comes from (on the curve’s contexts):', '');
+    lines.push('', "Where the gain comes from (on the curve's contexts):", '');
     lines.push('| condition | ours, % (95 % interval) |', '| --- | --- |');
     for (const [key, label] of cross) lines.push(`| ${label} | ${cell(m, key)} |`);
   }
