@@ -55,10 +55,12 @@ export interface GenerateResponse {
 
 /**
  * Ids that end a sequence: the model's, generation_config.json's, and the tokenizer's EOS (a chat
- * model's end-of-turn token is often only there), and with `atDocumentStart` the tokenizer's BOS.
+ * model's end-of-turn token is often only there), and with `atDocumentStart` the tokenizer's BOS (a
+ * model pretrained on packed documents may start the next document instead of ending this one).
  */
 export function stopTokenIds(
-  model: TextGenerationModel,
+  model: Pick<TextGenerationModel, 'config' | 'tokenizer'> &
+    Partial<Pick<TextGenerationModel, 'generationConfig'>>,
   { atDocumentStart = false }: { atDocumentStart?: boolean } = {},
 ): number[] {
   const ids = new Set(model.config.eosTokenIds);

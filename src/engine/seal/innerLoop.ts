@@ -9,6 +9,7 @@ import type { Checkpoint } from '../jobs';
 import type { ModelConfig } from '../model/config';
 import { renderChat } from '../model/chat';
 import { generate } from '../model/generate';
+import { stopTokenIds } from '../model/generateText';
 import { GREEDY } from '../model/sampling';
 import type { Tokenizer } from '../model/tokenizer';
 import type { ModelWeights } from '../model/weights';
@@ -73,17 +74,6 @@ export interface Probe {
 }
 
 /**
- * Where generated text ends: the model's end-of-sequence ids, and the beginning of a new document
- * (a model pretrained on packed documents may start the next one instead of ending this one).
- */
-export function stopIdsOf(model: SealModel): number[] {
-  const ids = new Set(model.config.eosTokenIds);
-  if (model.tokenizer.eosTokenId !== null) ids.add(model.tokenizer.eosTokenId);
-  if (model.tokenizer.bosTokenId !== null) ids.add(model.tokenizer.bosTokenId);
-  return [...ids];
-}
-
-/**
  * The model without any update judges each answer yes (1) or no (0) against the gold answer; an
  * exact match needs no judge.
  */
@@ -111,7 +101,7 @@ async function judgeAnswers(
     {
       maxNewTokens: 3,
       sampling: GREEDY,
-      stopTokenIds: stopIdsOf(model),
+      stopTokenIds: stopTokenIds(model, { atDocumentStart: true }),
       decode: (ids) => model.tokenizer.decode(ids),
       checkpoint,
     },
@@ -139,7 +129,7 @@ export async function probeClosedBook(
   const generated = await generate(model, prompts, {
     maxNewTokens: grading.maxAnswerTokens,
     sampling: GREEDY,
-    stopTokenIds: stopIdsOf(model),
+    stopTokenIds: stopTokenIds(model, { atDocumentStart: true }),
     stopStrings: [ANSWER_END],
     decode: (ids) => model.tokenizer.decode(ids),
     adapter,

@@ -8,7 +8,8 @@ import type { Checkpoint } from '../jobs';
 import { generate, type FinishReason, type GenerationStep } from '../model/generate';
 import type { Passage } from '../store';
 import { selfEditPromptOf, type SealConfig } from './config';
-import { promptText, stopIdsOf, type SealModel } from './innerLoop';
+import { stopTokenIds } from '../model/generateText';
+import { promptText, type SealModel } from './innerLoop';
 import { selfEditStopStrings } from '../prompts';
 
 /** A sampled self-edit: its complete lines, and whether the token limit cut it short. */
@@ -51,7 +52,7 @@ export async function sampleSelfEdits(
         topP: config.selfEdit.topP,
         seed,
       },
-      stopTokenIds: stopIdsOf(model),
+      stopTokenIds: stopTokenIds(model, { atDocumentStart: true }),
       stopStrings: selfEditStopStrings(config.promptStyle),
       decode: (ids) => model.tokenizer.decode(ids),
       checkpoint,
