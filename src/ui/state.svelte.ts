@@ -106,7 +106,8 @@ export async function cancelModelLoad(): Promise<void> {
 
 /**
  * Opening the app loads a model that ships with it, so it is ready to use offline: the one the
- * `?model=` URL parameter names, else the first listed; `?model=none` opens with no model.
+ * `?model=` URL parameter names, else the first listed (the default model, seal-world-1m, when
+ * it ships); `?model=none` opens with no model.
  */
 export async function loadDefaultModel(requested: string | null): Promise<void> {
   if (requested === 'none' || app.backend === null) return;

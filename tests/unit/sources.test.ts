@@ -8,6 +8,8 @@ import { createModelService } from '../../src/engine/model/service';
 import { parseSafetensors, serializeSafetensors } from '../../src/engine/model/safetensors';
 import { createModelSession, getLoadedModel, setLoadedModel } from '../../src/engine/model/session';
 import {
+  DEFAULT_SHIPPED_MODEL,
+  defaultModelFirst,
   listShippedModels,
   loadModelFiles,
   type LoadFilesOptions,
@@ -321,6 +323,16 @@ describe('other sources', () => {
     ).rejects.toThrow(
       "no model named 'nope' ships with this app (shipped: tiny-llama, tiny-qwen2-sharded)",
     );
+  });
+
+  it('lists the default model first, the others in the listing order', () => {
+    const listed = (...names: string[]) => names.map((name) => ({ name, files: [] }));
+    const names = (models: { name: string }[]) => models.map((model) => model.name);
+    expect(
+      names(defaultModelFirst(listed('a-model', 'seal-puzzles-1m', DEFAULT_SHIPPED_MODEL, 'z'))),
+    ).toEqual([DEFAULT_SHIPPED_MODEL, 'a-model', 'seal-puzzles-1m', 'z']);
+    expect(names(defaultModelFirst(listed('b', 'a')))).toEqual(['b', 'a']);
+    expect(defaultModelFirst([])).toEqual([]);
   });
 
   it('loads files the user picked, and refuses two files of one name', async () => {

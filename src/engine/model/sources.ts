@@ -484,6 +484,18 @@ export interface ShippedModel {
   files: { path: string; size: number }[];
 }
 
+/** The model the app opens with; the others (the puzzle model) are offered beside it. */
+export const DEFAULT_SHIPPED_MODEL = 'seal-world-1m';
+
+/**
+ * The default model first, the others in the listing's order: opening the app loads the first
+ * shipped model and the Model panel offers it first, whatever the folders' alphabetical order.
+ */
+export function defaultModelFirst(models: readonly ShippedModel[]): ShippedModel[] {
+  const isDefault = (model: ShippedModel) => model.name === DEFAULT_SHIPPED_MODEL;
+  return [...models.filter(isDefault), ...models.filter((model) => !isDefault(model))];
+}
+
 /** The build writes models/index.json listing every folder of the repo's `models/`. */
 export async function listShippedModels(
   appBaseUrl: string,
@@ -504,7 +516,7 @@ export async function listShippedModels(
   if (!isObject(manifest) || !Array.isArray(manifest.models)) {
     throw new Error('models/index.json must hold {"models": [...]}');
   }
-  return manifest.models as ShippedModel[];
+  return defaultModelFirst(manifest.models as ShippedModel[]);
 }
 
 async function shippedLocation(
