@@ -65,7 +65,26 @@ test('?model=none opens with no model, and an unknown name says what ships @no-w
   await page.goto('/?model=no-such-model');
   await page.getByRole('tab', { name: 'Model' }).click();
   await expect(page.getByTestId('model-error')).toContainText(
-    '?model=no-such-model names no shipped model (shipped: seal-world-1m)',
+    '?model=no-such-model names no shipped model (shipped: seal-world-1m, seal-puzzles-1m)',
   );
   await expect(page.getByTestId('model-none')).toBeVisible();
+});
+
+test('the shipped puzzle model loads by name and is one the Puzzles tab can use', async ({
+  page,
+}) => {
+  await openApp(page, '?backend=wasm&model=seal-puzzles-1m', { defaultModel: true });
+  await expect(page.getByTestId('status-model')).toContainText('Model seal-puzzles-1m', {
+    timeout: 120_000,
+  });
+  await page.getByRole('tab', { name: 'Puzzles' }).click();
+  await expect(page.getByTestId('puzzle-model')).toHaveText('seal-puzzles-1m');
+  // It reads grids cell by cell, so the panel lets it answer the first task in context.
+  await expect(page.getByTestId('puzzle-in-context')).toBeEnabled();
+  await expect(page.getByTestId('puzzle-model-problem')).toHaveCount(0);
+  await page.getByTestId('puzzle-in-context').click();
+  const inContext = page.getByRole('region', { name: 'In context (no training)' });
+  await expect(inContext.getByTestId('puzzle-verdict')).toHaveText(/^(✓ Solved|✗ Not solved)/, {
+    timeout: 120_000,
+  });
 });
