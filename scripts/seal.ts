@@ -47,6 +47,7 @@ import { spawnNodePoolWorker } from '../src/engine/pool/node';
 import { tinySealModel } from '../src/engine/seal/tinyModel';
 import { tinyPuzzleModel } from '../src/engine/puzzles/tinyModel';
 import { resolveTable1Config } from '../src/engine/puzzles/experiment/config';
+import { table1Goals } from '../src/engine/puzzles/experiment/results';
 import { openRunFolder, readFinishedRun } from './runFolder';
 import { runTable1 } from './table1';
 import { openStore, type EpisodeRecord } from '../src/engine/store';
@@ -456,6 +457,9 @@ async function main(): Promise<void> {
       (total, done) => progressBar(`${file.name} table1`, total, done),
     );
     console.table(metrics);
+    for (const { goal, met, detail } of table1Goals(metrics)) {
+      console.log(`${met === null ? '–' : met ? 'met' : 'not met'}: ${goal} (${detail})`);
+    }
     // Filed under the experiment's name: table1 (evaluation puzzles, the reported table),
     // table1-validation (the evidence its settings, the oracle recipe among them, were chosen on).
     writeResult(results, file.name, backend, metrics, config);

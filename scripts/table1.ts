@@ -15,7 +15,7 @@ import { spawnNodePoolWorker } from '../src/engine/pool/node';
 import { arcTaskJson } from '../src/engine/puzzles/arc';
 import { resolveTable1Config, type Table1Config } from '../src/engine/puzzles/experiment/config';
 import { totalPuzzleSteps } from '../src/engine/puzzles/experiment/plan';
-import { table1Metrics, table1Rounds } from '../src/engine/puzzles/experiment/results';
+import { table1Goals, table1Metrics, table1Rounds } from '../src/engine/puzzles/experiment/results';
 import {
   behaviourCloningData,
   resumeTable1Run,
@@ -48,6 +48,7 @@ function writeSummary(
     model: modelId,
     config,
     metrics,
+    goals: table1Goals(metrics),
     rounds: table1Rounds(episodes),
     note: 'Sampled rows (ttt_untrained, seal, seal_round_<r>) are shares of sampled recipes; a recipe still invalid after its resamples, or over the step budget, counts as a failure.',
     wallSeconds,

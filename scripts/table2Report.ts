@@ -4,6 +4,7 @@
  * cross conditions; the curve of SEAL and its control; and whether the protocol's goals were met.
  */
 import { PAPER_TABLE2 as PAPER } from '../src/engine/seal/paper';
+import type { ExperimentGoal } from '../src/engine/seal/statistics';
 
 type PaperRow = keyof typeof PAPER.v1Single;
 
@@ -54,13 +55,6 @@ export interface Table2Result {
   metrics: Record<string, number>;
 }
 
-export interface Table2Goal {
-  goal: string;
-  /** null when the result lacks what the goal needs. */
-  met: boolean | null;
-  detail: string;
-}
-
 function curveRounds(m: Record<string, number>, prefix: string): number[] {
   return Object.keys(m)
     .map((key) => new RegExp(`^${prefix}(\\d+)$`).exec(key)?.[1])
@@ -70,8 +64,8 @@ function curveRounds(m: Record<string, number>, prefix: string): number[] {
 }
 
 /** The protocol's goals: both paired differences above zero, and a curve that ends at its top. */
-export function table2Goals(m: Record<string, number>): Table2Goal[] {
-  const above = (key: string, goal: string): Table2Goal => {
+export function table2Goals(m: Record<string, number>): ExperimentGoal[] {
+  const above = (key: string, goal: string): ExperimentGoal => {
     const low = m[`${key}_ci_low`];
     return low === undefined
       ? { goal, met: null, detail: 'not measured' }
@@ -79,7 +73,7 @@ export function table2Goals(m: Record<string, number>): Table2Goal[] {
   };
   const rounds = curveRounds(m, 'seal_round_');
   const last = rounds.at(-1);
-  let curve: Table2Goal = {
+  let curve: ExperimentGoal = {
     goal: "the curve's last round at or above every earlier round",
     met: null,
     detail: 'fewer than two rounds measured',

@@ -16,7 +16,11 @@ import { generatePuzzleWorld } from '../../src/engine/puzzles/world';
 import { randomRecipe, UNEVEN_RECIPES } from '../../src/engine/puzzles/recipe';
 import { createRng } from '../../src/engine/world/random';
 import { planPuzzleRound, totalPuzzleSteps } from '../../src/engine/puzzles/experiment/plan';
-import { table1Metrics, type Table1Episode } from '../../src/engine/puzzles/experiment/results';
+import {
+  table1Goals,
+  table1Metrics,
+  type Table1Episode,
+} from '../../src/engine/puzzles/experiment/results';
 import {
   behaviourCloningData,
   resumeTable1Run,
@@ -167,6 +171,28 @@ const RECIPE: Recipe = {
 };
 
 type CloningEpisode = Pick<EpisodeRecord, 'kind' | 'reward' | 'prompt' | 'parsedExamples'>;
+
+describe('Table 1 goals', () => {
+  it("checks the paper's ordering on the rows and the paired interval's low end", () => {
+    const goals = table1Goals({
+      icl: 0.156,
+      ttt_untrained: 0.084,
+      seal: 0.119,
+      oracle: 0.119,
+      seal_minus_ttt_untrained_ci_low: 0.003,
+    });
+    expect(goals.map((g) => [g.goal, g.met])).toEqual([
+      ['icl < ttt_untrained', false],
+      ['ttt_untrained < seal', true],
+      ['seal ≤ oracle', true],
+      ['seal − ttt_untrained above 0 (paired interval)', true],
+    ]);
+    expect(goals[0]!.detail).toBe('icl 15.6 %, ttt_untrained 8.4 %');
+    expect(goals[3]!.detail).toBe("the interval's low end is 0.3 points");
+    const partial = table1Goals({ icl: 0, seal_minus_ttt_untrained_ci_low: 0 });
+    expect(partial.map((g) => g.met)).toEqual([null, null, null, false]);
+  });
+});
 
 describe('behaviour cloning', () => {
   const demos = [

@@ -183,3 +183,11 @@ export function pairedDifferenceInterval(
     options,
   );
 }
+
+/** One of an experiment's goals checked against its result. */
+export interface ExperimentGoal {
+  goal: string;
+  /** null when the result lacks what the goal needs. */
+  met: boolean | null;
+  detail: string;
+}

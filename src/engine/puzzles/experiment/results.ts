@@ -16,6 +16,7 @@ import {
   pairedDifferenceInterval,
   type BootstrapOptions,
   type ContextScore,
+  type ExperimentGoal,
   type Interval,
 } from '../../seal/statistics';
 
@@ -161,4 +162,37 @@ export function table1Rounds(episodes: readonly Table1Episode[]): Table1RoundSum
     rounds.set(e.round, summary);
   }
   return [...rounds.values()].sort((a, b) => a.round - b.round);
+}
+
+const percent = (share: number) => `${(100 * share).toFixed(1)} %`;
+
+/**
+ * Table 1's goals checked against its rows: the paper's ordering icl < ttt_untrained < seal ≤
+ * oracle (point estimates) and SEAL above the untrained model by its paired interval.
+ */
+export function table1Goals(m: Record<string, number>): ExperimentGoal[] {
+  const ordered = (lower: string, higher: string, orEqual: boolean): ExperimentGoal => {
+    const goal = `${lower} ${orEqual ? '≤' : '<'} ${higher}`;
+    const [a, b] = [m[lower], m[higher]];
+    if (a === undefined || b === undefined) return { goal, met: null, detail: 'not measured' };
+    return {
+      goal,
+      met: orEqual ? a <= b : a < b,
+      detail: `${lower} ${percent(a)}, ${higher} ${percent(b)}`,
+    };
+  };
+  const low = m.seal_minus_ttt_untrained_ci_low;
+  return [
+    ordered('icl', 'ttt_untrained', false),
+    ordered('ttt_untrained', 'seal', false),
+    ordered('seal', 'oracle', true),
+    {
+      goal: 'seal − ttt_untrained above 0 (paired interval)',
+      met: low === undefined ? null : low > 0,
+      detail:
+        low === undefined
+          ? 'not measured'
+          : `the interval's low end is ${(100 * low).toFixed(1)} points`,
+    },
+  ];
 }
