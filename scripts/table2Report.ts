@@ -4,7 +4,7 @@
  * cross conditions; the curve of SEAL and its control; and whether the protocol's goals were met.
  */
 import { PAPER_TABLE2 as PAPER } from '../src/engine/seal/paper';
-import type { ExperimentGoal } from '../src/engine/seal/statistics';
+import { intervalAboveZero, type ExperimentGoal } from '../src/engine/seal/statistics';
 
 type PaperRow = keyof typeof PAPER.v1Single;
 
@@ -65,12 +65,6 @@ function curveRounds(m: Record<string, number>, prefix: string): number[] {
 
 /** The protocol's goals: both paired differences above zero, and a curve that ends at its top. */
 export function table2Goals(m: Record<string, number>): ExperimentGoal[] {
-  const above = (key: string, goal: string): ExperimentGoal => {
-    const low = m[`${key}_ci_low`];
-    return low === undefined
-      ? { goal, met: null, detail: 'not measured' }
-      : { goal, met: low > 0, detail: `the interval's low end is ${points(low)} points` };
-  };
   const rounds = curveRounds(m, 'seal_round_');
   const last = rounds.at(-1);
   let curve: ExperimentGoal = {
@@ -91,8 +85,8 @@ export function table2Goals(m: Record<string, number>): ExperimentGoal[] {
     };
   }
   return [
-    above('seal_minus_base_self_edits', 'SEAL above the base-model self-edits'),
-    above('seal_minus_random_selection', 'SEAL above the random-selection control'),
+    intervalAboveZero(m, 'seal_minus_base_self_edits', 'SEAL above the base-model self-edits'),
+    intervalAboveZero(m, 'seal_minus_random_selection', 'SEAL above the random-selection control'),
     curve,
   ];
 }

@@ -191,3 +191,15 @@ export interface ExperimentGoal {
   met: boolean | null;
   detail: string;
 }
+
+/** The goal that the interval of `key` (a paired difference) lies above 0, read from `<key>_ci_low`. */
+export function intervalAboveZero(
+  m: Readonly<Record<string, number>>,
+  key: string,
+  goal: string,
+): ExperimentGoal {
+  const low = m[`${key}_ci_low`];
+  return low === undefined
+    ? { goal, met: null, detail: 'not measured' }
+    : { goal, met: low > 0, detail: `the interval's low end is ${(100 * low).toFixed(1)} points` };
+}

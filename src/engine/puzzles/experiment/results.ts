@@ -16,6 +16,7 @@ import {
   pairedDifferenceInterval,
   type BootstrapOptions,
   type ContextScore,
+  intervalAboveZero,
   type ExperimentGoal,
   type Interval,
 } from '../../seal/statistics';
@@ -181,18 +182,14 @@ export function table1Goals(m: Record<string, number>): ExperimentGoal[] {
       detail: `${lower} ${percent(a)}, ${higher} ${percent(b)}`,
     };
   };
-  const low = m.seal_minus_ttt_untrained_ci_low;
   return [
     ordered('icl', 'ttt_untrained', false),
     ordered('ttt_untrained', 'seal', false),
     ordered('seal', 'oracle', true),
-    {
-      goal: 'seal − ttt_untrained above 0 (paired interval)',
-      met: low === undefined ? null : low > 0,
-      detail:
-        low === undefined
-          ? 'not measured'
-          : `the interval's low end is ${(100 * low).toFixed(1)} points`,
-    },
+    intervalAboveZero(
+      m,
+      'seal_minus_ttt_untrained',
+      'seal − ttt_untrained above 0 (paired interval)',
+    ),
   ];
 }
