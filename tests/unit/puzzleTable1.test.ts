@@ -152,6 +152,26 @@ describe('Table 1 metrics', () => {
     expect(metrics.seal_minus_ttt_untrained_ci_low).toBe(0.5);
     expect(metrics.seal_minus_ttt_untrained_ci_high).toBe(0.5);
     expect(metrics.oracle_ci_low).toBe(1);
+    // Split by the in-context answer: b is solved in context, a is not.
+    expect(metrics.ttt_untrained_on_icl_solved).toBe(0);
+    expect(metrics.ttt_untrained_on_icl_unsolved).toBe(0.5);
+    expect(metrics.seal_on_icl_solved).toBe(0.5);
+    expect(metrics.seal_on_icl_unsolved).toBe(1);
+    expect(metrics.oracle_on_icl_unsolved).toBe(1);
+    expect(metrics.seal_on_icl_unsolved_ci_low).toBe(1);
+  });
+
+  it('splits a row by the in-context answer only on tasks whose in-context answer is stored', () => {
+    const metrics = table1Metrics([
+      evalEpisode('icl', 'a', 1, 0, 'in-context'),
+      evalEpisode('ttt_untrained', 'a', 1),
+      evalEpisode('ttt_untrained', 'a', 0),
+      evalEpisode('ttt_untrained', 'b', 0),
+    ]);
+    expect(metrics.ttt_untrained).toBeCloseTo(1 / 3);
+    expect(metrics.ttt_untrained_on_icl_solved).toBe(0.5);
+    expect(metrics).not.toHaveProperty('ttt_untrained_on_icl_unsolved');
+    expect(metrics).not.toHaveProperty('seal_on_icl_solved');
   });
 
   it('leaves out rows with nothing measured yet', () => {

@@ -8,6 +8,10 @@
  * Rows: `icl` (tasks solved in context), `ttt_untrained` (recipes from the model before RL),
  * `seal_round_<r>` (recipes from the model after r rounds), `seal` (after the last round),
  * `oracle` (tasks solved with the fixed hand-tuned recipe), `seal_minus_ttt_untrained`.
+ *
+ * Where the in-context row is measured, `ttt_untrained`, `seal` and `oracle` are also split by
+ * whether the task is solved in context (`<row>_on_icl_solved`, `<row>_on_icl_unsolved`): a
+ * recipe that keeps an answer the model already gives differs from one that teaches a new rule.
  */
 import type { EpisodeRecord, PuzzleCondition } from '../../store';
 import {
@@ -90,8 +94,8 @@ export function table1Metrics(
     }
     return scores;
   };
-  scored('icl', heldOut(episodes, 'icl'));
-  scored('oracle', heldOut(episodes, 'oracle'));
+  const inContext = scored('icl', heldOut(episodes, 'icl'));
+  const oracle = scored('oracle', heldOut(episodes, 'oracle'));
   const untrained = scored('ttt_untrained', heldOut(episodes, 'ttt_untrained'));
   const rounds = [...new Set(heldOut(episodes, 'seal').map((e) => e.round))].sort((a, b) => a - b);
   let final: ContextScore[] | null = null;
@@ -105,6 +109,23 @@ export function table1Metrics(
         row(metrics, 'seal_minus_ttt_untrained', pairedDifferenceInterval(seal, before, options));
       }
     }
+  }
+  if (inContext) {
+    // A task whose in-context answer is not stored yet is in neither part.
+    const solvedInContext = new Map(inContext.map((s) => [s.context, s.correct > 0]));
+    const byInContext = (name: string, scores: ContextScore[] | null) => {
+      if (!scores) return;
+      for (const [suffix, solved] of [
+        ['on_icl_solved', true],
+        ['on_icl_unsolved', false],
+      ] as const) {
+        const subset = scores.filter((s) => solvedInContext.get(s.context) === solved);
+        if (subset.length > 0) row(metrics, `${name}_${suffix}`, accuracyInterval(subset, options));
+      }
+    };
+    byInContext('ttt_untrained', untrained);
+    byInContext('seal', final);
+    byInContext('oracle', oracle);
   }
   metrics.tasks = new Set(
     episodes.filter((e) => e.kind === 'puzzle-eval').map((e) => e.contextId),
