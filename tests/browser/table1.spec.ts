@@ -64,6 +64,8 @@ test('Table 1 with one click: the tiny run fills the table in, pauses, steps, re
     await expect(row.getByTestId('table1-interval')).toHaveText(/\d.* to .*\d/);
   }
   await expect(section.getByTestId('table1-partial')).toHaveCount(0);
+  // The recipe rows again, split by whether the puzzle is solved in context.
+  await expect(section.getByTestId('table1-split-row')).toHaveCount(3);
   await expect(section.getByTestId('table1-chart')).toBeVisible();
   await expect(section.getByTestId('table1-recipe').first()).toBeVisible();
   await expect(section.getByTestId('table1-resumable')).toHaveCount(0);

@@ -4,6 +4,7 @@ import { resolveTable1Config, type Table1Config } from '../../src/engine/puzzles
 import { table1RowTasks, type Table1Episode } from '../../src/engine/puzzles/experiment/results';
 import { formatDuration, paceNote, remainingMs } from '../../src/ui/explain/pace';
 import {
+  inContextSplitRows,
   PAPER_TABLE1,
   partialNote,
   table1ChartRows,
@@ -128,6 +129,27 @@ describe('Table 1 rows as the panel shows them', () => {
       seal_round_2: 0,
       seal: 0,
     });
+  });
+});
+
+describe('the recipe rows split by the in-context answer', () => {
+  it('shows each recipe row measured on either side, with its interval, and nothing before icl', () => {
+    expect(inContextSplitRows({ ttt_untrained: 0.2, ttt_untrained_ci_low: 0.1 })).toEqual([]);
+    const rows = inContextSplitRows({
+      ttt_untrained_on_icl_solved: 0.5,
+      ttt_untrained_on_icl_solved_ci_low: 0.25,
+      ttt_untrained_on_icl_solved_ci_high: 0.75,
+      ttt_untrained_on_icl_unsolved: 0.02,
+      ttt_untrained_on_icl_unsolved_ci_low: 0,
+      ttt_untrained_on_icl_unsolved_ci_high: 0.05,
+      oracle_on_icl_unsolved: 0.1,
+      oracle_on_icl_unsolved_ci_low: 0.05,
+      oracle_on_icl_unsolved_ci_high: 0.2,
+    });
+    expect(rows.map((row) => row.key)).toEqual(['ttt_untrained', 'oracle']);
+    expect(rows[0]!.solved).toEqual({ point: 0.5, low: 0.25, high: 0.75 });
+    expect(rows[0]!.unsolved).toEqual({ point: 0.02, low: 0, high: 0.05 });
+    expect(rows[1]!.solved).toBeNull();
   });
 });
 

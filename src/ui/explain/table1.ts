@@ -102,3 +102,28 @@ export function table1ChartRows(rows: readonly Table1Row[]): Table2ChartRow[] {
       : [{ key: row.key, label: row.label, ours: row.ours, paper: row.paper }],
   );
 }
+
+/** A row's share split by whether the model already answers the task in context. */
+export interface InContextSplitRow {
+  key: string;
+  label: string;
+  /** On tasks solved in context: recipes that keep the answer. */
+  solved: Interval | null;
+  /** On tasks not solved in context: recipes that teach the model what it did not know. */
+  unsolved: Interval | null;
+}
+
+/** The recipe rows split by the in-context answer, those measured so far (none before `icl`). */
+export function inContextSplitRows(table1: Record<string, number>): InContextSplitRow[] {
+  const rows: InContextSplitRow[] = [
+    { key: 'ttt_untrained', label: 'Untrained recipes (ttt_untrained)' },
+    { key: 'seal', label: 'SEAL recipes (seal)' },
+    { key: 'oracle', label: 'Hand-tuned recipe (oracle)' },
+  ].map(({ key, label }) => ({
+    key,
+    label,
+    solved: intervalOf(table1, `${key}_on_icl_solved`),
+    unsolved: intervalOf(table1, `${key}_on_icl_unsolved`),
+  }));
+  return rows.filter((row) => row.solved !== null || row.unsolved !== null);
+}
