@@ -66,6 +66,9 @@ test('Table 1 with one click: the tiny run fills the table in, pauses, steps, re
   await expect(section.getByTestId('table1-partial')).toHaveCount(0);
   // The recipe rows again, split by whether the puzzle is solved in context.
   await expect(section.getByTestId('table1-split-row')).toHaveCount(3);
+  const splitHeader = await section.getByTestId('table1-split').locator('thead').innerText();
+  const [solved, unsolved] = [...splitHeader.matchAll(/on the (\d+)/g)].map((m) => Number(m[1]));
+  expect(solved! + unsolved!).toBe(1);
   await expect(section.getByTestId('table1-chart')).toBeVisible();
   await expect(section.getByTestId('table1-recipe').first()).toBeVisible();
   await expect(section.getByTestId('table1-resumable')).toHaveCount(0);
