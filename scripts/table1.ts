@@ -50,7 +50,7 @@ function writeSummary(
     metrics,
     goals: table1Goals(metrics),
     rounds: table1Rounds(episodes),
-    note: 'Sampled rows (ttt_untrained, seal, seal_round_<r>) are shares of sampled recipes; a recipe still invalid after its resamples, or over the step budget, counts as a failure.',
+    note: 'Sampled rows (ttt_untrained, seal, seal_round_<r>) are shares of sampled recipes; a recipe still invalid after its resamples, or over the step budget, counts as a failure. <row>_on_icl_solved and <row>_on_icl_unsolved: the same share on the tasks the model solves in context and on the others.',
     wallSeconds,
   };
   writeFileSync(join(outDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
