@@ -12,6 +12,7 @@ import { registerWasmKernels, setOwnWasmKernels } from './wasmKernels';
 import { registerWebGpuKernels, setOwnWebGpuKernels } from './webgpuKernels';
 import { registerWebGpuInferenceKernels } from './webgpuDecodeKernels';
 import { registerWebGpuOptimizerKernels } from './webgpuOptimizerKernels';
+import { registerWebGpuSamplingKernel } from './webgpuSampling';
 
 export type { BackendName, BackendRequest } from './backendChoice';
 
@@ -110,6 +111,7 @@ export async function selectBackend(
   registerWebGpuKernels();
   registerWebGpuOptimizerKernels();
   registerWebGpuInferenceKernels();
+  registerWebGpuSamplingKernel();
 
   const order: BackendName[] =
     requested === 'auto' ? [...BACKENDS] : [requested, ...BACKENDS.filter((b) => b !== requested)];

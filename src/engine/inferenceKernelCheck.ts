@@ -2,8 +2,8 @@
  * Our webgpu inference kernels (webgpuDecodeKernels.ts) checked against the stock op sequences on
  * the running backend, in the same process: each kernel on the shapes a model gives it, then a
  * small random model's logits through a KV cache and its greedy decoding, with the kernel calls
- * per decoded token, tensor growth over repeated generations and the buffer pool left after them
- * (`compareWebGpuInference`); and any model's cached logits and greedy decoding of given prompts
+ * per decoded token, tensor growth over repeated generations, the buffer pool left after them and
+ * our sampling program (`compareWebGpuInference`); and any model's cached logits and greedy decoding of given prompts
  * (`compareWebGpuDecoding`). The browser tests call both through the engine on SwiftShader.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -17,6 +17,7 @@ import { applyRotary, rotaryAt, rotaryTable } from './model/rope';
 import { GREEDY } from './model/sampling';
 import { disposeModelWeights } from './model/weights';
 import { streamSeed } from './random';
+import { compareWebGpuSampling, type SamplingAgreement } from './samplingKernelCheck';
 import { randomModelWeights, SMALL_LLAMA_CONFIG } from './train/randomModel';
 import {
   fusedAttention,
@@ -54,6 +55,8 @@ export interface InferenceComparison {
   tensorGrowth: number;
   /** Bytes the webgpu buffer pool still kept for reuse after a generation. */
   pooledBytesAfterGeneration: number;
+  /** Our sampling program against the CPU's choice (samplingKernelCheck.ts). */
+  sampling: SamplingAgreement[];
 }
 
 /** A model decoding some prompts, ours against the stock ops. */
@@ -394,6 +397,7 @@ export async function compareWebGpuInference(): Promise<InferenceComparison> {
   try {
     setOwnWebGpuKernels(true);
     const kernels = await compareKernels();
+    const sampling = await compareWebGpuSampling();
     const stockLogits = await cachedLogits(false, model, PROMPTS, fed);
     const ownLogits = await cachedLogits(true, model, PROMPTS, fed);
     const stockTokens = await checkTokens(false, model);
@@ -413,6 +417,7 @@ export async function compareWebGpuInference(): Promise<InferenceComparison> {
       },
       tensorGrowth,
       pooledBytesAfterGeneration: webGpuMemory()!.pooledBytes,
+      sampling,
     };
   } finally {
     setOwnWebGpuKernels(wasEnabled);

@@ -46,7 +46,10 @@ const c = (a: number[], b: number[], transposeA = false, transposeB = false): Ma
   transposeB,
 });
 
-/** Shapes the tile (32×32, 32 deep) does and does not divide, vec4-readable and not. */
+/**
+ * Shapes the tile (32×32, 32 deep) does and does not divide, vec4-readable and not, and products
+ * of a few rows (the matrix-vector program), their outputs filling its workgroups or not.
+ */
 export const MATMUL_CASES: MatMulCase[] = [
   c([64, 96], [96, 128]),
   c([33, 70], [70, 45]),
@@ -61,6 +64,11 @@ export const MATMUL_CASES: MatMulCase[] = [
   c([4, 33, 20], [20, 17]), // one B for every batch of A
   c([33, 20], [3, 33, 18], true, false), // one A for every batch of B
   c([2, 3, 17, 29], [1, 1, 29, 21]),
+  // Decoding: a few rows by a transposed weight (the matrix-vector program).
+  c([1, 128], [512, 128], false, true),
+  c([5, 132], [37, 132], false, true),
+  c([3, 30], [45, 30], false, true),
+  c([1, 1, 64], [70, 64], false, true),
 ];
 
 async function productWith(own: boolean, run: () => tf.Tensor): Promise<Float32Array> {

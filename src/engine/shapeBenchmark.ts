@@ -4,7 +4,8 @@
  * our own kernels' effect:
  * - full fine-tuning steps (AdamW, every weight) on a batch of 8 × 128 tokens, with our kernels
  *   and then with tfjs's stock ones in the same run (`speedup_vs_stock_<backend>`);
- * - greedy decoding of one sequence with the KV cache;
+ * - decoding one sequence with the KV cache, greedy and sampled (temperature 1, top-p 0.95: how
+ *   SEAL draws self-edits);
  * - kernel calls per training step and per decoded token (see kernelCalls.ts), memory growth over
  *   repeated steps and, on webgpu, device memory (see webgpuMemory.ts): `peak_gpu_bytes` is the
  *   most bytes tfjs's buffer pool held at once over the whole run (buffers in use plus freed ones
@@ -18,7 +19,7 @@ import type { Checkpoint } from './jobs';
 import { countKernelCalls } from './kernelCalls';
 import type { ModelConfig } from './model/config';
 import { generate } from './model/generate';
-import { GREEDY } from './model/sampling';
+import { GREEDY, type SamplingOptions } from './model/sampling';
 import { disposeModelWeights } from './model/weights';
 import { createRandom } from './random';
 import { trackWebGpuPeak, webGpuMemory } from './webgpuMemory';
@@ -45,6 +46,7 @@ const PROMPT_TOKENS = 16;
 /** Decoding runs this many tokens and, for the per-token kernel count, this many more. */
 const NEW_TOKENS = 32;
 const DECODE_RUNS = 3;
+const SAMPLED: SamplingOptions = { temperature: 1, topK: 0, topP: 0.95, seed: 1 };
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -125,20 +127,20 @@ export async function runShapeBenchmark(checkpoint: Checkpoint): Promise<Record<
     const prompt = Array.from({ length: PROMPT_TOKENS }, () =>
       Math.floor(random() * config.vocabSize),
     );
-    const decode = (maxNewTokens: number) =>
-      generate(model, [prompt], { maxNewTokens, sampling: GREEDY, stopTokenIds: [], checkpoint });
-    const decodeSpeed = async () => {
-      await decode(NEW_TOKENS); // compiles shaders and fills the buffer pool
+    const decode = (maxNewTokens: number, sampling: SamplingOptions) =>
+      generate(model, [prompt], { maxNewTokens, sampling, stopTokenIds: [], checkpoint });
+    const decodeSpeed = async (sampling: SamplingOptions) => {
+      await decode(NEW_TOKENS, sampling); // compiles shaders and fills the buffer pool
       const speeds: number[] = [];
       for (let i = 0; i < DECODE_RUNS; i++) {
-        speeds.push((await decode(NEW_TOKENS)).stats.decodeTokensPerSecond);
+        speeds.push((await decode(NEW_TOKENS, sampling)).stats.decodeTokensPerSecond);
       }
       return median(speeds);
     };
     // Two lengths: their difference leaves out the prompt pass and the setup.
-    const callsPerToken = async () => {
-      const short = await countKernelCalls(() => decode(NEW_TOKENS));
-      const long = await countKernelCalls(() => decode(2 * NEW_TOKENS));
+    const callsPerToken = async (sampling: SamplingOptions) => {
+      const short = await countKernelCalls(() => decode(NEW_TOKENS, sampling));
+      const long = await countKernelCalls(() => decode(2 * NEW_TOKENS, sampling));
       const perToken = (count: (calls: typeof short) => number) =>
         (count(long) - count(short)) / NEW_TOKENS;
       return {
@@ -147,15 +149,21 @@ export async function runShapeBenchmark(checkpoint: Checkpoint): Promise<Record<
       };
     };
     setOwnKernels(false);
-    metrics.stock_decode_tokens_per_s = await decodeSpeed();
-    metrics.stock_kernel_calls_per_token = (await callsPerToken()).dispatches;
+    metrics.stock_decode_tokens_per_s = await decodeSpeed(GREEDY);
+    metrics.stock_kernel_calls_per_token = (await callsPerToken(GREEDY)).dispatches;
+    metrics.stock_sampled_decode_tokens_per_s = await decodeSpeed(SAMPLED);
+    metrics.stock_sampled_kernel_calls_per_token = (await callsPerToken(SAMPLED)).dispatches;
     setOwnKernels(true);
-    metrics.decode_tokens_per_s = await decodeSpeed();
+    metrics.decode_tokens_per_s = await decodeSpeed(GREEDY);
     metrics.decode_speedup_vs_stock =
       metrics.decode_tokens_per_s / metrics.stock_decode_tokens_per_s;
-    const ownCalls = await callsPerToken();
+    const ownCalls = await callsPerToken(GREEDY);
     metrics.kernel_calls_per_token = ownCalls.dispatches;
     metrics.tfjs_kernel_calls_per_token = ownCalls.tfjsKernels;
+    metrics.sampled_decode_tokens_per_s = await decodeSpeed(SAMPLED);
+    metrics.sampled_decode_speedup_vs_stock =
+      metrics.sampled_decode_tokens_per_s / metrics.stock_sampled_decode_tokens_per_s;
+    metrics.sampled_kernel_calls_per_token = (await callsPerToken(SAMPLED)).dispatches;
   } finally {
     setOwnKernels(true);
     disposeModelWeights(model.weights);

@@ -51,6 +51,19 @@ test('our webgpu inference kernels equal the stock ops, and generation decodes t
   expect(comparison.dispatchesPerToken.own).toBeLessThan(comparison.dispatchesPerToken.stock / 2);
   // Generation gives the buffers it pooled back to the device.
   expect(comparison.pooledBytesAfterGeneration).toBe(0);
+
+  // Sampling on the device: 6 settings × 2 vocabularies, each 5 kinds of row × 24 draws.
+  expect(comparison.sampling).toHaveLength(12);
+  for (const setting of comparison.sampling) {
+    expect(setting.ranOwnProgram, setting.label).toBe(true);
+    expect(setting.gpuError, setting.label).toBeNull();
+    expect(setting.repeatable, setting.label).toBe(true);
+    expect(setting.draws, setting.label).toBe(120);
+    // Near-boundary draws are rare: nearly every draw is compared.
+    expect(setting.clear, setting.label).toBeGreaterThanOrEqual(setting.draws * 0.9);
+    expect(setting.firstMismatch, setting.label).toBeNull();
+    expect(setting.mismatches, setting.label).toBe(0);
+  }
 });
 
 // generate.spec.ts holds tiny-llama3's and tiny-qwen2's WebGPU generations, which run our

@@ -23,7 +23,7 @@ test('our webgpu matmul equals the stock one on every shape, and so do training 
   expect(comparison.products.length).toBeGreaterThan(10);
   for (const product of comparison.products) {
     const label = `${product.a}${product.transposeA ? 'ᵀ' : ''} · ${product.b}${product.transposeB ? 'ᵀ' : ''}`;
-    // Every case is large enough for our program: a silent fallback would compare stock to stock.
+    // Every case runs one of our programs: a silent fallback would compare stock to stock.
     expect(product.ranOwnProgram, label).toBe(true);
     expect(product.gpuError, label).toBeNull();
     expect(product.relativeError, label).toBeLessThan(PRODUCT_TOLERANCE);

@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/engine/backend';
 import {
   CANDIDATES_WITHOUT_TOP_K,
+  chooseFromRow,
   chooseToken,
   TokenSampler,
   type SamplingOptions,
@@ -67,6 +68,27 @@ describe('choosing a token from sorted candidates', () => {
       counts.set(token, (counts.get(token) ?? 0) + 1);
     }
     IDS.forEach((id, i) => expect(counts.get(id)! / draws).toBeCloseTo(PROBS[i]!, 1));
+  });
+});
+
+describe('choosing a token from a full row', () => {
+  // Ids 0..4; ids 1 and 3 tie at 0.25, so 1 comes first.
+  const row = Float32Array.from([0.125, 0.25, 0.0625, 0.25, 0.3125]);
+
+  it('orders by falling probability, ties by rising id', () => {
+    // Order 4, 1, 3, 0, 2: running sums 0.3125, 0.5625, 0.8125, 0.9375, 1.
+    expect([0, 0.3, 0.32, 0.6, 0.85, 0.95].map((u) => chooseFromRow(row, 0, 1, u))).toEqual([
+      4, 4, 1, 3, 0, 2,
+    ]);
+  });
+
+  it('applies top-k, then top-p on what top-k kept', () => {
+    // Top-2 keeps 4 and 1 (mass 0.5625); u = 0.6 lands in 1's share.
+    expect(chooseFromRow(row, 2, 1, 0.6)).toBe(1);
+    // Top-p 0.35 keeps 4 and 1 (0.3125 < 0.35); top-3 then top-p 0.35 keeps 4 alone, since
+    // top-p is a share of what top-k kept (0.3125 ≥ 0.35 × 0.8125).
+    expect(chooseFromRow(row, 0, 0.35, 0.99)).toBe(1);
+    expect(chooseFromRow(row, 3, 0.35, 0.99)).toBe(4);
   });
 });
 

@@ -1,12 +1,15 @@
 /**
  * Picking the next token from the logits: greedy, or sampling with temperature, top-k and top-p
- * (nucleus), in the order transformers applies them. The device does the wide work (softmax
- * over the vocabulary, top candidates per row); the CPU makes the seeded random choice from a
- * small readback, so a seed gives the same tokens on every backend that computes the same
- * probabilities.
+ * (nucleus), in the order transformers applies them. The seeded draws are made on the CPU, one
+ * per row per step, whatever the backend. On webgpu one program of ours makes the whole choice
+ * and a step reads back one id per row (webgpuSampling.ts). Elsewhere the device does the wide
+ * work (softmax over the vocabulary, top candidates per row) and the CPU chooses from a small
+ * readback. Both choose as `chooseToken` does, so a seed gives the same tokens on every backend
+ * that computes the same probabilities (up to float rounding at the boundary between two tokens).
  */
 import * as tf from '@tensorflow/tfjs';
 import { createRandom, streamSeed, type Random } from '../random';
+import { deviceSamplingActive, sampleOnDevice } from '../webgpuSampling';
 
 export interface SamplingOptions {
   /** Divides the logits; 0 means greedy (always the most likely token). */
@@ -90,6 +93,16 @@ function sortRow(row: Float32Array): { probs: Float32Array; ids: Int32Array } {
   return { probs: Float32Array.from(ids, (id) => row[id]!), ids };
 }
 
+/**
+ * The token a full row of probabilities gives for the draw `u`, with top-k (0: off) and top-p:
+ * what `TokenSampler` computes, all on the CPU.
+ */
+export function chooseFromRow(row: Float32Array, topK: number, topP: number, u: number): number {
+  const { probs, ids } = sortRow(row);
+  const kept = topK > 0 ? topK : probs.length;
+  return chooseToken(probs.subarray(0, kept), ids.subarray(0, kept), topP, true, u)!;
+}
+
 /** Samples one token per row per step for a batch, with one seeded stream per row. */
 export class TokenSampler {
   private readonly streams: Random[];
@@ -115,6 +128,19 @@ export class TokenSampler {
   async sample(logits: tf.Tensor2D): Promise<number[]> {
     const { temperature, topK, topP } = this.options;
     const k = this.candidates;
+    if (deviceSamplingActive()) {
+      const rows = logits.shape[0];
+      const draws = new Float32Array(rows);
+      if (temperature > 0) for (let row = 0; row < rows; row++) draws[row] = this.streams[row]!();
+      const tokens = tf.tidy(() =>
+        sampleOnDevice(logits, tf.tensor1d(draws), { temperature, topK, topP }),
+      );
+      try {
+        return Array.from(await tokens.data());
+      } finally {
+        tokens.dispose();
+      }
+    }
     if (temperature === 0) {
       const best = tf.tidy(() => tf.topk(logits, 1).indices);
       const ids = await best.data();
@@ -137,11 +163,7 @@ export class TokenSampler {
         const rowIds = values.subarray(base + k, base + 2 * k);
         const complete = topK > 0 || k === this.vocabSize;
         let token = chooseToken(rowProbs, rowIds, topP, complete, u);
-        if (token === null) {
-          const full = await readRow(probs, row);
-          const sorted = sortRow(full);
-          token = chooseToken(sorted.probs, sorted.ids, topP, true, u)!;
-        }
+        token ??= chooseFromRow(await readRow(probs, row), 0, topP, u);
         tokens.push(token);
       }
       return tokens;
