@@ -23,7 +23,7 @@ import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webg
 import { ownWebGpuKernelsEnabled } from './webgpuKernels';
 
 const SAMPLE_KERNEL = 'SealSample';
-const WORKGROUP = 256;
+const WORKGROUP = 64;
 
 /** Runs of the program in this process (tests check it really ran). */
 let sampleRuns = 0;
