@@ -13,6 +13,7 @@ import { registerWebGpuKernels, setOwnWebGpuKernels } from './webgpuKernels';
 import { registerWebGpuInferenceKernels } from './webgpuDecodeKernels';
 import { registerWebGpuOptimizerKernels } from './webgpuOptimizerKernels';
 import { registerWebGpuSamplingKernel } from './webgpuSampling';
+import { registerWebGpuTrainingKernels } from './webgpuTrainingKernels';
 
 export type { BackendName, BackendRequest } from './backendChoice';
 
@@ -112,6 +113,7 @@ export async function selectBackend(
   registerWebGpuOptimizerKernels();
   registerWebGpuInferenceKernels();
   registerWebGpuSamplingKernel();
+  registerWebGpuTrainingKernels();
 
   const order: BackendName[] =
     requested === 'auto' ? [...BACKENDS] : [requested, ...BACKENDS.filter((b) => b !== requested)];

@@ -11,6 +11,7 @@ import { randomModelWeights, SMALL_LLAMA_CONFIG } from './train/randomModel';
 import { setBaseTrainable } from './train/lora';
 import { makeBatch, weightedTokenLoss } from './train/sft';
 import { disposeModelWeights, type ModelWeights } from './model/weights';
+import { ownGradientRuns } from './webgpuTrainingKernels';
 import { ownMatMulRuns, ownWebGpuKernelsEnabled, setOwnWebGpuKernels } from './webgpuKernels';
 
 export interface MatMulCase {
@@ -35,6 +36,9 @@ export interface WebGpuKernelComparison {
   gradientRelativeError: number;
   /** How many of the training step's products ran our program. */
   gradientStepOwnRuns: number;
+  /** How many of its RMSNorms and attention softmaxes ran our gradient programs. */
+  gradientStepOwnRmsNormRuns: number;
+  gradientStepOwnSoftmaxRuns: number;
   lossWithStock: number;
   lossWithOwn: number;
 }
@@ -140,8 +144,12 @@ export async function compareWebGpuKernels(): Promise<WebGpuKernelComparison> {
     }
     const stock = await lossAndGradients(false, weights);
     const runsBefore = ownMatMulRuns();
+    const gradientRunsBefore = ownGradientRuns();
     const ours = await lossAndGradients(true, weights);
     const gradientStepOwnRuns = ownMatMulRuns() - runsBefore;
+    const gradientRunsAfter = ownGradientRuns();
+    const gradientStepOwnRmsNormRuns = gradientRunsAfter.rmsNorm - gradientRunsBefore.rmsNorm;
+    const gradientStepOwnSoftmaxRuns = gradientRunsAfter.softmax - gradientRunsBefore.softmax;
     const gradientRelativeError = Math.max(
       ...stock.gradients.map((g, i) => relativeError(ours.gradients[i]!, g)),
     );
@@ -149,6 +157,8 @@ export async function compareWebGpuKernels(): Promise<WebGpuKernelComparison> {
       products,
       gradientRelativeError,
       gradientStepOwnRuns,
+      gradientStepOwnRmsNormRuns,
+      gradientStepOwnSoftmaxRuns,
       lossWithStock: stock.loss,
       lossWithOwn: ours.loss,
     };

@@ -29,7 +29,7 @@ const WRITE_SLOTS_KERNEL = 'SealWriteSlots';
 const ATTENTION_KERNEL = 'SealAttention';
 
 /** Invocations per workgroup of every program here. */
-const WORKGROUP = 64;
+export const WORKGROUP = 64;
 
 /**
  * Attention keeps one query's scores over every cache slot in workgroup memory: 2048 floats
@@ -59,7 +59,7 @@ export function ownInferenceKernelsActive(capacity: number): boolean {
 }
 
 /** One invocation per output element, in as many workgroups as that takes. */
-abstract class ElementwiseProgram implements WebGPUProgram {
+export abstract class ElementwiseProgram implements WebGPUProgram {
   abstract variableNames: string[];
   abstract shaderKey: string;
   outputShape: number[];
@@ -82,7 +82,7 @@ abstract class ElementwiseProgram implements WebGPUProgram {
 }
 
 /** Sums `partial` across the workgroup into `partial[0]` with `combine`. */
-function workgroupReduce(combine: (a: string, b: string) => string): string {
+export function workgroupReduce(combine: (a: string, b: string) => string): string {
   return `
     workgroupBarrier();
     for (var width = ${WORKGROUP / 2}u; width > 0u; width = width / 2u) {
@@ -97,7 +97,7 @@ function workgroupReduce(combine: (a: string, b: string) => string): string {
  * The flat index of this workgroup, however tfjs has laid the dispatch out. (A program with a
  * one-axis dispatch layout gets its invocation's index as `main`'s argument, unused here.)
  */
-const WORKGROUP_INDEX = `i32(workgroupId.z * numWorkgroups.x * numWorkgroups.y +
+export const WORKGROUP_INDEX = `i32(workgroupId.z * numWorkgroups.x * numWorkgroups.y +
     workgroupId.y * numWorkgroups.x + workgroupId.x)`;
 
 /** x / sqrt(mean(x²) + eps) · weight, one workgroup per row of X [rows, width]. */
@@ -316,14 +316,14 @@ class AttentionProgram implements WebGPUProgram {
   }
 }
 
-type KernelArgs<Attrs = Record<string, never>> = {
+export type KernelArgs<Attrs = Record<string, never>> = {
   inputs: Record<string, tf.TensorInfo>;
   backend: WebGPUBackend;
   attrs: Attrs;
 };
 
 /** Runs `program` on views of the inputs (reshapes that only relabel buffers), then frees them. */
-function runOnViews(
+export function runOnViews(
   backend: WebGPUBackend,
   program: WebGPUProgram,
   views: [tf.TensorInfo, number[]][],

@@ -29,6 +29,9 @@ test('our webgpu matmul equals the stock one on every shape, and so do training 
     expect(product.relativeError, label).toBeLessThan(PRODUCT_TOLERANCE);
   }
   expect(comparison.gradientStepOwnRuns).toBeGreaterThan(0);
+  // The small Llama's 2 layers have two RMSNorms each, then the final one.
+  expect(comparison.gradientStepOwnRmsNormRuns).toBe(5);
+  expect(comparison.gradientStepOwnSoftmaxRuns).toBe(2);
   expect(comparison.gradientRelativeError).toBeLessThan(GRADIENT_TOLERANCE);
   expect(Math.abs(comparison.lossWithOwn - comparison.lossWithStock)).toBeLessThan(
     1e-5 * Math.abs(comparison.lossWithStock),

@@ -14,7 +14,9 @@
  * `forward` runs a whole sequence and is differentiable (training uses it); `forwardCached`
  * appends tokens to a `KvCache` and returns only the last position's logits (generation uses it).
  * On webgpu with our kernels on, `forwardCached` runs RMSNorm, RoPE with the split into heads,
- * attention and SwiGLU as one program each (webgpuDecodeKernels.ts), which have no gradients;
+ * attention and SwiGLU as one program each (webgpuDecodeKernels.ts), which have no gradients,
+ * and `forward`'s RMSNorm and attention softmax are one program each with a gradient of our
+ * own (webgpuTrainingKernels.ts);
  * everywhere else both run the same stock ops.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -28,6 +30,11 @@ import {
   fusedSwiGlu,
   ownInferenceKernelsActive,
 } from '../webgpuDecodeKernels';
+import {
+  ownTrainingKernelsActive,
+  rmsNormWithGradient,
+  scaledSoftmax,
+} from '../webgpuTrainingKernels';
 import { applyRotary, rotaryAt, rotaryTable, type RotaryTable4D } from './rope';
 import type { ModelWeights } from './weights';
 
@@ -272,6 +279,7 @@ class Decoder {
   private rmsNorm(path: string, x: tf.Tensor3D): tf.Tensor3D {
     const weight = this.param(`${path}.weight`);
     if (this.fused) return fusedRmsNorm(x, weight, this.config.rmsNormEps);
+    if (ownTrainingKernelsActive()) return rmsNormWithGradient(x, weight, this.config.rmsNormEps);
     return tf.tidy(() =>
       x.mul(x.square().mean(-1, true).add(this.config.rmsNormEps).rsqrt()).mul(weight),
     );
@@ -302,11 +310,12 @@ export function groupedQueryAttention(
     const kvHeads = keys.shape[1];
     const group = heads / kvHeads;
     const grouped = queries.reshape([batch, kvHeads, group * length, headDim]);
-    const scores = tf
-      .matMul(grouped, keys, false, true)
-      .mul(1 / Math.sqrt(headDim))
-      .add(group > 1 ? bias.tile([1, 1, group, 1]) : bias);
-    const context = tf.matMul(tf.softmax(scores), values);
+    const scores = tf.matMul(grouped, keys, false, true);
+    const scale = 1 / Math.sqrt(headDim);
+    const probs = ownTrainingKernelsActive()
+      ? scaledSoftmax(scores as tf.Tensor4D, bias, scale)
+      : tf.softmax(scores.mul(scale).add(group > 1 ? bias.tile([1, 1, group, 1]) : bias));
+    const context = tf.matMul(probs, values);
     return context
       .reshape([batch, heads, length, headDim])
       .transpose([0, 2, 1, 3])
