@@ -39,8 +39,9 @@ export interface WebGpuKernelComparison {
   /** How many of its RMSNorms and attention softmaxes ran our gradient programs. */
   gradientStepOwnRmsNormRuns: number;
   gradientStepOwnSoftmaxRuns: number;
-  lossWithStock: number;
-  lossWithOwn: number;
+  /** The loss of each batch (GRADIENT_BATCHES). */
+  lossWithStock: number[];
+  lossWithOwn: number[];
 }
 
 const c = (a: number[], b: number[], transposeA = false, transposeB = false): MatMulCase => ({
@@ -101,13 +102,20 @@ async function compareProduct(testCase: MatMulCase, seed: number): Promise<MatMu
   }
 }
 
+/**
+ * Batches of 3 and 13 sequences of 40 tokens: row programs spread 120 rows over workgroups and
+ * 520 (2,080 attention rows) over single invocations (see RowLayout in webgpuDecodeKernels.ts).
+ */
+const GRADIENT_BATCHES = [3, 13];
+
 async function lossAndGradients(
   own: boolean,
   weights: ModelWeights,
+  batchSize: number,
 ): Promise<{ loss: number; gradients: Float32Array[] }> {
   setOwnWebGpuKernels(own);
   const config = SMALL_LLAMA_CONFIG;
-  const sequences = [0, 1, 2].map((row) => {
+  const sequences = Array.from({ length: batchSize }, (_, row) => {
     const ids = Array.from({ length: 40 }, (_, t) => (row * 97 + t * 13) % config.vocabSize);
     return { ids, isTarget: ids.map((_, t) => t > 0) };
   });
@@ -142,16 +150,22 @@ export async function compareWebGpuKernels(): Promise<WebGpuKernelComparison> {
     for (const [index, testCase] of MATMUL_CASES.entries()) {
       products.push(await compareProduct(testCase, index + 1));
     }
-    const stock = await lossAndGradients(false, weights);
     const runsBefore = ownMatMulRuns();
     const gradientRunsBefore = ownGradientRuns();
-    const ours = await lossAndGradients(true, weights);
+    const stock: Awaited<ReturnType<typeof lossAndGradients>>[] = [];
+    const ours: typeof stock = [];
+    for (const batchSize of GRADIENT_BATCHES) {
+      stock.push(await lossAndGradients(false, weights, batchSize));
+      ours.push(await lossAndGradients(true, weights, batchSize));
+    }
     const gradientStepOwnRuns = ownMatMulRuns() - runsBefore;
     const gradientRunsAfter = ownGradientRuns();
     const gradientStepOwnRmsNormRuns = gradientRunsAfter.rmsNorm - gradientRunsBefore.rmsNorm;
     const gradientStepOwnSoftmaxRuns = gradientRunsAfter.softmax - gradientRunsBefore.softmax;
     const gradientRelativeError = Math.max(
-      ...stock.gradients.map((g, i) => relativeError(ours.gradients[i]!, g)),
+      ...stock.flatMap((step, j) =>
+        step.gradients.map((g, i) => relativeError(ours[j]!.gradients[i]!, g)),
+      ),
     );
     return {
       products,
@@ -159,8 +173,8 @@ export async function compareWebGpuKernels(): Promise<WebGpuKernelComparison> {
       gradientStepOwnRuns,
       gradientStepOwnRmsNormRuns,
       gradientStepOwnSoftmaxRuns,
-      lossWithStock: stock.loss,
-      lossWithOwn: ours.loss,
+      lossWithStock: stock.map((step) => step.loss),
+      lossWithOwn: ours.map((step) => step.loss),
     };
   } finally {
     setOwnWebGpuKernels(wasEnabled);

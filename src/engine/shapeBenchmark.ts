@@ -8,9 +8,10 @@
  *   SEAL draws self-edits);
  * - kernel calls per training step and per decoded token (see kernelCalls.ts), memory growth over
  *   repeated steps and, on webgpu, device memory (see webgpuMemory.ts): `peak_gpu_bytes` is the
- *   most bytes tfjs's buffer pool held at once over the whole run (buffers in use plus freed ones
- *   kept for reuse: what the device had to provide), `peak_gpu_bytes_in_use` the most in use at
- *   once, and `pooled_*_after_training` what the pool kept for reuse once training had finished.
+ *   most bytes tfjs's buffer pool held at once while training with our kernels (buffers in use
+ *   plus freed ones kept for reuse: what the device had to provide), `peak_gpu_bytes_in_use` the
+ *   most in use at once, `stock_peak_*` the same with stock kernels, and
+ *   `pooled_*_after_training` what the pool kept for reuse once training had finished.
  * Steps are few: on a software WebGPU (SwiftShader) one step of this shape takes seconds.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -98,16 +99,32 @@ export async function runShapeBenchmark(checkpoint: Checkpoint): Promise<Record<
   const data = trainingBatch(config.vocabSize);
   const backend = tf.getBackend();
   const metrics: Record<string, number> = {};
-  const peak = trackWebGpuPeak();
+  // Training ends by giving pooled buffers back, so each peak starts from what is in use.
+  const withPeak = async <T>(prefix: string, run: () => Promise<T>): Promise<T> => {
+    const peak = trackWebGpuPeak();
+    try {
+      return await run();
+    } finally {
+      const bytes = peak?.stop();
+      if (bytes) {
+        metrics[`${prefix}peak_gpu_bytes`] = bytes.allocatedBytes;
+        metrics[`${prefix}peak_gpu_bytes_in_use`] = bytes.inUseBytes;
+      }
+    }
+  };
   try {
     setOwnKernels(false);
-    const stockTokensPerSecond = await trainingSpeed(model, data, checkpoint);
+    const stockTokensPerSecond = await withPeak('stock_', () =>
+      trainingSpeed(model, data, checkpoint),
+    );
     setOwnKernels(true);
     // Tensors alive after the first step with our kernels against after three more.
     let tensorsBefore = 0;
-    metrics.train_tokens_per_s = await trainingSpeed(model, data, checkpoint, () => {
-      tensorsBefore = tf.memory().numTensors;
-    });
+    metrics.train_tokens_per_s = await withPeak('', () =>
+      trainingSpeed(model, data, checkpoint, () => {
+        tensorsBefore = tf.memory().numTensors;
+      }),
+    );
     metrics.stock_train_tokens_per_s = stockTokensPerSecond;
     metrics[`speedup_vs_stock_${backend}`] = metrics.train_tokens_per_s / stockTokensPerSecond;
 
@@ -167,11 +184,6 @@ export async function runShapeBenchmark(checkpoint: Checkpoint): Promise<Record<
   } finally {
     setOwnKernels(true);
     disposeModelWeights(model.weights);
-    const peakBytes = peak?.stop();
-    if (peakBytes) {
-      metrics.peak_gpu_bytes = peakBytes.allocatedBytes;
-      metrics.peak_gpu_bytes_in_use = peakBytes.inUseBytes;
-    }
   }
   return metrics;
 }

@@ -7,28 +7,27 @@
  * for the backward pass and differentiates through each (a step of the shape benchmark spent
  * about a tenth of its time in RMSNorm's means and sums). Here the forward pass keeps only x and
  * w, and the backward pass is three programs: each row's scale r = rsqrt(mean(x²) + eps),
- *   dx_j = r · g_j · w_j − r³ · x_j · Σ_i g_i · w_i · x_i / width   (one workgroup per row)
+ *   dx_j = r · g_j · w_j − r³ · x_j · Σ_i g_i · w_i · x_i / width   (row by row)
  *   dw_j = Σ_rows g_j · x_j · r                                      (one invocation per column)
  * with g the incoming gradient.
  *
  * Attention's softmax: p = softmax(scores · scale + bias), the bias (the causal and padding mask)
  * broadcast over heads, as llama.ts's groupedQueryAttention computes it. Stock ops keep the scaled
  * and the biased scores (each the size of the scores) and tfjs's softmax program was about a
- * twelfth of a step on SwiftShader. Here one workgroup per row computes p and keeps only p; the
- * gradient is one program per row: d_scores = scale · p · (g − Σ g · p).
+ * twelfth of a step on SwiftShader. Here one program computes p row by row and keeps only p; the
+ * gradient is one more: d_scores = scale · p · (g − Σ g · p). Rows are spread over invocations
+ * as `RowLayout` (webgpuDecodeKernels.ts) says.
  */
 import * as tf from '@tensorflow/tfjs';
 import {
   ElementwiseProgram,
   fusedRmsNorm,
+  RowProgram,
   runOnViews,
-  WORKGROUP,
-  WORKGROUP_INDEX,
-  workgroupReduce,
+  sum,
   type KernelArgs,
 } from './webgpuDecodeKernels';
 import { ownWebGpuKernelsEnabled } from './webgpuKernels';
-import type { WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
 
 const RMS_SCALE_KERNEL = 'SealRmsScale';
 const RMS_INPUT_GRADIENT_KERNEL = 'SealRmsNormInputGradient';
@@ -52,45 +51,31 @@ export function ownTrainingKernelsActive(): boolean {
   );
 }
 
-/** One workgroup per row of X [rows, width]. */
-abstract class RowProgram implements WebGPUProgram {
-  abstract variableNames: string[];
-  abstract shaderKey: string;
-  outputShape: number[];
-  dispatchLayout = { x: [0] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [WORKGROUP, 1, 1];
-
-  constructor(rows: number, outputShape: number[]) {
-    this.outputShape = outputShape;
-    this.dispatch = [rows, 1, 1];
-  }
-
-  abstract getUserCode(): string;
-}
-
 /** R [rows] = rsqrt(mean(x²) + eps) of each row of X. */
 class RmsScaleProgram extends RowProgram {
   variableNames = ['X'];
   uniforms = 'epsilon : f32,';
-  shaderKey = 'sealRmsScale';
+
+  constructor(rows: number, width: number) {
+    super('sealRmsScale', rows, width, [rows]);
+  }
 
   getUserCode(): string {
+    const { layout } = this;
     return `
-  var<workgroup> partial : array<f32, ${WORKGROUP}>;
+  ${layout.declarations}
 
   fn main(index : i32) {
     let width = uniforms.xShape.y;
-    let row = ${WORKGROUP_INDEX};
-    var sum = 0.0;
-    for (var i = i32(localIndex); i < width; i = i + ${WORKGROUP}) {
+    ${layout.start('uniforms.xShape.x')}
+    var local = 0.0;
+    ${layout.loop('width')} {
       let x = f32(X[row * width + i]);
-      sum = sum + x * x;
+      local = local + x * x;
     }
-    partial[localIndex] = sum;
-    ${workgroupReduce((a, b) => `${a} + ${b}`)}
-    if (localIndex == 0u) {
-      result[row] = 1.0 / sqrt(partial[0] / f32(width) + uniforms.epsilon);
+    ${layout.reduce('squares', 'local', sum)}
+    if (lane == 0) {
+      result[row] = 1.0 / sqrt(squares / f32(width) + uniforms.epsilon);
     }
   }
 `;
@@ -100,25 +85,28 @@ class RmsScaleProgram extends RowProgram {
 /** dx [rows, width] from X, W [width], G [rows, width] and R [rows]. */
 class InputGradientProgram extends RowProgram {
   variableNames = ['X', 'W', 'G', 'R'];
-  shaderKey = 'sealRmsNormInputGradient';
+
+  constructor(rows: number, width: number) {
+    super('sealRmsNormInputGradient', rows, width, [rows, width]);
+  }
 
   getUserCode(): string {
+    const { layout } = this;
     return `
-  var<workgroup> partial : array<f32, ${WORKGROUP}>;
+  ${layout.declarations}
 
   fn main(index : i32) {
     let width = uniforms.xShape.y;
-    let row = ${WORKGROUP_INDEX};
+    ${layout.start('uniforms.xShape.x')}
     let base = row * width;
-    var sum = 0.0;
-    for (var i = i32(localIndex); i < width; i = i + ${WORKGROUP}) {
-      sum = sum + f32(G[base + i]) * f32(W[i]) * f32(X[base + i]);
+    var local = 0.0;
+    ${layout.loop('width')} {
+      local = local + f32(G[base + i]) * f32(W[i]) * f32(X[base + i]);
     }
-    partial[localIndex] = sum;
-    ${workgroupReduce((a, b) => `${a} + ${b}`)}
+    ${layout.reduce('dot', 'local', sum)}
     let r = f32(R[row]);
-    let shift = r * r * r * partial[0] / f32(width);
-    for (var i = i32(localIndex); i < width; i = i + ${WORKGROUP}) {
+    let shift = r * r * r * dot / f32(width);
+    ${layout.loop('width')} {
       result[base + i] = r * f32(G[base + i]) * f32(W[i]) - shift * f32(X[base + i]);
     }
   }
@@ -155,35 +143,36 @@ class WeightGradientProgram extends ElementwiseProgram {
 class ScaledSoftmaxProgram extends RowProgram {
   variableNames = ['S', 'B'];
   uniforms = 'scale : f32, length : i32,';
-  shaderKey = 'sealScaledSoftmax';
+
+  constructor(rows: number, scoresShape: number[]) {
+    super('sealScaledSoftmax', rows, scoresShape[3]!, scoresShape);
+  }
 
   getUserCode(): string {
+    const { layout } = this;
+    const score = 'f32(S[base + i]) * uniforms.scale + f32(B[biasBase + i])';
     return `
-  var<workgroup> partial : array<f32, ${WORKGROUP}>;
+  ${layout.declarations}
 
   fn main(index : i32) {
     let slots = uniforms.sShape.w;
     let rowsPerBatch = uniforms.sShape.y * uniforms.sShape.z;
-    let row = ${WORKGROUP_INDEX};
+    ${layout.start('uniforms.sShape.x * rowsPerBatch')}
     let base = row * slots;
-    let biasBase = ((row / rowsPerBatch) * uniforms.length + (row % uniforms.sShape.z) % uniforms.length) * slots;
+    let position = (row % uniforms.sShape.z) % uniforms.length;
+    let biasBase = ((row / rowsPerBatch) * uniforms.length + position) * slots;
     var localMax = -3.402823e38;
-    for (var i = i32(localIndex); i < slots; i = i + ${WORKGROUP}) {
-      localMax = max(localMax, f32(S[base + i]) * uniforms.scale + f32(B[biasBase + i]));
+    ${layout.loop('slots')} {
+      localMax = max(localMax, ${score});
     }
-    partial[localIndex] = localMax;
-    ${workgroupReduce((a, b) => `max(${a}, ${b})`)}
-    let rowMax = partial[0];
-    workgroupBarrier();
+    ${layout.reduce('rowMax', 'localMax', (a, b) => `max(${a}, ${b})`)}
     var localSum = 0.0;
-    for (var i = i32(localIndex); i < slots; i = i + ${WORKGROUP}) {
-      localSum = localSum + exp(f32(S[base + i]) * uniforms.scale + f32(B[biasBase + i]) - rowMax);
+    ${layout.loop('slots')} {
+      localSum = localSum + exp(${score} - rowMax);
     }
-    partial[localIndex] = localSum;
-    ${workgroupReduce((a, b) => `${a} + ${b}`)}
-    let total = partial[0];
-    for (var i = i32(localIndex); i < slots; i = i + ${WORKGROUP}) {
-      result[base + i] = exp(f32(S[base + i]) * uniforms.scale + f32(B[biasBase + i]) - rowMax) / total;
+    ${layout.reduce('total', 'localSum', sum)}
+    ${layout.loop('slots')} {
+      result[base + i] = exp(${score} - rowMax) / total;
     }
   }
 `;
@@ -194,23 +183,26 @@ class ScaledSoftmaxProgram extends RowProgram {
 class ScaledSoftmaxGradientProgram extends RowProgram {
   variableNames = ['P', 'G'];
   uniforms = 'scale : f32,';
-  shaderKey = 'sealScaledSoftmaxGradient';
+
+  constructor(rows: number, slots: number) {
+    super('sealScaledSoftmaxGradient', rows, slots, [rows, slots]);
+  }
 
   getUserCode(): string {
+    const { layout } = this;
     return `
-  var<workgroup> partial : array<f32, ${WORKGROUP}>;
+  ${layout.declarations}
 
   fn main(index : i32) {
     let slots = uniforms.pShape.y;
-    let base = ${WORKGROUP_INDEX} * slots;
-    var sum = 0.0;
-    for (var i = i32(localIndex); i < slots; i = i + ${WORKGROUP}) {
-      sum = sum + f32(G[base + i]) * f32(P[base + i]);
+    ${layout.start('uniforms.pShape.x')}
+    let base = row * slots;
+    var local = 0.0;
+    ${layout.loop('slots')} {
+      local = local + f32(G[base + i]) * f32(P[base + i]);
     }
-    partial[localIndex] = sum;
-    ${workgroupReduce((a, b) => `${a} + ${b}`)}
-    let dot = partial[0];
-    for (var i = i32(localIndex); i < slots; i = i + ${WORKGROUP}) {
+    ${layout.reduce('dot', 'local', sum)}
+    ${layout.loop('slots')} {
       result[base + i] = uniforms.scale * f32(P[base + i]) * (f32(G[base + i]) - dot);
     }
   }
@@ -229,7 +221,7 @@ function rmsScaleKernel({ inputs, backend, attrs }: KernelArgs<{ epsilon: number
   const [rows, width] = rowsOf(x);
   return runOnViews(
     backend,
-    new RmsScaleProgram(rows, [rows]),
+    new RmsScaleProgram(rows, width),
     [[x, [rows, width]]],
     [{ type: 'float32', data: [attrs.epsilon] }],
   );
@@ -240,7 +232,7 @@ function inputGradientKernel({ inputs, backend }: KernelArgs) {
   const [rows, width] = rowsOf(x!);
   return runOnViews(
     backend,
-    new InputGradientProgram(rows, [rows, width]),
+    new InputGradientProgram(rows, width),
     [
       [x!, [rows, width]],
       [weight!, [width]],
@@ -285,7 +277,7 @@ function scaledSoftmaxGradientKernel({ inputs, backend, attrs }: KernelArgs<{ sc
   const [rows, slots] = rowsOf(probs);
   return runOnViews(
     backend,
-    new ScaledSoftmaxGradientProgram(rows, [rows, slots]),
+    new ScaledSoftmaxGradientProgram(rows, slots),
     [
       [probs, [rows, slots]],
       [dy, [rows, slots]],
