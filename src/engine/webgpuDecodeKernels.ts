@@ -176,9 +176,45 @@ export abstract class RowProgram implements WebGPUProgram {
   }
 
   abstract getUserCode(): string;
-}
 
-export const sum = (a: string, b: string) => `${a} + ${b}`;
+  /**
+   * main() over rows of `width` values (`rows` of them): declares `width`, `row`, `lane` and `base`
+   * (the row's first index), then runs `body`.
+   */
+  protected rowMain(width: string, rows: string, body: string): string {
+    return `
+  ${this.layout.declarations}
+
+  fn main(index : i32) {
+    let width = ${width};
+    ${this.layout.start(rows)}
+    let base = row * width;
+    ${body}
+  }
+`;
+  }
+
+  /** Declares `name`, the row's `term` (an expression of `i`) combined over i with `combine`. */
+  protected rowReduce(
+    name: string,
+    term: string,
+    combine: (a: string, b: string) => string = (a, b) => `${a} + ${b}`,
+    initial = '0.0',
+  ): string {
+    return `var ${name}Part = ${initial};
+    ${this.layout.loop('width')} {
+      ${name}Part = ${combine(`${name}Part`, term)};
+    }
+    ${this.layout.reduce(name, `${name}Part`, combine)}`;
+  }
+
+  /** Runs `statement` for each index `i` of the row this invocation handles. */
+  protected forEach(statement: string): string {
+    return `${this.layout.loop('width')} {
+      ${statement}
+    }`;
+  }
+}
 
 /** x / sqrt(mean(x²) + eps) · weight for each row of X [rows, width]. */
 class RmsNormProgram extends RowProgram {
@@ -190,26 +226,13 @@ class RmsNormProgram extends RowProgram {
   }
 
   getUserCode(): string {
-    const { layout } = this;
-    return `
-  ${layout.declarations}
-
-  fn main(index : i32) {
-    let width = uniforms.xShape.y;
-    ${layout.start('uniforms.xShape.x')}
-    let base = row * width;
-    var local = 0.0;
-    ${layout.loop('width')} {
-      let x = f32(X[base + i]);
-      local = local + x * x;
-    }
-    ${layout.reduce('squares', 'local', sum)}
+    return this.rowMain(
+      'uniforms.xShape.y',
+      'uniforms.xShape.x',
+      `${this.rowReduce('squares', 'f32(X[base + i]) * f32(X[base + i])')}
     let scale = 1.0 / sqrt(squares / f32(width) + uniforms.epsilon);
-    ${layout.loop('width')} {
-      result[base + i] = (f32(X[base + i]) * scale) * f32(W[i]);
-    }
-  }
-`;
+    ${this.forEach('result[base + i] = (f32(X[base + i]) * scale) * f32(W[i]);')}`,
+    );
   }
 }
 

@@ -24,7 +24,6 @@ import {
   fusedRmsNorm,
   RowProgram,
   runOnViews,
-  sum,
   type KernelArgs,
 } from './webgpuDecodeKernels';
 import { ownWebGpuKernelsEnabled } from './webgpuKernels';
@@ -61,24 +60,14 @@ class RmsScaleProgram extends RowProgram {
   }
 
   getUserCode(): string {
-    const { layout } = this;
-    return `
-  ${layout.declarations}
-
-  fn main(index : i32) {
-    let width = uniforms.xShape.y;
-    ${layout.start('uniforms.xShape.x')}
-    var local = 0.0;
-    ${layout.loop('width')} {
-      let x = f32(X[row * width + i]);
-      local = local + x * x;
-    }
-    ${layout.reduce('squares', 'local', sum)}
+    return this.rowMain(
+      'uniforms.xShape.y',
+      'uniforms.xShape.x',
+      `${this.rowReduce('squares', 'f32(X[base + i]) * f32(X[base + i])')}
     if (lane == 0) {
       result[row] = 1.0 / sqrt(squares / f32(width) + uniforms.epsilon);
-    }
-  }
-`;
+    }`,
+    );
   }
 }
 
@@ -91,26 +80,14 @@ class InputGradientProgram extends RowProgram {
   }
 
   getUserCode(): string {
-    const { layout } = this;
-    return `
-  ${layout.declarations}
-
-  fn main(index : i32) {
-    let width = uniforms.xShape.y;
-    ${layout.start('uniforms.xShape.x')}
-    let base = row * width;
-    var local = 0.0;
-    ${layout.loop('width')} {
-      local = local + f32(G[base + i]) * f32(W[i]) * f32(X[base + i]);
-    }
-    ${layout.reduce('dot', 'local', sum)}
+    return this.rowMain(
+      'uniforms.xShape.y',
+      'uniforms.xShape.x',
+      `${this.rowReduce('dot', 'f32(G[base + i]) * f32(W[i]) * f32(X[base + i])')}
     let r = f32(R[row]);
     let shift = r * r * r * dot / f32(width);
-    ${layout.loop('width')} {
-      result[base + i] = r * f32(G[base + i]) * f32(W[i]) - shift * f32(X[base + i]);
-    }
-  }
-`;
+    ${this.forEach('result[base + i] = r * f32(G[base + i]) * f32(W[i]) - shift * f32(X[base + i]);')}`,
+    );
   }
 }
 
@@ -149,33 +126,18 @@ class ScaledSoftmaxProgram extends RowProgram {
   }
 
   getUserCode(): string {
-    const { layout } = this;
     const score = 'f32(S[base + i]) * uniforms.scale + f32(B[biasBase + i])';
-    return `
-  ${layout.declarations}
-
-  fn main(index : i32) {
-    let slots = uniforms.sShape.w;
-    let rowsPerBatch = uniforms.sShape.y * uniforms.sShape.z;
-    ${layout.start('uniforms.sShape.x * rowsPerBatch')}
-    let base = row * slots;
+    const maximum = (a: string, b: string) => `max(${a}, ${b})`;
+    return this.rowMain(
+      'uniforms.sShape.w',
+      'uniforms.sShape.x * uniforms.sShape.y * uniforms.sShape.z',
+      `let rowsPerBatch = uniforms.sShape.y * uniforms.sShape.z;
     let position = (row % uniforms.sShape.z) % uniforms.length;
-    let biasBase = ((row / rowsPerBatch) * uniforms.length + position) * slots;
-    var localMax = -3.402823e38;
-    ${layout.loop('slots')} {
-      localMax = max(localMax, ${score});
-    }
-    ${layout.reduce('rowMax', 'localMax', (a, b) => `max(${a}, ${b})`)}
-    var localSum = 0.0;
-    ${layout.loop('slots')} {
-      localSum = localSum + exp(${score} - rowMax);
-    }
-    ${layout.reduce('total', 'localSum', sum)}
-    ${layout.loop('slots')} {
-      result[base + i] = exp(${score} - rowMax) / total;
-    }
-  }
-`;
+    let biasBase = ((row / rowsPerBatch) * uniforms.length + position) * width;
+    ${this.rowReduce('rowMax', score, maximum, '-3.402823e38')}
+    ${this.rowReduce('total', `exp(${score} - rowMax)`)}
+    ${this.forEach(`result[base + i] = exp(${score} - rowMax) / total;`)}`,
+    );
   }
 }
 
@@ -189,24 +151,12 @@ class ScaledSoftmaxGradientProgram extends RowProgram {
   }
 
   getUserCode(): string {
-    const { layout } = this;
-    return `
-  ${layout.declarations}
-
-  fn main(index : i32) {
-    let slots = uniforms.pShape.y;
-    ${layout.start('uniforms.pShape.x')}
-    let base = row * slots;
-    var local = 0.0;
-    ${layout.loop('slots')} {
-      local = local + f32(G[base + i]) * f32(P[base + i]);
-    }
-    ${layout.reduce('dot', 'local', sum)}
-    ${layout.loop('slots')} {
-      result[base + i] = uniforms.scale * f32(P[base + i]) * (f32(G[base + i]) - dot);
-    }
-  }
-`;
+    return this.rowMain(
+      'uniforms.pShape.y',
+      'uniforms.pShape.x',
+      `${this.rowReduce('dot', 'f32(G[base + i]) * f32(P[base + i])')}
+    ${this.forEach('result[base + i] = uniforms.scale * f32(P[base + i]) * (f32(G[base + i]) - dot);')}`,
+    );
   }
 }
 
