@@ -42,7 +42,7 @@ export const SHAPE_BENCHMARK_CONFIG: ModelConfig = {
 
 const BATCH = 8;
 const SEQUENCE_LENGTH = 128;
-const TIMED_STEPS = 2;
+const TIMED_STEPS = 4;
 const PROMPT_TOKENS = 16;
 /** Decoding runs this many tokens and, for the per-token kernel count, this many more. */
 const NEW_TOKENS = 32;
