@@ -520,7 +520,8 @@ function attentionKernel({ inputs, backend, attrs }: KernelArgs<{ queryStart: nu
   );
 }
 
-function run<T extends tf.Tensor>(kernel: string, inputs: tf.NamedTensorMap, attrs = {}): T {
+/** Runs a registered kernel on tensors (through tfjs's engine, so gradients and tidy see it). */
+export function run<T extends tf.Tensor>(kernel: string, inputs: tf.NamedTensorMap, attrs = {}): T {
   return tf.engine().runKernel(kernel, inputs, attrs as tf.NamedAttrMap) as T;
 }
 
@@ -571,16 +572,9 @@ export function fusedAttention(
   return run(ATTENTION_KERNEL, { queries, keys, values, slotMask }, { queryStart });
 }
 
-/** Registers the kernels for webgpu, once. */
-export function registerWebGpuInferenceKernels(): void {
-  if (tf.getKernel(ATTENTION_KERNEL, 'webgpu')) return;
-  const kernels: [string, unknown][] = [
-    [RMS_NORM_KERNEL, rmsNormKernel],
-    [SWIGLU_KERNEL, swiGluKernel],
-    [HEADS_KERNEL, headsKernel],
-    [WRITE_SLOTS_KERNEL, writeSlotsKernel],
-    [ATTENTION_KERNEL, attentionKernel],
-  ];
+/** Registers each [name, kernel function] for webgpu unless the first is registered already. */
+export function registerOnWebGpu(kernels: [string, unknown][]): void {
+  if (tf.getKernel(kernels[0]![0], 'webgpu')) return;
   for (const [kernelName, kernelFunc] of kernels) {
     tf.registerKernel({
       kernelName,
@@ -588,4 +582,15 @@ export function registerWebGpuInferenceKernels(): void {
       kernelFunc: kernelFunc as tf.KernelFunc,
     });
   }
+}
+
+/** Registers the kernels for webgpu, once. */
+export function registerWebGpuInferenceKernels(): void {
+  registerOnWebGpu([
+    [ATTENTION_KERNEL, attentionKernel],
+    [RMS_NORM_KERNEL, rmsNormKernel],
+    [SWIGLU_KERNEL, swiGluKernel],
+    [HEADS_KERNEL, headsKernel],
+    [WRITE_SLOTS_KERNEL, writeSlotsKernel],
+  ]);
 }

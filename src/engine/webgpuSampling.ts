@@ -20,6 +20,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
+import { registerOnWebGpu, run } from './webgpuDecodeKernels';
 import { ownWebGpuKernelsEnabled } from './webgpuKernels';
 
 const SAMPLE_KERNEL = 'SealSample';
@@ -288,17 +289,10 @@ export function sampleOnDevice(
   draws: tf.Tensor1D,
   options: DeviceSamplingOptions,
 ): tf.Tensor1D {
-  return tf.engine().runKernel(SAMPLE_KERNEL, { logits, draws }, {
-    ...options,
-  } as unknown as tf.NamedAttrMap) as tf.Tensor1D;
+  return run(SAMPLE_KERNEL, { logits, draws }, { ...options });
 }
 
 /** Registers the program for webgpu, once. */
 export function registerWebGpuSamplingKernel(): void {
-  if (tf.getKernel(SAMPLE_KERNEL, 'webgpu')) return;
-  tf.registerKernel({
-    kernelName: SAMPLE_KERNEL,
-    backendName: 'webgpu',
-    kernelFunc: sampleKernel as unknown as tf.KernelFunc,
-  });
+  registerOnWebGpu([[SAMPLE_KERNEL, sampleKernel]]);
 }

@@ -22,7 +22,9 @@ import * as tf from '@tensorflow/tfjs';
 import {
   ElementwiseProgram,
   fusedRmsNorm,
+  registerOnWebGpu,
   RowProgram,
+  run,
   runOnViews,
   type KernelArgs,
 } from './webgpuDecodeKernels';
@@ -237,10 +239,6 @@ function scaledSoftmaxGradientKernel({ inputs, backend, attrs }: KernelArgs<{ sc
   );
 }
 
-function run<T extends tf.Tensor>(kernel: string, inputs: tf.NamedTensorMap, attrs = {}): T {
-  return tf.engine().runKernel(kernel, inputs, attrs as tf.NamedAttrMap) as T;
-}
-
 /** One differentiable RMSNorm per epsilon (tf.customGrad takes tensors only). */
 const byEpsilon = new Map<number, (x: tf.Tensor, weight: tf.Tensor) => tf.Tensor>();
 
@@ -299,19 +297,11 @@ export function scaledSoftmax(scores: tf.Tensor4D, bias: tf.Tensor4D, scale: num
 
 /** Registers the programs for webgpu, once. */
 export function registerWebGpuTrainingKernels(): void {
-  if (tf.getKernel(RMS_SCALE_KERNEL, 'webgpu')) return;
-  const kernels: [string, unknown][] = [
+  registerOnWebGpu([
     [RMS_SCALE_KERNEL, rmsScaleKernel],
     [RMS_INPUT_GRADIENT_KERNEL, inputGradientKernel],
     [RMS_WEIGHT_GRADIENT_KERNEL, weightGradientKernel],
     [SOFTMAX_KERNEL, scaledSoftmaxKernel],
     [SOFTMAX_GRADIENT_KERNEL, scaledSoftmaxGradientKernel],
-  ];
-  for (const [kernelName, kernelFunc] of kernels) {
-    tf.registerKernel({
-      kernelName,
-      backendName: 'webgpu',
-      kernelFunc: kernelFunc as tf.KernelFunc,
-    });
-  }
+  ]);
 }
