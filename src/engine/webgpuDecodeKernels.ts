@@ -20,7 +20,7 @@ import {
   type WebGPUBackend,
   type WebGPUProgram,
 } from '@tensorflow/tfjs-backend-webgpu';
-import { ownWebGpuKernelsEnabled, reshapeOnBackend } from './webgpuKernels';
+import { ownWebGpuKernelActive, reshapeOnBackend } from './webgpuKernels';
 
 const RMS_NORM_KERNEL = 'SealRmsNorm';
 const SWIGLU_KERNEL = 'SealSwiGlu';
@@ -50,12 +50,7 @@ function counted(name: string): void {
 
 /** Whether generation with a cache of `capacity` slots runs our inference kernels. */
 export function ownInferenceKernelsActive(capacity: number): boolean {
-  return (
-    ownWebGpuKernelsEnabled() &&
-    capacity <= MAX_ATTENTION_SLOTS &&
-    tf.getBackend() === 'webgpu' &&
-    tf.getKernel(ATTENTION_KERNEL, 'webgpu') !== undefined
-  );
+  return capacity <= MAX_ATTENTION_SLOTS && ownWebGpuKernelActive(ATTENTION_KERNEL);
 }
 
 /** One invocation per output element, in as many workgroups as that takes. */

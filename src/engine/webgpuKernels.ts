@@ -399,6 +399,15 @@ export function ownWebGpuKernelsEnabled(): boolean {
   return ownKernelsEnabled;
 }
 
+/** Whether our kernel `kernelName` runs now: webgpu is active, it is registered and ours are on. */
+export function ownWebGpuKernelActive(kernelName: string): boolean {
+  return (
+    ownKernelsEnabled &&
+    tf.getBackend() === 'webgpu' &&
+    tf.getKernel(kernelName, 'webgpu') !== undefined
+  );
+}
+
 /** Products our program has computed in this process (tests check it really ran). */
 let matMulRuns = 0;
 

@@ -16,7 +16,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
-import { ownWebGpuKernelsEnabled, reshapeOnBackend } from './webgpuKernels';
+import { ownWebGpuKernelActive, reshapeOnBackend } from './webgpuKernels';
 
 const ADAMW_KERNEL = 'SealAdamW';
 const SQUARED_NORMS_KERNEL = 'SealSquaredNorms';
@@ -26,11 +26,7 @@ const WORKGROUP = 256;
 
 /** Whether AdamW and clipping run our kernels: webgpu is active, they are registered and on. */
 export function ownOptimizerKernelsActive(): boolean {
-  return (
-    ownWebGpuKernelsEnabled() &&
-    tf.getBackend() === 'webgpu' &&
-    tf.getKernel(ADAMW_KERNEL, 'webgpu') !== undefined
-  );
+  return ownWebGpuKernelActive(ADAMW_KERNEL);
 }
 
 /** AdamW's per-step constants, exactly as the stock op sequence rounds them to float32. */

@@ -21,7 +21,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
 import { registerOnWebGpu, run } from './webgpuDecodeKernels';
-import { ownWebGpuKernelsEnabled } from './webgpuKernels';
+import { ownWebGpuKernelActive } from './webgpuKernels';
 
 const SAMPLE_KERNEL = 'SealSample';
 const WORKGROUP = 64;
@@ -35,11 +35,7 @@ export function ownSamplingRuns(): number {
 
 /** Whether `sampleOnDevice` runs our program (webgpu, our kernels switched on). */
 export function deviceSamplingActive(): boolean {
-  return (
-    ownWebGpuKernelsEnabled() &&
-    tf.getBackend() === 'webgpu' &&
-    tf.getKernel(SAMPLE_KERNEL, 'webgpu') !== undefined
-  );
+  return ownWebGpuKernelActive(SAMPLE_KERNEL);
 }
 
 export interface DeviceSamplingOptions {

@@ -28,7 +28,7 @@ import {
   runOnViews,
   type KernelArgs,
 } from './webgpuDecodeKernels';
-import { ownWebGpuKernelsEnabled } from './webgpuKernels';
+import { ownWebGpuKernelActive } from './webgpuKernels';
 
 const RMS_SCALE_KERNEL = 'SealRmsScale';
 const RMS_INPUT_GRADIENT_KERNEL = 'SealRmsNormInputGradient';
@@ -45,11 +45,7 @@ export function ownGradientRuns(): Readonly<typeof gradientRuns> {
 
 /** Whether `rmsNormWithGradient` and `scaledSoftmax` run our programs (webgpu, ours switched on). */
 export function ownTrainingKernelsActive(): boolean {
-  return (
-    ownWebGpuKernelsEnabled() &&
-    tf.getBackend() === 'webgpu' &&
-    tf.getKernel(RMS_SCALE_KERNEL, 'webgpu') !== undefined
-  );
+  return ownWebGpuKernelActive(RMS_SCALE_KERNEL);
 }
 
 /** R [rows] = rsqrt(mean(x²) + eps) of each row of X. */
