@@ -10,6 +10,7 @@ import { streamSeed } from './random';
 import { randomModelWeights, SMALL_LLAMA_CONFIG } from './train/randomModel';
 import { setBaseTrainable } from './train/lora';
 import { makeBatch, weightedTokenLoss } from './train/sft';
+import { variableGrads } from './train/gradients';
 import { disposeModelWeights, type ModelWeights } from './model/weights';
 import { ownGradientRuns } from './webgpuTrainingKernels';
 import { ownMatMulRuns, ownWebGpuKernelsEnabled, setOwnWebGpuKernels } from './webgpuKernels';
@@ -122,7 +123,7 @@ async function lossAndGradients(
   const batch = makeBatch(sequences, 39 * sequences.length, config.vocabSize);
   const params = [...weights.values()];
   try {
-    const { value, grads } = tf.variableGrads(
+    const { value, grads } = variableGrads(
       () => weightedTokenLoss({ config, weights }, batch),
       params,
     );

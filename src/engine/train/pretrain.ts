@@ -18,6 +18,7 @@ import { createRng } from '../world/random';
 import { setBaseTrainable } from './lora';
 import { AdamW, globalNormScale, learningRateAt, type AdamWState } from './optimizer';
 import { makeBatch, weightedTokenLoss } from './sft';
+import { variableGrads } from './gradients';
 
 export interface PretrainOptions {
   /** Longest row in tokens; documents are packed whole into rows (longer ones are cut). */
@@ -175,7 +176,7 @@ export class Pretrainer {
     let loss: tf.Scalar;
     let grads: tf.NamedTensorMap;
     try {
-      ({ value: loss, grads } = tf.variableGrads(
+      ({ value: loss, grads } = variableGrads(
         () => weightedTokenLoss(model, batch),
         this.params,
       ));

@@ -13,6 +13,7 @@ import type { TokenizedSequence } from './dataset';
 import { LoraAdapter, setBaseTrainable } from './lora';
 import { AdamW, globalNormScale, learningRateAt, type ScheduleKind } from './optimizer';
 import { releasePooledWebGpuBuffers } from '../webgpuMemory';
+import { variableGrads } from './gradients';
 
 /** Data order draws from streams 0, 1, … (one per epoch); dropout from this one. */
 const DROPOUT_STREAM = 0x7fffffff;
@@ -231,7 +232,7 @@ function accumulateGradients(
       const batch = makeBatch(sequences, lossScale, model.config.vocabSize);
       let result: { value: tf.Scalar; grads: tf.NamedTensorMap };
       try {
-        result = tf.variableGrads(() => weightedTokenLoss(model, batch, dropout?.adapter), params);
+        result = variableGrads(() => weightedTokenLoss(model, batch, dropout?.adapter), params);
       } finally {
         disposeBatch(batch);
       }
