@@ -137,7 +137,7 @@ export const BENCHMARKS: Record<string, Benchmark> = {
   },
   pool: {
     description:
-      '8 self-edits of one context applied and graded on a random model shaped like the default one, one after another in this thread and then on a pool of one wasm worker per hardware thread',
+      '16 self-edits of one context applied and graded on a random model shaped like the default one, one after another in this thread and then on a pool of one wasm worker per hardware thread',
     // Its workers run wasm: the in-process run it is checked against must too.
     backends: ['wasm'],
     run: (checkpoint, { spawnPoolWorker }) => runPoolBenchmark(checkpoint, spawnPoolWorker),

@@ -159,6 +159,48 @@ describe('worker pool', () => {
     }
   });
 
+  it('hands out waiting tasks others depend on first, then the longest applications', async () => {
+    const handedOut: string[] = [];
+    const recording: SpawnPoolWorker = () => {
+      const worker = spawnNodePoolWorker();
+      return {
+        ...worker,
+        postMessage(request) {
+          if (request.type === 'run') {
+            const { task } = request;
+            const seeds = task.kind === 'apply' ? task.loraSeeds.length : 0;
+            handedOut.push(task.kind === 'apply' ? `${task.texts.join('|')}×${seeds}` : task.kind);
+          }
+          worker.postMessage(request);
+        },
+      };
+    };
+    const single = await createWorkerPool(model, { size: 1, spawn: recording });
+    const { title, context } = passage;
+    try {
+      // The first goes out at once; the others wait for the one worker.
+      const tasks: SealTask[] = [
+        applyTask([title], [13]),
+        applyTask([title, context], [13]),
+        applyTask([context], [13]),
+        probeTask,
+        applyTask([context]), // two seeds: twice the work of the same text
+      ];
+      const expected = [];
+      for (const task of tasks) expected.push(withoutTimings(await serial.run(task)));
+      expect(await runEach(single, tasks)).toEqual(expected);
+      expect(handedOut).toEqual([
+        `${title}×1`,
+        'probe',
+        `${context}×2`,
+        `${title}|${context}×1`,
+        `${context}×1`,
+      ]);
+    } finally {
+      await single.dispose();
+    }
+  });
+
   it('rejects the task of a worker that dies, then every task once none is left', async () => {
     // A worker whose thread is stopped as soon as it is handed a task.
     const dying: SpawnPoolWorker = () => {

@@ -37,7 +37,10 @@ function batchOf(rows: number, length: number) {
   return makeBatch(sequences, targets, config.vocabSize);
 }
 
-type Grads = typeof tf.variableGrads;
+type Grads = (
+  loss: () => tf.Scalar,
+  variables: tf.Variable[],
+) => { value: tf.Scalar; grads: tf.NamedTensorMap };
 
 async function gradientsBy(
   compute: Grads,

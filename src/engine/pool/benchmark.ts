@@ -1,6 +1,6 @@
 /**
- * The `pool` benchmark: an E-step-like batch (one context's self-edits, each applied to a fresh
- * LoRA and graded) on a seeded random model of the default model's shape, run one after another
+ * The `pool` benchmark: an E-step-like batch (16 self-edits of one context, each applied to a
+ * fresh LoRA and graded; a round of the default settings applies 120) on a seeded random model of the default model's shape, run one after another
  * in this thread and then spread over a pool of one worker per hardware thread. The two must give
  * identical results.
  */
@@ -23,7 +23,7 @@ import {
 import type { ApplyTask, ProbeTask } from './tasks';
 
 const WORLD_SEED = 1;
-const SELF_EDITS = 8;
+const SELF_EDITS = 16;
 
 /**
  * CPU time of this process, all its threads (workers included), where the platform tells it
@@ -83,13 +83,15 @@ export async function runPoolBenchmark(
       before,
       loraSeeds: [seedOf(config.seed, 2)],
     }));
+    // Untimed: one application warms this thread's compiled code and memory for training.
+    await serial.run(tasks[0]!);
     const inProcess = await timeAll(serial, tasks);
 
     const start = performance.now();
     pool = await createWorkerPool(model, { size: defaultPoolSize(), spawn, checkpoint });
     const poolStartS = (performance.now() - start) / 1000;
-    // Untimed, one per worker: the workers' caches warm as this thread's did.
-    await Promise.all(Array.from({ length: pool.parallelism }, () => pool!.run(probe)));
+    // Untimed, one per worker: each worker warms as this thread did.
+    await Promise.all(Array.from({ length: pool.parallelism }, () => pool!.run(tasks[0]!)));
     const pooled = await timeAll(pool, tasks);
     if (JSON.stringify(pooled.results) !== JSON.stringify(inProcess.results)) {
       throw new Error('the pool gave other results than the in-process run');

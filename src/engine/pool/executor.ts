@@ -134,6 +134,12 @@ function errorFrom({ name, message }: PoolErrorDescription): Error {
   return error;
 }
 
+/** An application's expected work: characters of training text times LoRA seeds. */
+function handOutWeight(task: SealTask): number {
+  if (task.kind !== 'apply') return Number.POSITIVE_INFINITY;
+  return task.loraSeeds.length * task.texts.reduce((sum, text) => sum + text.length, 0);
+}
+
 class WorkerPool implements SealExecutor {
   private readonly members: Member[];
   private readonly queue: QueuedTask[] = [];
@@ -221,7 +227,7 @@ class WorkerPool implements SealExecutor {
     if (this.weightReads > 0) return;
     for (const member of this.members) {
       if (member.running) continue;
-      const queued = this.queue.shift();
+      const queued = this.takeNext();
       if (!queued) return;
       const { id, reply } = member.request({ type: 'run', task: queued.task });
       member.running = { requestId: id, queued };
@@ -230,6 +236,20 @@ class WorkerPool implements SealExecutor {
         this.dispatch();
       });
     }
+  }
+
+  /**
+   * Removes and returns the queued task to hand out next: tasks other work waits on (sampling,
+   * probing, puzzle tasks) in the order they came, then self-edit applications, the most training
+   * text first. Handed out in arrival order, a long application that came last would keep one
+   * worker busy while the others sit idle at the end of an E-step.
+   */
+  private takeNext(): QueuedTask | undefined {
+    let best = 0;
+    for (let i = 1; i < this.queue.length; i++) {
+      if (handOutWeight(this.queue[i]!.task) > handOutWeight(this.queue[best]!.task)) best = i;
+    }
+    return this.queue.splice(best, 1)[0];
   }
 
   /** Polls the job's checkpoint while there is work: a cancelled job must not wait for its tasks. */
