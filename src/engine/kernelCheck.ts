@@ -37,9 +37,8 @@ export interface WebGpuKernelComparison {
   gradientRelativeError: number;
   /** How many of the training step's products ran our program. */
   gradientStepOwnRuns: number;
-  /** How many of its RMSNorms and attention softmaxes ran our gradient programs. */
-  gradientStepOwnRmsNormRuns: number;
-  gradientStepOwnSoftmaxRuns: number;
+  /** How many backward passes went through each of our gradient programs. */
+  gradientStepOwnGradientRuns: ReturnType<typeof ownGradientRuns>;
   /** The loss of each batch (GRADIENT_BATCHES). */
   lossWithStock: number[];
   lossWithOwn: number[];
@@ -161,8 +160,12 @@ export async function compareWebGpuKernels(): Promise<WebGpuKernelComparison> {
     }
     const gradientStepOwnRuns = ownMatMulRuns() - runsBefore;
     const gradientRunsAfter = ownGradientRuns();
-    const gradientStepOwnRmsNormRuns = gradientRunsAfter.rmsNorm - gradientRunsBefore.rmsNorm;
-    const gradientStepOwnSoftmaxRuns = gradientRunsAfter.softmax - gradientRunsBefore.softmax;
+    const gradientStepOwnGradientRuns = Object.fromEntries(
+      Object.entries(gradientRunsAfter).map(([name, runs]) => [
+        name,
+        runs - gradientRunsBefore[name as keyof typeof gradientRunsBefore],
+      ]),
+    ) as typeof gradientRunsAfter;
     const gradientRelativeError = Math.max(
       ...stock.flatMap((step, j) =>
         step.gradients.map((g, i) => relativeError(ours[j]!.gradients[i]!, g)),
@@ -172,8 +175,7 @@ export async function compareWebGpuKernels(): Promise<WebGpuKernelComparison> {
       products,
       gradientRelativeError,
       gradientStepOwnRuns,
-      gradientStepOwnRmsNormRuns,
-      gradientStepOwnSoftmaxRuns,
+      gradientStepOwnGradientRuns,
       lossWithStock: stock.map((step) => step.loss),
       lossWithOwn: ours.map((step) => step.loss),
     };

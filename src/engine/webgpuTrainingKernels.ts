@@ -17,11 +17,24 @@
  * twelfth of a step on SwiftShader. Here one program computes p row by row and keeps only p; the
  * gradient is one more: d_scores = scale · p · (g − Σ g · p). Rows are spread over invocations
  * as `RowLayout` (webgpuDecodeKernels.ts) says.
+ *
+ * Heads: a linear's output [B, T, heads·d] split into heads [B, heads, T, d] and, for queries and
+ * keys, rotated by RoPE, is our decoding program (webgpuDecodeKernels.ts); stock ops take a
+ * transpose, a split, four products, a sum, a difference and a concat, and keep half of them.
+ * It keeps nothing: its gradient is the inverse, one program that merges the heads back and
+ * rotates by −θ (dx₁ = g₁·cos + g₂·sin, dx₂ = g₂·cos − g₁·sin). Merging attention's output heads
+ * is that program without the rotation, with the split as its gradient.
+ *
+ * SwiGLU: silu(gate) · up is our decoding program, keeping gate and up (stock ops keep five
+ * tensors of their size); its gradient is two programs, with s = sigmoid(gate):
+ *   d_gate = g · up · s · (1 + gate · (1 − s)),   d_up = g · gate · s.
  */
 import * as tf from '@tensorflow/tfjs';
 import {
   ElementwiseProgram,
+  fusedHeads,
   fusedRmsNorm,
+  fusedSwiGlu,
   registerOnWebGpu,
   RowProgram,
   run,
@@ -35,9 +48,12 @@ const RMS_INPUT_GRADIENT_KERNEL = 'SealRmsNormInputGradient';
 const RMS_WEIGHT_GRADIENT_KERNEL = 'SealRmsNormWeightGradient';
 const SOFTMAX_KERNEL = 'SealScaledSoftmax';
 const SOFTMAX_GRADIENT_KERNEL = 'SealScaledSoftmaxGradient';
+const MERGE_HEADS_KERNEL = 'SealMergeHeads';
+const SWIGLU_GATE_GRADIENT_KERNEL = 'SealSwiGluGateGradient';
+const SWIGLU_UP_GRADIENT_KERNEL = 'SealSwiGluUpGradient';
 
 /** Backward passes through our programs in this process (tests check they really ran). */
-const gradientRuns = { rmsNorm: 0, softmax: 0 };
+const gradientRuns = { rmsNorm: 0, softmax: 0, heads: 0, mergeHeads: 0, swiGlu: 0 };
 
 export function ownGradientRuns(): Readonly<typeof gradientRuns> {
   return { ...gradientRuns };
@@ -158,6 +174,89 @@ class ScaledSoftmaxGradientProgram extends RowProgram {
   }
 }
 
+/**
+ * Heads X [B, heads, T, d] merged into [B, T, heads·d], rotated back by RoPE (the inverse of
+ * HeadsProgram's rotation) at the positions Pos [B·T] of the table Cos/Sin [positions, d/2], or
+ * not rotated.
+ */
+class MergeHeadsProgram extends ElementwiseProgram {
+  variableNames: string[];
+  shaderKey: string;
+
+  constructor(
+    outputShape: number[],
+    private readonly heads: number,
+    private readonly rotate: boolean,
+  ) {
+    super(outputShape);
+    this.variableNames = rotate ? ['X', 'Cos', 'Sin', 'Pos'] : ['X'];
+    this.shaderKey = `sealMergeHeads_${heads}_${rotate}`;
+  }
+
+  getUserCode(): string {
+    const value = this.rotate
+      ? `let half = d / 2;
+        let j = i % half;
+        let p = Pos[b * length + t] * half + j;
+        let g1 = f32(X[row + j]);
+        let g2 = f32(X[row + half + j]);
+        if (i < half) {
+          result[index] = g1 * f32(Cos[p]) + g2 * f32(Sin[p]);
+        } else {
+          result[index] = g2 * f32(Cos[p]) - g1 * f32(Sin[p]);
+        }`
+      : 'result[index] = f32(X[row + i]);';
+    return `
+  fn main(index : i32) {
+    if (index < uniforms.size) {
+      let length = uniforms.outShape.y;
+      let d = uniforms.outShape.z / ${this.heads};
+      let i = index % d;
+      let h = (index / d) % ${this.heads};
+      let t = (index / (d * ${this.heads})) % length;
+      let b = index / (d * ${this.heads} * length);
+      let row = ((b * ${this.heads} + h) * length + t) * d;
+      ${value}
+    }
+  }
+`;
+  }
+}
+
+/**
+ * d_gate (from G, U and the incoming gradient D) or d_up (from G and D) of silu(G) · U. A
+ * program binds only the inputs its code reads.
+ */
+class SwiGluGradientProgram extends ElementwiseProgram {
+  variableNames: string[];
+  shaderKey: string;
+
+  constructor(
+    size: number,
+    private readonly of: 'gate' | 'up',
+  ) {
+    super([size]);
+    this.variableNames = of === 'gate' ? ['G', 'U', 'D'] : ['G', 'D'];
+    this.shaderKey = `sealSwiGluGradient_${of}`;
+  }
+
+  getUserCode(): string {
+    const value =
+      this.of === 'gate'
+        ? 'f32(D[index]) * f32(U[index]) * s * (1.0 + gate * (1.0 - s))'
+        : 'f32(D[index]) * gate * s';
+    return `
+  fn main(index : i32) {
+    if (index < uniforms.size) {
+      let gate = f32(G[index]);
+      let s = 1.0 / (1.0 + exp(-1.0 * gate));
+      result[index] = ${value};
+    }
+  }
+`;
+  }
+}
+
 /** x as a matrix [rows, width]. */
 function rowsOf(x: tf.TensorInfo): [number, number] {
   const width = x.shape[x.shape.length - 1]!;
@@ -235,6 +334,32 @@ function scaledSoftmaxGradientKernel({ inputs, backend, attrs }: KernelArgs<{ sc
   );
 }
 
+function mergeHeadsKernel({ inputs, backend }: KernelArgs) {
+  const { x, cos, sin, positions } = inputs as Record<string, tf.TensorInfo | undefined>;
+  const [batch, heads, length, headDim] = x!.shape as [number, number, number, number];
+  const views: [tf.TensorInfo, number[]][] = [[x!, [tf.util.sizeFromShape(x!.shape)]]];
+  if (cos && sin && positions) {
+    views.push([cos, cos.shape], [sin, sin.shape], [positions, [batch * length]]);
+  }
+  const program = new MergeHeadsProgram([batch, length, heads * headDim], heads, views.length > 1);
+  return runOnViews(backend, program, views);
+}
+
+function swiGluGradientKernel(of: 'gate' | 'up') {
+  return ({ inputs, backend }: KernelArgs) => {
+    const { gate, up, dy } = inputs as Record<string, tf.TensorInfo>;
+    const size = tf.util.sizeFromShape(gate!.shape);
+    const read = of === 'gate' ? [gate!, up!, dy!] : [gate!, dy!];
+    return runOnViews(
+      backend,
+      new SwiGluGradientProgram(size, of),
+      read.map((x): [tf.TensorInfo, number[]] => [x, [size]]),
+      [],
+      gate!.shape,
+    );
+  };
+}
+
 /** One differentiable RMSNorm per epsilon (tf.customGrad takes tensors only). */
 const byEpsilon = new Map<number, (x: tf.Tensor, weight: tf.Tensor) => tf.Tensor>();
 
@@ -248,12 +373,15 @@ function rmsNormFor(epsilon: number): (x: tf.Tensor, weight: tf.Tensor) => tf.Te
         value: fusedRmsNorm(input, scale, epsilon),
         gradFunc: (dy: tf.Tensor, [saved, savedWeight]: tf.Tensor[]) => {
           gradientRuns.rmsNorm++;
-          const rowScale = run(RMS_SCALE_KERNEL, { x: saved! }, { epsilon });
-          const inputs = { x: saved!, dy, scale: rowScale };
-          return [
-            run(RMS_INPUT_GRADIENT_KERNEL, { ...inputs, weight: savedWeight! }),
-            run(RMS_WEIGHT_GRADIENT_KERNEL, inputs),
-          ];
+          // A tidy of its own: the backward pass would keep the row scales until it ends.
+          return tf.tidy(() => {
+            const rowScale = run(RMS_SCALE_KERNEL, { x: saved! }, { epsilon });
+            const inputs = { x: saved!, dy, scale: rowScale };
+            return [
+              run(RMS_INPUT_GRADIENT_KERNEL, { ...inputs, weight: savedWeight! }),
+              run(RMS_WEIGHT_GRADIENT_KERNEL, inputs),
+            ];
+          });
         },
       };
     }) as (x: tf.Tensor, weight: tf.Tensor) => tf.Tensor;
@@ -291,6 +419,66 @@ export function scaledSoftmax(scores: tf.Tensor4D, bias: tf.Tensor4D, scale: num
   return softmax(scores) as tf.Tensor4D;
 }
 
+/** RoPE's rotation: the table [positions, d/2] and each token's position (int32 [B, T]). */
+export interface RotaryPositions {
+  cos: tf.Tensor2D;
+  sin: tf.Tensor2D;
+  positions: tf.Tensor2D;
+}
+
+/**
+ * x [B, T, heads·d] split into heads [B, heads, T, d], rotated by RoPE when given `rotary`, with
+ * its gradient for x. Needs `ownTrainingKernelsActive()`.
+ */
+export function headsWithGradient(
+  x: tf.Tensor3D,
+  heads: number,
+  rotary?: RotaryPositions,
+): tf.Tensor4D {
+  // The table and positions outlive the forward pass's tidy only when saved.
+  const split = tf.customGrad((input, save) => {
+    (save as tf.GradSaveFunc)(rotary ? [rotary.cos, rotary.sin, rotary.positions] : []);
+    return {
+      value: fusedHeads(input as tf.Tensor3D, heads, rotary),
+      gradFunc: (dy: tf.Tensor, [cos, sin, positions]: tf.Tensor[]) => {
+        gradientRuns.heads++;
+        const inputs: tf.NamedTensorMap = { x: dy };
+        if (rotary) Object.assign(inputs, { cos, sin, positions });
+        return run(MERGE_HEADS_KERNEL, inputs);
+      },
+    };
+  });
+  return split(x) as tf.Tensor4D;
+}
+
+/** Heads [B, heads, T, d] merged into [B, T, heads·d], with its gradient. Needs `ownTrainingKernelsActive()`. */
+export function mergeHeadsWithGradient(x: tf.Tensor4D): tf.Tensor3D {
+  const merge = tf.customGrad((input) => ({
+    value: run<tf.Tensor3D>(MERGE_HEADS_KERNEL, { x: input as tf.Tensor }),
+    gradFunc: (dy: tf.Tensor) => {
+      gradientRuns.mergeHeads++;
+      return fusedHeads(dy as tf.Tensor3D, x.shape[1]);
+    },
+  }));
+  return merge(x) as tf.Tensor3D;
+}
+
+/** silu(gate) · up, with its gradients. Needs `ownTrainingKernelsActive()`. */
+export const swiGluWithGradient = tf.customGrad((gate, up, save) => {
+  const [g, u] = [gate as tf.Tensor, up as tf.Tensor];
+  (save as tf.GradSaveFunc)([g, u]);
+  return {
+    value: fusedSwiGlu(g, u),
+    gradFunc: (dy: tf.Tensor, [savedGate, savedUp]: tf.Tensor[]) => {
+      gradientRuns.swiGlu++;
+      return [
+        run(SWIGLU_GATE_GRADIENT_KERNEL, { gate: savedGate!, up: savedUp!, dy }),
+        run(SWIGLU_UP_GRADIENT_KERNEL, { gate: savedGate!, dy }),
+      ];
+    },
+  };
+}) as <T extends tf.Tensor>(gate: T, up: T) => T;
+
 /** Registers the programs for webgpu, once. */
 export function registerWebGpuTrainingKernels(): void {
   registerOnWebGpu([
@@ -299,5 +487,8 @@ export function registerWebGpuTrainingKernels(): void {
     [RMS_WEIGHT_GRADIENT_KERNEL, weightGradientKernel],
     [SOFTMAX_KERNEL, scaledSoftmaxKernel],
     [SOFTMAX_GRADIENT_KERNEL, scaledSoftmaxGradientKernel],
+    [MERGE_HEADS_KERNEL, mergeHeadsKernel],
+    [SWIGLU_GATE_GRADIENT_KERNEL, swiGluGradientKernel('gate')],
+    [SWIGLU_UP_GRADIENT_KERNEL, swiGluGradientKernel('up')],
   ]);
 }

@@ -15,8 +15,8 @@
  * appends tokens to a `KvCache` and returns only the last position's logits (generation uses it).
  * On webgpu with our kernels on, `forwardCached` runs RMSNorm, RoPE with the split into heads,
  * attention and SwiGLU as one program each (webgpuDecodeKernels.ts), which have no gradients,
- * and `forward`'s RMSNorm and attention softmax are one program each with a gradient of our
- * own (webgpuTrainingKernels.ts);
+ * and `forward`'s RMSNorm, RoPE with the split into heads, attention's softmax, the merge of its
+ * heads and SwiGLU are one program each with a gradient of our own (webgpuTrainingKernels.ts);
  * everywhere else both run the same stock ops.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -31,9 +31,13 @@ import {
   ownInferenceKernelsActive,
 } from '../webgpuDecodeKernels';
 import {
+  headsWithGradient,
+  mergeHeadsWithGradient,
   ownTrainingKernelsActive,
   rmsNormWithGradient,
   scaledSoftmax,
+  swiGluWithGradient,
+  type RotaryPositions,
 } from '../webgpuTrainingKernels';
 import { applyRotary, rotaryAt, rotaryTable, type RotaryTable4D } from './rope';
 import type { ModelWeights } from './weights';
@@ -70,8 +74,9 @@ export function forward(
     const keyMask = options.attentionMask?.toFloat() ?? tf.ones([batch, length]);
     const positions = tf.range(0, length, 1, 'int32').expandDims(0).tile([batch, 1]) as tf.Tensor2D;
     const model = new Decoder(config, weights, options.adapter);
+    const table = rotaryTable(config, length);
     const hidden = model.run(inputIds, {
-      rotary: rotaryAt(rotaryTable(config, length), positions),
+      rotary: ownTrainingKernelsActive() ? { ...table, positions } : rotaryAt(table, positions),
       bias: attentionBias(keyMask, 0, length),
       keysAndValues: (_layer, keys, values) => [keys, values],
     });
@@ -118,7 +123,8 @@ export function forwardCached(
 }
 
 interface StockAttentionInputs {
-  rotary: RotaryTable4D;
+  /** The table at each token's position (stock ops), or the table and the positions (ours). */
+  rotary: RotaryTable4D | RotaryPositions;
   /** Added to the attention scores: [B, 1, T, S], 0 where allowed, very negative elsewhere. */
   bias: tf.Tensor4D;
 }
@@ -199,10 +205,14 @@ class Decoder {
     const y = this.rmsNorm(`${prefix}.post_attention_layernorm`, hidden);
     const gate = this.linear(`${prefix}.mlp.gate_proj`, y, mlpBias);
     const up = this.linear(`${prefix}.mlp.up_proj`, y, mlpBias);
-    const gated = this.fused
-      ? fusedSwiGlu(gate, up)
-      : (gate.mul(tf.sigmoid(gate)).mul(up) as tf.Tensor3D);
-    return hidden.add(this.linear(`${prefix}.mlp.down_proj`, gated, mlpBias));
+    return hidden.add(this.linear(`${prefix}.mlp.down_proj`, this.swiGlu(gate, up), mlpBias));
+  }
+
+  /** silu(gate) · up. */
+  private swiGlu(gate: tf.Tensor3D, up: tf.Tensor3D): tf.Tensor3D {
+    if (this.fused) return fusedSwiGlu(gate, up);
+    if (ownTrainingKernelsActive()) return swiGluWithGradient(gate, up);
+    return gate.mul(tf.sigmoid(gate)).mul(up);
   }
 
   /** Attention of normed hidden states x [B, T, hidden] over the layer's keys and values. */
@@ -225,20 +235,28 @@ class Decoder {
       const [allKeys, allValues] = attention.keysAndValues(layer, keys, valueHeads);
       return fusedAttention(queries, allKeys, allValues, slotMask, queryStart);
     }
+    const { rotary } = attention;
+    if ('positions' in rotary) {
+      const { numHeads, numKvHeads } = this.config;
+      const heads = (path: string, count: number, rotated?: RotaryPositions) =>
+        headsWithGradient(this.linear(`${prefix}.${path}`, x, qkvBias), count, rotated);
+      const [allKeys, allValues] = attention.keysAndValues(
+        layer,
+        heads('k_proj', numKvHeads, rotary),
+        heads('v_proj', numKvHeads),
+      );
+      return groupedQueryAttention(
+        heads('q_proj', numHeads, rotary),
+        allKeys,
+        allValues,
+        attention.bias,
+      );
+    }
     const queries = this.splitHeads(this.linear(`${prefix}.q_proj`, x, qkvBias));
     const keys = this.splitHeads(this.linear(`${prefix}.k_proj`, x, qkvBias));
     const values = this.splitHeads(this.linear(`${prefix}.v_proj`, x, qkvBias));
-    const [allKeys, allValues] = attention.keysAndValues(
-      layer,
-      applyRotary(keys, attention.rotary),
-      values,
-    );
-    return groupedQueryAttention(
-      applyRotary(queries, attention.rotary),
-      allKeys,
-      allValues,
-      attention.bias,
-    );
+    const [allKeys, allValues] = attention.keysAndValues(layer, applyRotary(keys, rotary), values);
+    return groupedQueryAttention(applyRotary(queries, rotary), allKeys, allValues, attention.bias);
   }
 
   /** Output layer: lm_head, or the embedding matrix itself when the two are tied. */
@@ -315,10 +333,8 @@ export function groupedQueryAttention(
     const probs = ownTrainingKernelsActive()
       ? scaledSoftmax(scores as tf.Tensor4D, bias, scale)
       : tf.softmax(scores.mul(scale).add(group > 1 ? bias.tile([1, 1, group, 1]) : bias));
-    const context = tf.matMul(probs, values);
-    return context
-      .reshape([batch, heads, length, headDim])
-      .transpose([0, 2, 1, 3])
-      .reshape([batch, length, heads * headDim]) as tf.Tensor3D;
+    const context = tf.matMul(probs, values).reshape([batch, heads, length, headDim]);
+    if (ownTrainingKernelsActive()) return mergeHeadsWithGradient(context as tf.Tensor4D);
+    return context.transpose([0, 2, 1, 3]).reshape([batch, length, heads * headDim]) as tf.Tensor3D;
   });
 }

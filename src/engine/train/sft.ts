@@ -190,7 +190,9 @@ const rowLogSumExp = tf.customGrad(
     (save as tf.GradSaveFunc)([matrix]);
     return {
       value: tf.logSumExp(matrix, -1),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => dy.expandDims(-1).mul(tf.softmax(saved[0]!)),
+      // A tidy of its own: the backward pass would keep the softmax until it ends.
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.tidy(() => dy.expandDims(-1).mul(tf.softmax(saved[0]!))),
     };
   },
 );
