@@ -52,7 +52,7 @@ const c = (a: number[], b: number[], transposeA = false, transposeB = false): Ma
 });
 
 /**
- * Shapes the tile (32×32, 32 deep) does and does not divide, vec4-readable and not, and products
+ * Shapes the tiles (64×64 and, for narrow outputs, 64×32; 32 deep) do and do not divide, vec4-readable and not, and products
  * of a few rows (the matrix-vector program), their outputs filling its workgroups or not.
  */
 export const MATMUL_CASES: MatMulCase[] = [
@@ -65,6 +65,7 @@ export const MATMUL_CASES: MatMulCase[] = [
   c([48, 36], [52, 48], true, true),
   c([41, 19], [23, 41], true, true),
   c([8, 128, 32], [8, 128, 32], false, true), // attention scores, q·kᵀ
+  c([8, 128, 128], [8, 128, 32]), // attention's probabilities times values (a narrow output)
   c([2, 3, 40, 36], [2, 3, 36, 52]),
   c([4, 33, 20], [20, 17]), // one B for every batch of A
   c([33, 20], [3, 33, 18], true, false), // one A for every batch of B

@@ -18,6 +18,22 @@ describe('which products our webgpu matmul takes', () => {
     expect([odd.vectorA, odd.vectorB, odd.vectorOut]).toEqual([false, false, false]);
   });
 
+  it('gives outputs at most 32 wide a narrower tile', () => {
+    const wide = planMatMul(f32([1024, 128]), f32([512, 128]), false, true)!.tile;
+    const narrow = planMatMul(f32([8, 128, 128]), f32([8, 128, 32]), false, false)!.tile;
+    expect([wide.rows, wide.columns]).toEqual([64, 64]);
+    expect([narrow.rows, narrow.columns]).toEqual([64, 32]);
+    const wideProgram = new OwnMatMulProgram(
+      planMatMul(f32([1024, 128]), f32([512, 128]), false, true)!,
+    );
+    const narrowProgram = new OwnMatMulProgram(
+      planMatMul(f32([8, 128, 128]), f32([8, 128, 32]), false, false)!,
+    );
+    expect(wideProgram.workgroupSize).toEqual([8, 8, 1]);
+    expect(narrowProgram.dispatch).toEqual([1, 2, 8]);
+    expect(narrowProgram.shaderKey).not.toBe(wideProgram.shaderKey);
+  });
+
   it('broadcasts one batch against many, and keeps the broadcast batch shape', () => {
     expect(planMatMul(f32([4, 33, 20]), f32([20, 17]), false, false)!.outShape).toEqual([
       4, 33, 17,
