@@ -52,8 +52,9 @@ const c = (a: number[], b: number[], transposeA = false, transposeB = false): Ma
 });
 
 /**
- * Shapes the tiles (64×64 and, for narrow outputs, 64×32; 32 deep) do and do not divide, vec4-readable and not, and products
- * of a few rows (the matrix-vector program), their outputs filling its workgroups or not.
+ * Shapes the tiles (64×64 and, for narrow outputs, 64×32; 32 deep) do and do not divide,
+ * vec4-readable and not, and products of a few rows (the matrix-vector program), their outputs
+ * filling its workgroups or not.
  */
 export const MATMUL_CASES: MatMulCase[] = [
   c([64, 96], [96, 128]),
