@@ -1,15 +1,15 @@
 /**
  * `npm run bench [-- <name>…] [--only node|browser]`: runs the engine's named benchmarks in Node
- * (wasm) and in headless Chromium (webgpu and wasm, against the built app), writing one JSON file
- * per benchmark and backend under bench/results/. Benchmarks of the loaded model run in Node on
- * the default model (models/seal-world-1m).
+ * (wasm) and in headless Chromium (webgpu, wasm and, for the benchmarks that list it, cpu; against
+ * the built app), writing one JSON file per benchmark and backend under bench/results/.
+ * Benchmarks of the loaded model run in Node on the default model (models/seal-world-1m).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { chromium } from '@playwright/test';
 import type { BackendInfo, EngineApi } from '../src/engine/api';
-import { BENCHMARKS } from '../src/engine/benchmarks';
+import { BENCHMARKS, benchmarkBackends } from '../src/engine/benchmarks';
 import { createEngine } from '../src/engine/engine';
 import { createModelSession } from '../src/engine/model/session';
 import { spawnNodePoolWorker } from '../src/engine/pool/node';
@@ -36,8 +36,9 @@ async function runAll(
   browser: string | null,
 ): Promise<void> {
   for (const name of names) {
-    const { backends, needsLoadedModel } = BENCHMARKS[name]!;
-    if (backends && !backends.includes(info.active)) {
+    const { needsLoadedModel } = BENCHMARKS[name]!;
+    const backends = benchmarkBackends(name);
+    if (!backends.includes(info.active)) {
       console.log(`Skipping ${name} on ${info.active}: it runs on ${backends.join(', ')} only`);
       continue;
     }
@@ -86,7 +87,8 @@ async function benchBrowser(names: string[]): Promise<void> {
   });
   try {
     const page = await browser.newPage();
-    for (const backend of ['webgpu', 'wasm'] as const) {
+    for (const backend of ['webgpu', 'wasm', 'cpu'] as const) {
+      if (!names.some((name) => benchmarkBackends(name).includes(backend))) continue;
       await gotoWhenServing(page, `http://127.0.0.1:${PORT}/?backend=${backend}&model=none`);
       const engineInPage = {
         runBenchmark: (jobId: string, name: string) =>

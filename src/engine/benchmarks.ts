@@ -26,7 +26,7 @@ export interface BenchmarkEnvironment {
 
 export interface Benchmark {
   description: string;
-  /** The backends it means something on (all when absent). */
+  /** The backends it runs on; webgpu and wasm when absent (cpu, whose steps are slow, only when listed). */
   backends?: readonly BackendName[];
   /** It times the loaded model, which `npm run bench` loads in Node only (the default model). */
   needsLoadedModel?: boolean;
@@ -145,6 +145,7 @@ export const BENCHMARKS: Record<string, Benchmark> = {
   shape: {
     description:
       'full AdamW training (8×128 tokens) and KV-cache decoding of a random Llama (vocab 512, 4 layers, 4 heads, hidden 128, MLP 512): tokens/s with our kernels and with stock tfjs, kernel calls per step and per token, memory',
+    backends: ['webgpu', 'wasm', 'cpu'],
     run: runShapeBenchmark,
   },
   'train-step': {
@@ -154,3 +155,8 @@ export const BENCHMARKS: Record<string, Benchmark> = {
     },
   },
 };
+
+/** The backends benchmark `name` runs on. */
+export function benchmarkBackends(name: string): readonly BackendName[] {
+  return BENCHMARKS[name]?.backends ?? ['webgpu', 'wasm'];
+}
