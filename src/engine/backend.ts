@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-webgpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { BACKENDS, type BackendName, type BackendRequest } from './backendChoice';
-import { registerCpuKernels } from './cpuKernels';
+import { registerCpuKernels, setOwnCpuKernels } from './cpuKernels';
 import { registerWasmKernels, setOwnWasmKernels } from './wasmKernels';
 import { registerWebGpuKernels, setOwnWebGpuKernels } from './webgpuKernels';
 import { registerWebGpuInferenceKernels } from './webgpuDecodeKernels';
@@ -90,14 +90,14 @@ function reasonOf(error: unknown): string {
 }
 
 /**
- * Switches the kernels we register over tfjs's webgpu and wasm ones on or off; off leaves what
- * tfjs lacks outright (wasm's UnsortedSegmentSum) and the cpu backend's UnsortedSegmentSum (the
- * same sums, only in one pass). Benchmarks use it to time the same step on stock kernels;
- * everything else runs with ours.
+ * Switches the kernels we register over tfjs's webgpu, wasm and cpu ones on or off; off leaves
+ * only what tfjs lacks outright (wasm's UnsortedSegmentSum). Benchmarks use it to time the same
+ * step on stock kernels; everything else runs with ours.
  */
 export function setOwnKernels(enabled: boolean): void {
   setOwnWebGpuKernels(enabled);
   setOwnWasmKernels(enabled);
+  setOwnCpuKernels(enabled);
 }
 
 export async function selectBackend(

@@ -13,6 +13,7 @@ import type { SealModel } from './seal/innerLoop';
 import { runWalkthroughBenchmark } from './seal/walkthroughBenchmark';
 import { runPoolBenchmark } from './pool/benchmark';
 import { runShapeBenchmark } from './shapeBenchmark';
+import { runGrowthBenchmark } from './train/growthBenchmark';
 import type { SpawnPoolWorker } from './pool/executor';
 
 export type Metrics = Record<string, number>;
@@ -147,6 +148,12 @@ export const BENCHMARKS: Record<string, Benchmark> = {
       'full AdamW training (8×128 tokens) and KV-cache decoding of a random Llama (vocab 512, 4 layers, 4 heads, hidden 128, MLP 512): tokens/s with our kernels and with stock tfjs, kernel calls per step and per token, memory',
     backends: ['webgpu', 'wasm', 'cpu'],
     run: runShapeBenchmark,
+  },
+  growth: {
+    description:
+      'memory over repeated AdamW steps of a small Llama (2×16 tokens): live tensors, tensor bytes and device buffers in use, from step 10 to step 1,000 (50 on webgpu)',
+    backends: ['webgpu', 'wasm', 'cpu'],
+    run: runGrowthBenchmark,
   },
   'train-step': {
     description: 'an Adam step of a small MLP (784→128→10, batch 256)',

@@ -45,13 +45,33 @@ export function unsortedSegmentSum({ inputs, backend, attrs }: SegmentSumArgs): 
 /** Whether the kernel below replaced the stock one (it is registered once per process). */
 let registered = false;
 
+/** Whether it runs (on) or hands each call to tfjs's own kernel (off, for benchmarks against stock). */
+let ownEnabled = true;
+
+export function setOwnCpuKernels(enabled: boolean): void {
+  ownEnabled = enabled;
+}
+
+/** Calls our kernel has served in this process (tests check it really ran). */
+let ownRuns = 0;
+
+export function ownCpuKernelRuns(): number {
+  return ownRuns;
+}
+
 export function registerCpuKernels(): void {
-  if (registered || !tf.getKernel('UnsortedSegmentSum', 'cpu')) return;
+  const stock = tf.getKernel('UnsortedSegmentSum', 'cpu');
+  if (registered || !stock) return;
   tf.unregisterKernel('UnsortedSegmentSum', 'cpu');
+  const own = unsortedSegmentSum as unknown as tf.KernelFunc;
   tf.registerKernel({
     kernelName: 'UnsortedSegmentSum',
     backendName: 'cpu',
-    kernelFunc: unsortedSegmentSum as unknown as tf.KernelFunc,
+    kernelFunc: (args) => {
+      if (!ownEnabled) return stock.kernelFunc(args);
+      ownRuns++;
+      return own(args);
+    },
   });
   registered = true;
 }
