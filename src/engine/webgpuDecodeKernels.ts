@@ -249,23 +249,29 @@ class SwiGluProgram extends ElementwiseProgram {
 }
 
 /**
- * A linear's output X [B, T, heads·d] as heads [B, heads, T, d], rotated by RoPE (the rotate_half
- * layout of rope.ts) at the positions Pos [B·T] of the table Cos/Sin [positions, d/2], or not.
+ * Split: a linear's output X [B, T, heads·d] as heads [B, heads, T, d], rotated by RoPE (the
+ * rotate_half layout of rope.ts) at the positions Pos [B·T] of the table Cos/Sin [positions, d/2],
+ * or not. Merge, the inverse (and so the split's gradient): heads X [B, heads, T, d] back into
+ * [B, T, heads·d], rotated back by −θ, or not.
  */
-class HeadsProgram extends ElementwiseProgram {
+export class HeadsProgram extends ElementwiseProgram {
   variableNames: string[];
   shaderKey: string;
 
   constructor(
     outputShape: number[],
+    private readonly heads: number,
     private readonly rotate: boolean,
+    private readonly direction: 'split' | 'merge',
   ) {
     super(outputShape);
     this.variableNames = rotate ? ['X', 'Cos', 'Sin', 'Pos'] : ['X'];
-    this.shaderKey = `sealHeads_${rotate}`;
+    this.shaderKey = `sealHeads_${direction}_${heads}_${rotate}`;
   }
 
   getUserCode(): string {
+    // Rotating by θ subtracts the sine term from the first half; rotating back adds it.
+    const [first, second] = this.direction === 'split' ? ['-', '+'] : ['+', '-'];
     const value = this.rotate
       ? `let half = d / 2;
         let j = i % half;
@@ -273,22 +279,33 @@ class HeadsProgram extends ElementwiseProgram {
         let x1 = f32(X[row + j]);
         let x2 = f32(X[row + half + j]);
         if (i < half) {
-          result[index] = x1 * f32(Cos[p]) - x2 * f32(Sin[p]);
+          result[index] = x1 * f32(Cos[p]) ${first} x2 * f32(Sin[p]);
         } else {
-          result[index] = x2 * f32(Cos[p]) + x1 * f32(Sin[p]);
+          result[index] = x2 * f32(Cos[p]) ${second} x1 * f32(Sin[p]);
         }`
       : 'result[index] = f32(X[row + i]);';
-    return `
-  fn main(index : i32) {
-    if (index < uniforms.size) {
-      let heads = uniforms.outShape.y;
-      let length = uniforms.outShape.z;
+    const heads = this.heads;
+    // Where output element `index` sits as (b, h, t, i), and where its head's row starts in X.
+    const position =
+      this.direction === 'split'
+        ? `let length = uniforms.outShape.z;
       let d = uniforms.outShape.w;
       let i = index % d;
       let t = (index / d) % length;
-      let h = (index / (d * length)) % heads;
-      let b = index / (d * length * heads);
-      let row = (b * length + t) * heads * d + h * d;
+      let h = (index / (d * length)) % ${heads};
+      let b = index / (d * length * ${heads});
+      let row = (b * length + t) * ${heads} * d + h * d;`
+        : `let length = uniforms.outShape.y;
+      let d = uniforms.outShape.z / ${heads};
+      let i = index % d;
+      let h = (index / d) % ${heads};
+      let t = (index / (d * ${heads})) % length;
+      let b = index / (d * ${heads} * length);
+      let row = ((b * ${heads} + h) * length + t) * d;`;
+    return `
+  fn main(index : i32) {
+    if (index < uniforms.size) {
+      ${position}
       ${value}
     }
   }
@@ -472,7 +489,8 @@ function headsKernel({ inputs, backend, attrs }: KernelArgs<{ heads: number }>) 
   if (cos && sin && positions) {
     views.push([cos, cos.shape], [sin, sin.shape], [positions, [batch * length]]);
   }
-  const program = new HeadsProgram([batch, attrs.heads, length, headDim], views.length > 1);
+  const shape = [batch, attrs.heads, length, headDim];
+  const program = new HeadsProgram(shape, attrs.heads, views.length > 1, 'split');
   return runOnViews(backend, program, views);
 }
 

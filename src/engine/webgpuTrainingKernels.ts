@@ -35,6 +35,7 @@ import {
   fusedHeads,
   fusedRmsNorm,
   fusedSwiGlu,
+  HeadsProgram,
   registerOnWebGpu,
   RowProgram,
   run,
@@ -175,55 +176,6 @@ class ScaledSoftmaxGradientProgram extends RowProgram {
 }
 
 /**
- * Heads X [B, heads, T, d] merged into [B, T, heads·d], rotated back by RoPE (the inverse of
- * HeadsProgram's rotation) at the positions Pos [B·T] of the table Cos/Sin [positions, d/2], or
- * not rotated.
- */
-class MergeHeadsProgram extends ElementwiseProgram {
-  variableNames: string[];
-  shaderKey: string;
-
-  constructor(
-    outputShape: number[],
-    private readonly heads: number,
-    private readonly rotate: boolean,
-  ) {
-    super(outputShape);
-    this.variableNames = rotate ? ['X', 'Cos', 'Sin', 'Pos'] : ['X'];
-    this.shaderKey = `sealMergeHeads_${heads}_${rotate}`;
-  }
-
-  getUserCode(): string {
-    const value = this.rotate
-      ? `let half = d / 2;
-        let j = i % half;
-        let p = Pos[b * length + t] * half + j;
-        let g1 = f32(X[row + j]);
-        let g2 = f32(X[row + half + j]);
-        if (i < half) {
-          result[index] = g1 * f32(Cos[p]) + g2 * f32(Sin[p]);
-        } else {
-          result[index] = g2 * f32(Cos[p]) - g1 * f32(Sin[p]);
-        }`
-      : 'result[index] = f32(X[row + i]);';
-    return `
-  fn main(index : i32) {
-    if (index < uniforms.size) {
-      let length = uniforms.outShape.y;
-      let d = uniforms.outShape.z / ${this.heads};
-      let i = index % d;
-      let h = (index / d) % ${this.heads};
-      let t = (index / (d * ${this.heads})) % length;
-      let b = index / (d * ${this.heads} * length);
-      let row = ((b * ${this.heads} + h) * length + t) * d;
-      ${value}
-    }
-  }
-`;
-  }
-}
-
-/**
  * d_gate (from G, U and the incoming gradient D) or d_up (from G and D) of silu(G) · U. A
  * program binds only the inputs its code reads.
  */
@@ -341,7 +293,12 @@ function mergeHeadsKernel({ inputs, backend }: KernelArgs) {
   if (cos && sin && positions) {
     views.push([cos, cos.shape], [sin, sin.shape], [positions, [batch * length]]);
   }
-  const program = new MergeHeadsProgram([batch, length, heads * headDim], heads, views.length > 1);
+  const program = new HeadsProgram(
+    [batch, length, heads * headDim],
+    heads,
+    views.length > 1,
+    'merge',
+  );
   return runOnViews(backend, program, views);
 }
 
