@@ -176,10 +176,7 @@ export class Pretrainer {
     let loss: tf.Scalar;
     let grads: tf.NamedTensorMap;
     try {
-      ({ value: loss, grads } = variableGrads(
-        () => weightedTokenLoss(model, batch),
-        this.params,
-      ));
+      ({ value: loss, grads } = variableGrads(() => weightedTokenLoss(model, batch), this.params));
     } finally {
       tf.dispose([batch.inputIds, batch.attentionMask, batch.labelIndices, batch.lossWeights]);
     }
