@@ -75,4 +75,38 @@ describe('the cpu backend', () => {
     ]);
     tf.dispose([table, indices, weights, gradient]);
   });
+  it('multiplies matrices as tfjs does, for every transpose and batch layout it takes', async () => {
+    const cases: [number[], number[], boolean, boolean][] = [
+      [[33, 20], [20, 17], false, false],
+      [[33, 20], [17, 20], false, true], // a linear's forward, x·Wᵀ
+      [[20, 33], [20, 17], true, false], // a weight's gradient, dyᵀ·x
+      [[2, 3, 9, 6], [2, 3, 6, 7], false, false],
+      [[4, 9, 6], [7, 6], false, true], // one B for every batch of A
+      [[9, 6], [3, 6, 7], false, false], // one A for every batch of B
+      [[5, 8], [7, 5], true, true], // both transposed: tfjs's own
+    ];
+    const random = createRandom(9);
+    const values = (shape: number[]) =>
+      tf.tensor(
+        Array.from({ length: shape.reduce((x, y) => x * y, 1) }, () => random() - 0.5),
+        shape,
+      );
+    for (const [aShape, bShape, transposeA, transposeB] of cases) {
+      const [a, b] = [values(aShape), values(bShape)];
+      const runsBefore = ownCpuKernelRuns();
+      const ours = tf.matMul(a, b, transposeA, transposeB);
+      expect(ownCpuKernelRuns() - runsBefore).toBe(transposeA && transposeB ? 0 : 1);
+      setOwnKernels(false);
+      let stock: tf.Tensor;
+      try {
+        stock = tf.matMul(a, b, transposeA, transposeB);
+      } finally {
+        setOwnKernels(true);
+      }
+      expect(ours.shape).toEqual(stock.shape);
+      const [got, want] = [await ours.data(), await stock.data()];
+      want.forEach((v, i) => expect(got[i]).toBeCloseTo(v, 5));
+      tf.dispose([a, b, ours, stock]);
+    }
+  });
 });
