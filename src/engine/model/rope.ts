@@ -61,30 +61,57 @@ export function rotaryTable(config: ModelConfig, count: number): RotaryTable {
   return { cos: tf.tensor2d(cos, [count, half]), sin: tf.tensor2d(sin, [count, half]) };
 }
 
-/** The rows of `positions` [B, T] (int32, within the table), as [B, 1, T, headDim/2]. */
+/**
+ * The rows of `positions` [B, T] (int32, within the table), each repeated for both halves of a
+ * head, as [B, 1, T, headDim], and the matrix that turns a head into rotate_half of it.
+ */
 export function rotaryAt(table: RotaryTable, positions: tf.Tensor2D): RotaryTable4D {
   return tf.tidy(() => {
     const [batch, length] = positions.shape;
     const rows = positions.reshape([-1]);
-    const shape: [number, number, number, number] = [batch, 1, length, table.cos.shape[1]];
+    const headDim = 2 * table.cos.shape[1];
+    const shape: [number, number, number, number] = [batch, 1, length, headDim];
+    const bothHalves = (half: tf.Tensor2D) =>
+      tf.gather(tf.concat([half, half], 1), rows).reshape(shape) as tf.Tensor4D;
     return {
-      cos: tf.gather(table.cos, rows).reshape(shape) as tf.Tensor4D,
-      sin: tf.gather(table.sin, rows).reshape(shape) as tf.Tensor4D,
+      cos: bothHalves(table.cos),
+      sin: bothHalves(table.sin),
+      rotateHalf: rotateHalf(headDim),
     };
   });
 }
 
-export interface RotaryTable4D {
-  cos: tf.Tensor4D;
-  sin: tf.Tensor4D;
+/**
+ * M [d, d] with x · M = rotate_half(x) = concat(−x₂, x₁) for a head x = concat(x₁, x₂): a
+ * signed permutation, so the product is exact, and one matmul where a split, a negation and a
+ * concat would each copy the head (and again in the backward pass).
+ */
+function rotateHalf(headDim: number): tf.Tensor2D {
+  const half = headDim / 2;
+  const matrix = new Float32Array(headDim * headDim);
+  for (let i = 0; i < half; i++) {
+    matrix[(half + i) * headDim + i] = -1;
+    matrix[i * headDim + half + i] = 1;
+  }
+  return tf.tensor2d(matrix, [headDim, headDim]);
 }
 
-/** Rotates x [B, heads, T, headDim] by the angles (broadcast over heads). */
-export function applyRotary(x: tf.Tensor4D, { cos, sin }: RotaryTable4D): tf.Tensor4D {
+export interface RotaryTable4D {
+  /** cos and sin at each token's position, repeated for both halves: [B, 1, T, headDim]. */
+  cos: tf.Tensor4D;
+  sin: tf.Tensor4D;
+  /** See `rotateHalf`. */
+  rotateHalf: tf.Tensor2D;
+}
+
+/**
+ * Rotates x [B, heads, T, headDim] by the angles (broadcast over heads):
+ * x · cos + rotate_half(x) · sin, as transformers' apply_rotary_pos_emb.
+ */
+export function applyRotary(x: tf.Tensor4D, { cos, sin, rotateHalf }: RotaryTable4D): tf.Tensor4D {
   return tf.tidy(() => {
-    const [x1, x2] = tf.split(x, 2, 3) as [tf.Tensor4D, tf.Tensor4D];
-    const first: tf.Tensor4D = x1.mul(cos).sub(x2.mul(sin));
-    const second: tf.Tensor4D = x2.mul(cos).add(x1.mul(sin));
-    return tf.concat([first, second], 3);
+    const headDim = x.shape[3];
+    const rotated = tf.matMul(x.reshape([-1, headDim]), rotateHalf).reshape(x.shape);
+    return x.mul(cos).add(rotated.mul(sin));
   });
 }
