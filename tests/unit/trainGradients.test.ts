@@ -116,7 +116,7 @@ describe('variableGrads', () => {
     }
   });
 
-  it('handles a gradient that is its upstream gradient, an input used twice and an unused variable', async () => {
+  it('handles a gradient passed on as it came, to one input twice or to two inputs, and an unused variable', async () => {
     const x = tf.variable(tf.tensor1d([0.5, -1, 2]), true, 'gradients-x');
     const unused = tf.variable(tf.tensor1d([1]), true, 'gradients-unused');
     const frozen = tf.variable(tf.tensor1d([3, 1, -2]), false, 'gradients-frozen');
@@ -131,7 +131,9 @@ describe('variableGrads', () => {
     const loss = () =>
       tf.tidy(() => {
         const doubled = addPassingGradient(x, x);
-        return doubled.mul(x).add(x.square().mul(frozen)).sum() as tf.Scalar;
+        // The same upstream gradient for two different tensors, each used up on its own.
+        const mixed = addPassingGradient(x.mul(2), x.mul(3));
+        return doubled.mul(x).add(x.square().mul(frozen)).add(mixed).sum() as tf.Scalar;
       });
     const params = [x, unused, frozen];
     try {
@@ -141,8 +143,8 @@ describe('variableGrads', () => {
       expect(tf.memory().numTensors).toBe(before);
       expect(Object.keys(ours.grads)).toEqual(['gradients-x']);
       expect(ours).toEqual(stock);
-      // d/dx (2x·x + frozen·x²) = 4x + 2·frozen·x
-      expect([...ours.grads['gradients-x']!]).toEqual([5, -6, 0]);
+      // d/dx (2x·x + frozen·x² + 2x + 3x) = 4x + 2·frozen·x + 5
+      expect([...ours.grads['gradients-x']!]).toEqual([10, -1, 5]);
     } finally {
       tf.dispose(params);
     }

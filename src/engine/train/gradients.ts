@@ -101,14 +101,18 @@ function backpropagate(path: TapeNode[], gradients: Map<number, tf.Tensor>): voi
             `shape '${dx.shape}', which does not match the shape of the input '${x.shape}'`,
         );
       }
+      // A tensor already stored for another input stays that input's: each gradient is disposed
+      // on its own when used up.
+      const fresh = kept.has(dx) ? dx.clone() : dx;
       const previous = gradients.get(x.id);
-      const sum = previous ? tf.add(previous, dx) : dx;
       if (previous) {
+        gradients.set(x.id, tf.add(previous, fresh));
         previous.dispose();
-        if (!kept.has(dx) && !dys.includes(dx)) dx.dispose();
+        if (!dys.includes(fresh)) fresh.dispose();
+      } else {
+        gradients.set(x.id, fresh);
       }
-      gradients.set(x.id, sum);
-      kept.add(sum);
+      kept.add(gradients.get(x.id)!);
     }
     // Each tensor is the output of one node only: its gradient is used up.
     for (const [index, output] of node.outputs.entries()) {
