@@ -9,6 +9,7 @@
  *   there: 2.0 s of a 5.2 s step).
  */
 import * as tf from '@tensorflow/tfjs';
+import { matMulLayout } from './matMulLayout';
 
 type Values = Float32Array | Int32Array;
 
@@ -141,34 +142,9 @@ function scaledRowSums(
 export function cpuBatchMatMul({ inputs, backend, attrs }: MatMulArgs): tf.TensorInfo | null {
   const { a, b } = inputs;
   const { transposeA, transposeB } = attrs;
-  if (a.dtype !== 'float32' || b.dtype !== 'float32' || (transposeA && transposeB)) return null;
-  if (a.shape.length < 2 || b.shape.length < 2) return null;
-  const [aRows, aColumns] = a.shape.slice(-2) as [number, number];
-  const [bRows, bColumns] = b.shape.slice(-2) as [number, number];
-  const rows = transposeA ? aColumns : aRows;
-  const inner = transposeA ? aRows : aColumns;
-  const columns = transposeB ? bRows : bColumns;
-  if ((transposeB ? bColumns : bRows) !== inner) return null;
-  const aBatchShape = a.shape.slice(0, -2);
-  const bBatchShape = b.shape.slice(0, -2);
-  const aBatches = aBatchShape.reduce((x, y) => x * y, 1);
-  const bBatches = bBatchShape.reduce((x, y) => x * y, 1);
-  let batchShape: number[];
-  if (aBatches === 1 && bBatches === 1) {
-    batchShape = aBatchShape.length >= bBatchShape.length ? aBatchShape : bBatchShape;
-  } else if (bBatches === 1 && aBatchShape.length >= bBatchShape.length) {
-    batchShape = aBatchShape;
-  } else if (aBatches === 1 && bBatchShape.length >= aBatchShape.length) {
-    batchShape = bBatchShape;
-  } else if (
-    aBatchShape.length === bBatchShape.length &&
-    aBatchShape.every((d, i) => d === bBatchShape[i])
-  ) {
-    batchShape = aBatchShape;
-  } else {
-    return null;
-  }
-  const batches = Math.max(aBatches, bBatches);
+  const found = transposeA && transposeB ? null : matMulLayout(a, b, transposeA, transposeB);
+  if (!found) return null;
+  const { rows, inner, columns, aBatches, bBatches, batch: batches, batchShape } = found;
   const A = backend.data.get(a.dataId).values as Float32Array;
   const B = backend.data.get(b.dataId).values as Float32Array;
   const out = new Float32Array(batches * rows * columns);

@@ -21,6 +21,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
+import { matMulLayout } from './matMulLayout';
 
 /** Output rows and columns below which a product goes to tfjs's own small-output programs. */
 const MIN_OUTPUT_SIDE = 16;
@@ -265,10 +266,6 @@ interface MatMulArgs {
   attrs: { transposeA: boolean; transposeB: boolean };
 }
 
-function product(dims: readonly number[]): number {
-  return dims.reduce((x, y) => x * y, 1);
-}
-
 /** The product's layout when our program handles it, or null to leave it to tfjs. */
 export function planMatMul(
   a: Pick<tf.TensorInfo, 'shape' | 'dtype'>,
@@ -276,35 +273,12 @@ export function planMatMul(
   transposeA: boolean,
   transposeB: boolean,
 ): (MatMulPlan & { outShape: number[] }) | null {
-  if (a.dtype !== 'float32' || b.dtype !== 'float32') return null;
-  if (a.shape.length < 2 || b.shape.length < 2) return null;
-  const [aRows, aColumns] = a.shape.slice(-2) as [number, number];
-  const [bRows, bColumns] = b.shape.slice(-2) as [number, number];
-  const rows = transposeA ? aColumns : aRows;
-  const inner = transposeA ? aRows : aColumns;
-  const columns = transposeB ? bRows : bColumns;
-  if ((transposeB ? bColumns : bRows) !== inner) return null;
+  const layout = matMulLayout(a, b, transposeA, transposeB);
+  if (!layout) return null;
+  const { rows, inner, columns, batch, batchShape } = layout;
   if (rows < MIN_OUTPUT_SIDE || columns < MIN_OUTPUT_SIDE || inner === 0) return null;
-  const aBatchShape = a.shape.slice(0, -2);
-  const bBatchShape = b.shape.slice(0, -2);
-  const [aBatches, bBatches] = [product(aBatchShape), product(bBatchShape)];
-  let batchShape: number[];
-  if (aBatches === 1 && bBatches === 1) {
-    batchShape = aBatchShape.length >= bBatchShape.length ? aBatchShape : bBatchShape;
-  } else if (bBatches === 1 && aBatchShape.length >= bBatchShape.length) {
-    batchShape = aBatchShape;
-  } else if (aBatches === 1 && bBatchShape.length >= aBatchShape.length) {
-    batchShape = bBatchShape;
-  } else if (
-    aBatchShape.length === bBatchShape.length &&
-    aBatchShape.every((d, i) => d === bBatchShape[i])
-  ) {
-    batchShape = aBatchShape;
-  } else {
-    return null;
-  }
   return {
-    batch: Math.max(aBatches, bBatches),
+    batch,
     rows,
     columns,
     inner,
@@ -343,17 +317,11 @@ export function planMatVec(
   transposeA: boolean,
   transposeB: boolean,
 ): MatVecPlan | null {
-  if (a.dtype !== 'float32' || b.dtype !== 'float32' || transposeA || !transposeB) return null;
-  if (a.shape.length < 2 || b.shape.length < 2) return null;
-  const aBatchShape = a.shape.slice(0, -2);
-  const bBatchShape = b.shape.slice(0, -2);
-  if (product(aBatchShape) !== 1 || product(bBatchShape) !== 1) return null;
-  const [rows, inner] = a.shape.slice(-2) as [number, number];
-  const [columns, bInner] = b.shape.slice(-2) as [number, number];
-  if (bInner !== inner || rows === 0 || rows >= MIN_OUTPUT_SIDE || columns === 0 || inner === 0) {
-    return null;
-  }
-  const batchShape = aBatchShape.length >= bBatchShape.length ? aBatchShape : bBatchShape;
+  if (transposeA || !transposeB) return null;
+  const layout = matMulLayout(a, b, false, true);
+  if (!layout || layout.batch !== 1) return null;
+  const { rows, inner, columns, batchShape } = layout;
+  if (rows === 0 || rows >= MIN_OUTPUT_SIDE || columns === 0 || inner === 0) return null;
   return {
     rows,
     columns,
@@ -492,12 +460,12 @@ function ownBatchMatMul(stock: tf.KernelFunc) {
     const [bRows, bColumns] = inputs.b.shape.slice(-2) as [number, number];
     // Reshapes only relabel the buffer on webgpu (no copy).
     const a3d = reshapeOnBackend(backend, inputs.a, [
-      product(inputs.a.shape.slice(0, -2)),
+      tf.util.sizeFromShape(inputs.a.shape.slice(0, -2)),
       aRows,
       aColumns,
     ]);
     const b3d = reshapeOnBackend(backend, inputs.b, [
-      product(inputs.b.shape.slice(0, -2)),
+      tf.util.sizeFromShape(inputs.b.shape.slice(0, -2)),
       bRows,
       bColumns,
     ]);
