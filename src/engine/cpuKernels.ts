@@ -89,7 +89,10 @@ function dotProducts(
         s2 += x * B[b2 + k]!;
         s3 += x * B[b3 + k]!;
       }
-      out.set([s0, s1, s2, s3], outRow + j);
+      out[outRow + j] = s0;
+      out[outRow + j + 1] = s1;
+      out[outRow + j + 2] = s2;
+      out[outRow + j + 3] = s3;
     }
     for (; j < columns; j++) {
       const bRow = bases.b + j * inner;

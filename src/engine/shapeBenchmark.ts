@@ -25,7 +25,7 @@ import { disposeModelWeights } from './model/weights';
 import { createRandom } from './random';
 import { trackWebGpuPeak, webGpuMemory } from './webgpuMemory';
 import type { TokenizedSequence } from './train/dataset';
-import { randomModelWeights, SMALL_LLAMA_CONFIG } from './train/randomModel';
+import { randomModelWeights, randomSequences, SMALL_LLAMA_CONFIG } from './train/randomModel';
 import { DEFAULT_SFT_OPTIONS, trainSft, type TrainableModel } from './train/sft';
 
 export const SHAPE_BENCHMARK_CONFIG: ModelConfig = {
@@ -52,14 +52,6 @@ const SAMPLED: SamplingOptions = { temperature: 1, topK: 0, topP: 0.95, seed: 1 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)]!;
-}
-
-function trainingBatch(vocabSize: number): TokenizedSequence[] {
-  const random = createRandom(7);
-  return Array.from({ length: BATCH }, () => {
-    const ids = Array.from({ length: SEQUENCE_LENGTH }, () => Math.floor(random() * vocabSize));
-    return { ids, isTarget: ids.map((_, t) => t > 0) };
-  });
 }
 
 /** `steps` optimizer steps, one per pass over the batch; resolves their wall time. */
@@ -96,7 +88,7 @@ async function trainingSpeed(
 export async function runShapeBenchmark(checkpoint: Checkpoint): Promise<Record<string, number>> {
   const config = SHAPE_BENCHMARK_CONFIG;
   const model = { config, weights: randomModelWeights(config, 1) };
-  const data = trainingBatch(config.vocabSize);
+  const data = randomSequences(BATCH, SEQUENCE_LENGTH, config.vocabSize, 7);
   const backend = tf.getBackend();
   const metrics: Record<string, number> = {};
   // Training ends by giving pooled buffers back, so each peak starts from what is in use.

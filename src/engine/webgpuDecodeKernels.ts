@@ -254,7 +254,7 @@ class SwiGluProgram extends ElementwiseProgram {
  * or not. Merge, the inverse (and so the split's gradient): heads X [B, heads, T, d] back into
  * [B, T, heads·d], rotated back by −θ, or not.
  */
-export class HeadsProgram extends ElementwiseProgram {
+class HeadsProgram extends ElementwiseProgram {
   variableNames: string[];
   shaderKey: string;
 
@@ -481,17 +481,27 @@ function swiGluKernel({ inputs, backend }: KernelArgs) {
   );
 }
 
-function headsKernel({ inputs, backend, attrs }: KernelArgs<{ heads: number }>) {
-  const { x, cos, sin, positions } = inputs as Record<string, tf.TensorInfo | undefined>;
-  const [batch, length, width] = x!.shape as [number, number, number];
-  const headDim = width / attrs.heads;
-  const views: [tf.TensorInfo, number[]][] = [[x!, [batch * length * width]]];
-  if (cos && sin && positions) {
-    views.push([cos, cos.shape], [sin, sin.shape], [positions, [batch * length]]);
-  }
-  const shape = [batch, attrs.heads, length, headDim];
-  const program = new HeadsProgram(shape, attrs.heads, views.length > 1, 'split');
-  return runOnViews(backend, program, views);
+/**
+ * The kernel of HeadsProgram: split x [B, T, heads·d] into heads, or merge x [B, heads, T, d]
+ * back; rotated when given cos, sin and positions.
+ */
+export function headsKernel(direction: 'split' | 'merge') {
+  return ({ inputs, backend, attrs }: KernelArgs<{ heads: number }>) => {
+    const { x, cos, sin, positions } = inputs as Record<string, tf.TensorInfo | undefined>;
+    const { heads } = attrs;
+    const size = tf.util.sizeFromShape(x!.shape);
+    const batch = x!.shape[0]!;
+    const length = direction === 'split' ? x!.shape[1]! : x!.shape[2]!;
+    const headDim = size / (batch * length * heads);
+    const views: [tf.TensorInfo, number[]][] = [[x!, [size]]];
+    if (cos && sin && positions) {
+      views.push([cos, cos.shape], [sin, sin.shape], [positions, [batch * length]]);
+    }
+    const outShape =
+      direction === 'split' ? [batch, heads, length, headDim] : [batch, length, heads * headDim];
+    const program = new HeadsProgram(outShape, heads, views.length > 1, direction);
+    return runOnViews(backend, program, views);
+  };
 }
 
 function writeSlotsKernel({ inputs, backend, attrs }: KernelArgs<{ start: number; axis: number }>) {
@@ -603,7 +613,7 @@ export function registerWebGpuInferenceKernels(): void {
     [ATTENTION_KERNEL, attentionKernel],
     [RMS_NORM_KERNEL, rmsNormKernel],
     [SWIGLU_KERNEL, swiGluKernel],
-    [HEADS_KERNEL, headsKernel],
+    [HEADS_KERNEL, headsKernel('split')],
     [WRITE_SLOTS_KERNEL, writeSlotsKernel],
   ]);
 }

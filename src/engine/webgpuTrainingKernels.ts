@@ -35,7 +35,7 @@ import {
   fusedHeads,
   fusedRmsNorm,
   fusedSwiGlu,
-  HeadsProgram,
+  headsKernel,
   registerOnWebGpu,
   RowProgram,
   run,
@@ -286,22 +286,6 @@ function scaledSoftmaxGradientKernel({ inputs, backend, attrs }: KernelArgs<{ sc
   );
 }
 
-function mergeHeadsKernel({ inputs, backend }: KernelArgs) {
-  const { x, cos, sin, positions } = inputs as Record<string, tf.TensorInfo | undefined>;
-  const [batch, heads, length, headDim] = x!.shape as [number, number, number, number];
-  const views: [tf.TensorInfo, number[]][] = [[x!, [tf.util.sizeFromShape(x!.shape)]]];
-  if (cos && sin && positions) {
-    views.push([cos, cos.shape], [sin, sin.shape], [positions, [batch * length]]);
-  }
-  const program = new HeadsProgram(
-    [batch, length, heads * headDim],
-    heads,
-    views.length > 1,
-    'merge',
-  );
-  return runOnViews(backend, program, views);
-}
-
 function swiGluGradientKernel(of: 'gate' | 'up') {
   return ({ inputs, backend }: KernelArgs) => {
     const { gate, up, dy } = inputs as Record<string, tf.TensorInfo>;
@@ -401,7 +385,7 @@ export function headsWithGradient(
         gradientRuns.heads++;
         const inputs: tf.NamedTensorMap = { x: dy };
         if (rotary) Object.assign(inputs, { cos, sin, positions });
-        return run(MERGE_HEADS_KERNEL, inputs);
+        return run(MERGE_HEADS_KERNEL, inputs, { heads });
       },
     };
   });
@@ -411,7 +395,7 @@ export function headsWithGradient(
 /** Heads [B, heads, T, d] merged into [B, T, heads·d], with its gradient. Needs `ownTrainingKernelsActive()`. */
 export function mergeHeadsWithGradient(x: tf.Tensor4D): tf.Tensor3D {
   const merge = tf.customGrad((input) => ({
-    value: run<tf.Tensor3D>(MERGE_HEADS_KERNEL, { x: input as tf.Tensor }),
+    value: run<tf.Tensor3D>(MERGE_HEADS_KERNEL, { x: input as tf.Tensor }, { heads: x.shape[1] }),
     gradFunc: (dy: tf.Tensor) => {
       gradientRuns.mergeHeads++;
       return fusedHeads(dy as tf.Tensor3D, x.shape[1]);
@@ -444,7 +428,7 @@ export function registerWebGpuTrainingKernels(): void {
     [RMS_WEIGHT_GRADIENT_KERNEL, weightGradientKernel],
     [SOFTMAX_KERNEL, scaledSoftmaxKernel],
     [SOFTMAX_GRADIENT_KERNEL, scaledSoftmaxGradientKernel],
-    [MERGE_HEADS_KERNEL, mergeHeadsKernel],
+    [MERGE_HEADS_KERNEL, headsKernel('merge')],
     [SWIGLU_GATE_GRADIENT_KERNEL, swiGluGradientKernel('gate')],
     [SWIGLU_UP_GRADIENT_KERNEL, swiGluGradientKernel('up')],
   ]);

@@ -71,8 +71,11 @@ export function rotaryAt(table: RotaryTable, positions: tf.Tensor2D): RotaryTabl
     const rows = positions.reshape([-1]);
     const headDim = 2 * table.cos.shape[1];
     const shape: [number, number, number, number] = [batch, 1, length, headDim];
-    const bothHalves = (half: tf.Tensor2D) =>
-      tf.gather(tf.concat([half, half], 1), rows).reshape(shape) as tf.Tensor4D;
+    // Gathered first: a decode step repeats only its own rows, not the whole table.
+    const bothHalves = (half: tf.Tensor2D) => {
+      const atPositions = tf.gather(half, rows);
+      return tf.concat([atPositions, atPositions], 1).reshape(shape) as tf.Tensor4D;
+    };
     return {
       cos: bothHalves(table.cos),
       sin: bothHalves(table.sin),

@@ -10,9 +10,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Checkpoint } from '../jobs';
 import { disposeModelWeights } from '../model/weights';
-import { createRandom } from '../random';
 import { webGpuMemory } from '../webgpuMemory';
-import { randomModelWeights, SMALL_LLAMA_CONFIG } from './randomModel';
+import { randomModelWeights, randomSequences, SMALL_LLAMA_CONFIG } from './randomModel';
 import { DEFAULT_SFT_OPTIONS, trainSft } from './sft';
 
 const READ_EVERY = 10;
@@ -49,11 +48,7 @@ export async function runGrowthBenchmark(checkpoint: Checkpoint): Promise<Record
   const steps = tf.getBackend() === 'webgpu' ? 50 : 1000;
   const config = SMALL_LLAMA_CONFIG;
   const model = { config, weights: randomModelWeights(config, 1) };
-  const random = createRandom(3);
-  const data = Array.from({ length: SEQUENCES }, () => {
-    const ids = Array.from({ length: LENGTH }, () => Math.floor(random() * config.vocabSize));
-    return { ids, isTarget: ids.map((_, t) => t > 0) };
-  });
+  const data = randomSequences(SEQUENCES, LENGTH, config.vocabSize, 3);
   const readings: MemoryReading[] = [];
   const options = {
     ...DEFAULT_SFT_OPTIONS,

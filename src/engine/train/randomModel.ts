@@ -5,7 +5,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from '../model/config';
 import { parameterShapes, type ModelWeights } from '../model/weights';
-import { streamSeed } from '../random';
+import { createRandom, streamSeed } from '../random';
+import type { TokenizedSequence } from './dataset';
 
 /** Llama-shaped, small enough for a training step to take milliseconds on wasm. */
 export const SMALL_LLAMA_CONFIG: ModelConfig = {
@@ -57,4 +58,18 @@ export function randomModelWeights(config: ModelConfig, seed: number, std = 0.02
     weights.set(name, value);
   });
   return weights;
+}
+
+/** `count` sequences of `length` seeded random token ids, every token after the first a target. */
+export function randomSequences(
+  count: number,
+  length: number,
+  vocabSize: number,
+  seed: number,
+): TokenizedSequence[] {
+  const random = createRandom(seed);
+  return Array.from({ length: count }, () => {
+    const ids = Array.from({ length }, () => Math.floor(random() * vocabSize));
+    return { ids, isTarget: ids.map((_, t) => t > 0) };
+  });
 }
