@@ -21,6 +21,7 @@ import type { ProxyMarked } from 'comlink';
 export type { BackendInfo, BackendRequest } from './backend';
 export type { JobProgress, ModelJob, ProgressListener } from './jobs';
 export type { ModelApi, ModelSource, ModelSummary, ShippedModel } from './model/service';
+export type { WeightStorage } from './model/float16';
 export type { GenerationStep } from './model/generate';
 export type { WebGpuKernelComparison } from './kernelCheck';
 export type { OptimizerComparison } from './webgpuOptimizerCheck';

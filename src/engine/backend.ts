@@ -14,6 +14,8 @@ import { registerWebGpuInferenceKernels } from './webgpuDecodeKernels';
 import { registerWebGpuOptimizerKernels } from './webgpuOptimizerKernels';
 import { registerWebGpuSamplingKernel } from './webgpuSampling';
 import { registerWebGpuTrainingKernels } from './webgpuTrainingKernels';
+import { registerWebGpuFloat16Kernels } from './webgpuFloat16Kernels';
+import { registerHostFloat16Kernels } from './model/float16';
 
 export type { BackendName, BackendRequest } from './backendChoice';
 
@@ -114,6 +116,8 @@ export async function selectBackend(
   registerWebGpuInferenceKernels();
   registerWebGpuSamplingKernel();
   registerWebGpuTrainingKernels();
+  registerWebGpuFloat16Kernels();
+  registerHostFloat16Kernels();
 
   const order: BackendName[] =
     requested === 'auto' ? [...BACKENDS] : [requested, ...BACKENDS.filter((b) => b !== requested)];

@@ -12,6 +12,8 @@ import { inProcessExecutor, type SealExecutor } from './pool/executor';
 import type { SealModel } from './seal/innerLoop';
 import type { CheckpointRecord, RunPosition, RunRecord, SealStore } from './store';
 import { hubConfig } from './train/peft';
+import { logicalShape } from './model/float16';
+import { assignFloat32Weight, readFloat32Weight } from './model/weights';
 
 export type StoredRunEvent =
   { type: 'run'; run: RunRecord; totalSteps?: number } | { type: 'done'; run: RunRecord };
@@ -154,14 +156,14 @@ export type RoundModelRecords = Pick<
   'listCheckpoints' | 'loadCheckpoint' | 'saveCheckpoint'
 >;
 
-/** The model's weights as checkpoint tensors. */
+/** The model's weights as checkpoint tensors (float32, whatever the model keeps in memory). */
 export async function weightTensors(model: SealModel) {
   const tensors = [];
   for (const [name, variable] of model.weights) {
     tensors.push({
       name,
-      shape: [...variable.shape],
-      data: (await variable.data()) as Float32Array,
+      shape: logicalShape(variable),
+      data: await readFloat32Weight(variable),
     });
   }
   return tensors;
@@ -187,7 +189,7 @@ export async function loadRoundModel(
     if (!variable) {
       throw new Error(`checkpoint ${checkpointId} has '${name}', which the model lacks`);
     }
-    tf.tidy(() => variable.assign(tf.tensor(data, shape)));
+    assignFloat32Weight(variable, data, shape);
   }
 }
 

@@ -23,6 +23,12 @@ import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
 import { matMulLayout } from './matMulLayout';
 
+/** Four float16 values packed in two int32s, widened. */
+const HALVES4 = `
+  fn halves4(packed : vec2<i32>) -> vec4<f32> {
+    return vec4<f32>(unpack2x16float(bitcast<u32>(packed.x)), unpack2x16float(bitcast<u32>(packed.y)));
+  }`;
+
 /** Output rows and columns below which a product goes to tfjs's own small-output programs. */
 const MIN_OUTPUT_SIDE = 16;
 
@@ -62,6 +68,8 @@ export interface MatMulPlan {
   vectorB: boolean;
   vectorOut: boolean;
   tile: TileShape;
+  /** Whether B is float16 pairs packed in int32 (model/float16.ts), read four halves at a time. */
+  halvesB?: boolean;
 }
 
 /**
@@ -80,6 +88,7 @@ function stageTileSource(options: {
   outerStart: string;
   threads: number;
   inner: number;
+  halves?: boolean;
 }): string {
   const { name, tile, outerTile, contiguousInner, vector, outerDim, batchVar, outerStart, inner } =
     options;
@@ -96,9 +105,10 @@ function stageTileSource(options: {
   // Row-major offset of (outer, k) in this batch's matrix: [outer][K] or [K][outer].
   const offset = contiguousInner ? `o * uniforms.dimK + k` : `k * ${outerDim} + o`;
   const matrixSize = `${outerDim} * uniforms.dimK`;
-  const read = vector
+  let read = vector
     ? `${name}[(${batchVar} * ${matrixSize} + ${offset}) / 4]`
     : `${name}[${batchVar} * ${matrixSize} + ${offset}]`;
+  if (options.halves) read = `halves4(${read})`;
   const zero = vector ? 'vec4<f32>(0.0)' : '0.0';
   let store: string;
   if (!vector) {
@@ -148,7 +158,7 @@ export class OwnMatMulProgram implements WebGPUProgram {
       Math.ceil(plan.rows / shape.rows),
       plan.batch,
     ];
-    this.variableComponents = [plan.vectorA ? 4 : 1, plan.vectorB ? 4 : 1];
+    this.variableComponents = [plan.vectorA ? 4 : 1, plan.halvesB ? 2 : plan.vectorB ? 4 : 1];
     this.outputComponent = plan.vectorOut ? 4 : 1;
     const flags = [
       plan.transposeA,
@@ -156,6 +166,7 @@ export class OwnMatMulProgram implements WebGPUProgram {
       plan.vectorA,
       plan.vectorB,
       plan.vectorOut,
+      plan.halvesB ?? false,
     ].map(Number);
     const tile = [shape.rows, shape.columns, shape.inner, shape.blockRows, shape.blockColumns];
     this.shaderKey = `sealMatMul_${tile.join('_')}_${flags.join('')}`;
@@ -208,6 +219,7 @@ export class OwnMatMulProgram implements WebGPUProgram {
       outerStart: 'columnStart',
       threads,
       inner: shape.inner,
+      halves: plan.halvesB,
     });
     const value = `acc[r * ${columnVectors} + c]`;
     const write = plan.vectorOut
@@ -218,6 +230,7 @@ export class OwnMatMulProgram implements WebGPUProgram {
            }
          }`;
     return `
+  ${plan.halvesB ? HALVES4 : ''}
   var<workgroup> tileA : array<array<vec4<f32>, ${shape.rows / 4}>, ${shape.inner}>;
   var<workgroup> tileB : array<array<vec4<f32>, ${shape.columns / 4}>, ${shape.inner}>;
 
@@ -305,6 +318,8 @@ export interface MatVecPlan {
   /** Whether A and B are read as vec4 along the inner axis. */
   vector: boolean;
   outShape: number[];
+  /** Whether B is packed float16 pairs (then `vector` holds: four halves per read). */
+  halvesB?: boolean;
 }
 
 /**
@@ -345,13 +360,17 @@ class OwnMatVecProgram implements WebGPUProgram {
     this.outputShape = [plan.rows, plan.columns];
     this.dispatch = [Math.ceil(plan.columns / MATVEC_OUTPUTS), plan.rows, 1];
     const width = plan.vector ? 4 : 1;
-    this.variableComponents = [width, width];
-    this.shaderKey = `sealMatVec_${plan.vector}`;
+    this.variableComponents = [width, plan.halvesB ? 2 : width];
+    this.shaderKey = `sealMatVec_${plan.vector}_${plan.halvesB ?? false}`;
   }
 
   getUserCode(): string {
     const multiply = this.plan.vector ? 'dot(a, b)' : 'a * b';
+    const readB = this.plan.halvesB
+      ? 'halves4(B[column * uniforms.units + k])'
+      : 'B[column * uniforms.units + k]';
     return `
+  ${this.plan.halvesB ? HALVES4 : ''}
   var<workgroup> partial : array<f32, ${MATVEC_OUTPUTS * MATVEC_LANES}>;
 
   fn main() {
@@ -363,7 +382,7 @@ class OwnMatVecProgram implements WebGPUProgram {
       // Units are vec4s (or floats) along K; neighbouring lanes read neighbouring units.
       for (var k = lane; k < uniforms.units; k = k + ${MATVEC_LANES}) {
         let a = A[row * uniforms.units + k];
-        let b = B[column * uniforms.units + k];
+        let b = ${readB};
         sum = sum + ${multiply};
       }
     }
@@ -424,14 +443,16 @@ export function reshapeOnBackend(
   return kernel({ inputs: { x }, backend, attrs: { shape } }) as tf.TensorInfo;
 }
 
-function matVec(
+/** Runs the matrix-vector program on A and B (B packed halves when the plan says so). */
+export function matVec(
   backend: WebGPUBackend,
   a: tf.TensorInfo,
   b: tf.TensorInfo,
   plan: MatVecPlan,
 ): tf.TensorInfo {
   const a2d = reshapeOnBackend(backend, a, [plan.rows, plan.inner]);
-  const b2d = reshapeOnBackend(backend, b, [plan.columns, plan.inner]);
+  const storedInner = plan.halvesB ? plan.inner / 2 : plan.inner;
+  const b2d = reshapeOnBackend(backend, b, [plan.columns, storedInner]);
   matMulRuns++;
   const out = backend.runWebGPUProgram(new OwnMatVecProgram(plan), [a2d, b2d], 'float32', [
     { type: 'int32', data: [plan.rows] },
@@ -443,42 +464,48 @@ function matVec(
   return shaped;
 }
 
+/** Runs the tiled program on A and B as `plan` lays them out (B packed halves when it says so). */
+export function tiledMatMul(
+  backend: WebGPUBackend,
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  plan: MatMulPlan & { outShape: number[] },
+): tf.TensorInfo {
+  // Reshapes only relabel the buffer on webgpu (no copy).
+  const batched = (x: tf.TensorInfo) =>
+    reshapeOnBackend(backend, x, [
+      tf.util.sizeFromShape(x.shape.slice(0, -2)),
+      ...(x.shape.slice(-2) as [number, number]),
+    ]);
+  const a3d = batched(a);
+  const b3d = batched(b);
+  matMulRuns++;
+  const dimensions = [plan.rows, plan.columns, plan.inner].map((d) => ({
+    type: 'int32',
+    data: [d],
+  }));
+  const out = backend.runWebGPUProgram(
+    new OwnMatMulProgram(plan),
+    [a3d, b3d],
+    'float32',
+    dimensions,
+  );
+  const shaped = reshapeOnBackend(backend, out, plan.outShape);
+  for (const temporary of [a3d, b3d, out]) backend.disposeData(temporary.dataId);
+  return shaped;
+}
+
 function ownBatchMatMul(stock: tf.KernelFunc) {
   return (args: MatMulArgs): tf.TensorInfo => {
     const { inputs, backend, attrs } = args;
-    const plan = ownKernelsEnabled
-      ? planMatMul(inputs.a, inputs.b, attrs.transposeA, attrs.transposeB)
-      : null;
-    if (!plan) {
-      const vectorPlan = ownKernelsEnabled
-        ? planMatVec(inputs.a, inputs.b, attrs.transposeA, attrs.transposeB)
-        : null;
-      if (vectorPlan) return matVec(backend, inputs.a, inputs.b, vectorPlan);
-      return stock(args as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
+    if (ownKernelsEnabled) {
+      const { a, b } = inputs;
+      const plan = planMatMul(a, b, attrs.transposeA, attrs.transposeB);
+      if (plan) return tiledMatMul(backend, a, b, plan);
+      const vectorPlan = planMatVec(a, b, attrs.transposeA, attrs.transposeB);
+      if (vectorPlan) return matVec(backend, a, b, vectorPlan);
     }
-    const [aRows, aColumns] = inputs.a.shape.slice(-2) as [number, number];
-    const [bRows, bColumns] = inputs.b.shape.slice(-2) as [number, number];
-    // Reshapes only relabel the buffer on webgpu (no copy).
-    const a3d = reshapeOnBackend(backend, inputs.a, [
-      tf.util.sizeFromShape(inputs.a.shape.slice(0, -2)),
-      aRows,
-      aColumns,
-    ]);
-    const b3d = reshapeOnBackend(backend, inputs.b, [
-      tf.util.sizeFromShape(inputs.b.shape.slice(0, -2)),
-      bRows,
-      bColumns,
-    ]);
-    const program = new OwnMatMulProgram(plan);
-    matMulRuns++;
-    const dimensions = [plan.rows, plan.columns, plan.inner].map((d) => ({
-      type: 'int32',
-      data: [d],
-    }));
-    const out = backend.runWebGPUProgram(program, [a3d, b3d], 'float32', dimensions);
-    const shaped = reshapeOnBackend(backend, out, plan.outShape);
-    for (const temporary of [a3d, b3d, out]) backend.disposeData(temporary.dataId);
-    return shaped;
+    return stock(args as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
   };
 }
 

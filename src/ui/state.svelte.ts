@@ -8,6 +8,7 @@ import type {
   ModelJob,
   ModelSource,
   ModelSummary,
+  WeightStorage,
 } from '../engine/api';
 import { Comlink, connectEngine, newJobId, progressProxy, type EngineClient } from './engineClient';
 import type { BackendRequest } from '../engine/backendChoice';
@@ -76,7 +77,11 @@ export function listenToEngine(): void {
 }
 
 /** Loads a model in the engine, keeping progress, errors and the result in `app`. */
-export async function loadModel(source: ModelSource, label: string): Promise<void> {
+export async function loadModel(
+  source: ModelSource,
+  label: string,
+  options: { weightStorage?: WeightStorage } = {},
+): Promise<void> {
   if (app.modelLoad) throw new Error(`${app.modelLoad.label} is still loading`);
   const jobId = newJobId('model-load');
   app.modelLoad = { jobId, label, progress: null };
@@ -89,6 +94,7 @@ export async function loadModel(source: ModelSource, label: string): Promise<voi
       progressProxy((progress) => {
         if (app.modelLoad?.jobId === jobId) app.modelLoad = { jobId, label, progress };
       }),
+      options,
     );
   } catch (cause) {
     if (isCancelled(cause)) {

@@ -11,6 +11,8 @@
  *
  * Weights keep Hugging Face's names and layouts (a linear's weight is [out, in]), and every
  * linear goes through an optional `LinearAdapter` so LoRA can plug in without touching this file.
+ * A matrix may be stored as float16 pairs (float16.ts): products then read it packed, and the
+ * embedding's gathered rows are widened.
  * `forward` runs a whole sequence and is differentiable (training uses it); `forwardCached`
  * appends tokens to a `KvCache` and returns only the last position's logits (generation uses it).
  * On webgpu with our kernels on, `forwardCached` runs RMSNorm, RoPE with the split into heads,
@@ -23,6 +25,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from './config';
 import type { KvCache } from './kvCache';
 import { multiplyByTransposedWeight } from '../wasmKernels';
+import { isPackedHalves, multiplyByTransposedHalves, unpackHalves } from './float16';
 import {
   fusedAttention,
   fusedHeads,
@@ -182,7 +185,9 @@ class Decoder {
 
   /** Final-norm hidden states [B, T, hidden] for token ids [B, T]. */
   run(inputIds: tf.Tensor2D, attention: AttentionInputs): tf.Tensor3D {
-    let hidden = tf.gather(this.param('model.embed_tokens.weight'), inputIds) as tf.Tensor3D;
+    // A packed embedding's rows are gathered packed, then widened.
+    const embedding = this.param('model.embed_tokens.weight');
+    let hidden = unpackHalves(tf.gather(embedding, inputIds)) as tf.Tensor3D;
     for (let layer = 0; layer < this.config.numLayers; layer++) {
       // Each layer in its own tidy: a layer's intermediates are freed before the next one runs
       // (a gradient tape keeps what backpropagation needs).
@@ -284,10 +289,10 @@ class Decoder {
     bias: tf.Tensor | null,
   ): tf.Tensor3D {
     const [batch, length, features] = x.shape;
-    let rows = multiplyByTransposedWeight(
-      x.reshape([batch * length, features]),
-      weight as tf.Tensor2D,
-    );
+    const multiply = isPackedHalves(weight)
+      ? multiplyByTransposedHalves
+      : multiplyByTransposedWeight;
+    let rows = multiply(x.reshape([batch * length, features]), weight as tf.Tensor2D);
     if (bias) rows = rows.add(bias);
     const output = rows.reshape([batch, length, weight.shape[0]!]) as tf.Tensor3D;
     return this.adapter ? (this.adapter.adapt(path, x, output) as tf.Tensor3D) : output;

@@ -6,11 +6,13 @@ import type { Architecture, ModelConfig } from './config';
 import { generationDefaults, type GenerationDefaults } from './generateText';
 import { standaloneSession, type LoadedModel, type ModelSession } from './session';
 import { loadModelFiles, type LoadFilesOptions, type ModelSource } from './sources';
+import type { WeightStorage } from './float16';
 import { createTokenizer, type Tokenizer } from './tokenizer';
 import {
   checkWeightFiles,
   estimateModelMemory,
   loadModelWeights,
+  weightStorageOf,
   type ModelMemoryEstimate,
 } from './weights';
 
@@ -24,8 +26,10 @@ export interface ModelSummary {
   parameters: number;
   /** Size of the model's files. */
   fileBytes: number;
-  /** How the weights are stored (they are widened to float32 when loaded). */
+  /** How the weights are stored in the files. */
   storedDtypes: string[];
+  /** How the loaded model keeps its matrices in memory. */
+  weightStorage: WeightStorage;
   contextTokens: number;
   memory: ModelMemoryEstimate;
   fromCache: boolean;
@@ -70,6 +74,7 @@ export async function loadModel(
         message: `creating tensors (${Math.min(built, tensorCount)} of ${tensorCount})`,
       });
     },
+    options.weightStorage,
   );
   const model: LoadedModel = {
     id: files.id,
@@ -98,8 +103,10 @@ export function describeModel(
   files: Pick<ModelSummary, 'fileBytes' | 'storedDtypes' | 'fromCache' | 'warnings'>,
 ): ModelSummary {
   const contextTokens = Math.min(model.config.maxPositionEmbeddings, SUMMARY_CONTEXT_TOKENS);
-  const memory = estimateModelMemory(model.config, contextTokens);
+  const weightStorage = weightStorageOf(model.weights);
+  const memory = estimateModelMemory(model.config, contextTokens, 1, weightStorage);
   return {
+    weightStorage,
     id: model.id,
     architecture: model.config.architecture,
     config: model.config,

@@ -4,6 +4,7 @@
  */
 import type { BackendInfo } from '../backend';
 import type { JobRegistry, ProgressListener } from '../jobs';
+import type { WeightStorage } from './float16';
 import { describeModel, loadModel, type ModelSummary } from './loader';
 import type { ModelSession } from './session';
 import {
@@ -25,7 +26,12 @@ export interface ModelApi {
    * makes it the loaded model; the previous one stays loaded until this one is ready. Progress
    * is in bytes; cancel with the engine's `cancel(jobId)`.
    */
-  load(jobId: string, source: ModelSource, onProgress?: ProgressListener): Promise<ModelSummary>;
+  load(
+    jobId: string,
+    source: ModelSource,
+    onProgress?: ProgressListener,
+    options?: { weightStorage?: WeightStorage },
+  ): Promise<ModelSummary>;
   /** The loaded model, or null; one made in memory (the tiny demo model) has no files. */
   current(): Promise<ModelSummary | null>;
   /** Frees the loaded model. */
@@ -52,7 +58,7 @@ export function createModelService(options: ModelServiceOptions): ModelApi {
       return listShippedModels(options.appBaseUrl);
     },
 
-    async load(jobId, source, onProgress) {
+    async load(jobId, source, onProgress, { weightStorage } = {}) {
       return options.jobs.runOnModel(jobId, 'a model load', async (checkpoint, signal) => {
         const started = performance.now();
         const loaded = await loadModel(source, {
@@ -64,11 +70,15 @@ export function createModelService(options: ModelServiceOptions): ModelApi {
           signal,
           onProgress,
           session: options.session,
+          weightStorage,
         });
         summary = loaded;
         const seconds = ((performance.now() - started) / 1000).toFixed(1);
         const where = loaded.fromCache ? 'from the cache' : 'downloaded';
-        options.log('info', `Loaded ${loaded.id} (${where}) in ${seconds} s`);
+        options.log(
+          'info',
+          `Loaded ${loaded.id} (${where}, ${loaded.weightStorage} weights) in ${seconds} s`,
+        );
         for (const warning of loaded.warnings) options.log('warn', warning);
         return loaded;
       });

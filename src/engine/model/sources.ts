@@ -8,6 +8,7 @@ import type { Checkpoint, ProgressListener } from '../jobs';
 import { parseModelConfig, type ModelConfig } from './config';
 import { announcedLength, checkSha256, openUrl, readBody } from './download';
 import { parseSafetensors, type SafetensorsFile } from './safetensors';
+import type { WeightStorage } from './float16';
 import { estimateModelMemory } from './weights';
 
 export type ModelSource =
@@ -44,6 +45,8 @@ export interface LoadFilesOptions {
   hubEndpoint?: string;
   /** When given, a model whose largest tensor exceeds them is refused before its weights load. */
   limits?: DeviceLimits | null;
+  /** How the weights will be kept (the limits are checked for it); default float32. */
+  weightStorage?: WeightStorage;
   checkpoint?: Checkpoint;
   /** Aborts downloads at once (a checkpoint only stops the job between reads). */
   signal?: AbortSignal;
@@ -200,7 +203,7 @@ async function download(
   totalBytes = configOpened.size ?? 0;
   const configBytes = await readOpened('config.json', configOpened);
   const config = parseModelConfig(parseJson(configBytes, 'config.json'), 'config.json');
-  if (options.limits) checkFitsDevice(config, options.limits, location.id);
+  if (options.limits) checkFitsDevice(config, options.limits, location.id, options.weightStorage);
   const files = new Map<string, Uint8Array>([['config.json', configBytes]]);
 
   const weightNames = await findWeightFiles(location, signal, async (name, opened) => {
@@ -338,12 +341,17 @@ function checkIndexMatchesShards(index: Record<string, unknown>, shards: Safeten
   }
 }
 
-function checkFitsDevice(config: ModelConfig, limits: DeviceLimits, id: string): void {
-  const estimate = estimateModelMemory(config);
+function checkFitsDevice(
+  config: ModelConfig,
+  limits: DeviceLimits,
+  id: string,
+  storage: WeightStorage = 'float32',
+): void {
+  const estimate = estimateModelMemory(config, undefined, 1, storage);
   const limit = Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize);
   if (estimate.largestTensorBytes > limit) {
     throw new Error(
-      `${id} cannot run on this GPU: its largest tensor '${estimate.largestTensorName}' needs ${formatSize(estimate.largestTensorBytes)} as float32, but the adapter allows buffers of at most ${formatSize(limits.maxBufferSize)} and storage bindings of at most ${formatSize(limits.maxStorageBufferBindingSize)} (whole model: ${formatSize(estimate.parameterBytes)})`,
+      `${id} cannot run on this GPU: its largest tensor '${estimate.largestTensorName}' needs ${formatSize(estimate.largestTensorBytes)} as ${storage}, but the adapter allows buffers of at most ${formatSize(limits.maxBufferSize)} and storage bindings of at most ${formatSize(limits.maxStorageBufferBindingSize)} (whole model: ${formatSize(estimate.parameterBytes)})`,
     );
   }
 }
@@ -372,7 +380,8 @@ async function readFromCache(
     options.onProgress?.({ done, total, message: `${name} (from this browser’s cache)` });
     if (name === 'config.json') {
       config = parseModelConfig(parseJson(bytes, name), name);
-      if (options.limits) checkFitsDevice(config, options.limits, manifest.id);
+      if (options.limits)
+        checkFitsDevice(config, options.limits, manifest.id, options.weightStorage);
     }
   }
   if (!config) return null;

@@ -6,15 +6,26 @@ import * as tf from '@tensorflow/tfjs';
 import type { Checkpoint } from '../jobs';
 import type { ModelConfig } from './config';
 import type { SafetensorsFile } from './safetensors';
+import {
+  isPackedHalves,
+  packFloat16,
+  packHalves,
+  unpackHalves,
+  packedShape,
+  storedAsHalves,
+  type WeightStorage,
+} from './float16';
 
 /**
  * HF parameter name (e.g. 'model.layers.0.self_attn.q_proj.weight') → float32 variable in the HF
- * layout (Linear weights are [out, in]). Created non-trainable: full fine-tuning flips
- * `.trainable`, merging an adapter assigns in place. Tied models have no 'lm_head.weight'.
+ * layout (Linear weights are [out, in]), or for a model loaded with float16 storage, its matrices
+ * as packed halves (int32 [out, in / 2], see float16.ts). Created non-trainable: full fine-tuning
+ * flips `.trainable`, merging an adapter assigns in place. Tied models have no 'lm_head.weight'.
  */
 export type ModelWeights = Map<string, tf.Variable>;
 
 const BYTES_PER_FLOAT32 = 4;
+const BYTES_PER_FLOAT16 = 2;
 
 /** Every parameter of `config`'s model, in checkpoint order, with its shape. */
 export function parameterShapes(config: ModelConfig): [string, number[]][] {
@@ -51,7 +62,7 @@ export function countParameters(config: ModelConfig): number {
 
 export interface ModelMemoryEstimate {
   parameters: number;
-  /** All parameters as float32. */
+  /** All parameters as they are stored (matrices as float16 with float16 storage). */
   parameterBytes: number;
   /** Keys and values of every layer for `contextLength` tokens × `batchSize`, float32. */
   kvCacheBytes: number;
@@ -65,17 +76,22 @@ export function estimateModelMemory(
   config: ModelConfig,
   contextLength = config.maxPositionEmbeddings,
   batchSize = 1,
+  storage: WeightStorage = 'float32',
 ): ModelMemoryEstimate {
   let largestTensorName = '';
-  let largestElements = -1;
+  let largestTensorBytes = -1;
+  let parameterBytes = 0;
   for (const [name, shape] of parameterShapes(config)) {
-    if (elementCount(shape) > largestElements) {
-      largestElements = elementCount(shape);
+    const bytes =
+      elementCount(shape) *
+      (storedAsHalves(shape, storage) ? BYTES_PER_FLOAT16 : BYTES_PER_FLOAT32);
+    parameterBytes += bytes;
+    if (bytes > largestTensorBytes) {
+      largestTensorBytes = bytes;
       largestTensorName = name;
     }
   }
   const parameters = countParameters(config);
-  const parameterBytes = parameters * BYTES_PER_FLOAT32;
   const kvCacheBytes =
     2 *
     config.numLayers *
@@ -88,7 +104,7 @@ export function estimateModelMemory(
     parameters,
     parameterBytes,
     kvCacheBytes,
-    largestTensorBytes: largestElements * BYTES_PER_FLOAT32,
+    largestTensorBytes,
     largestTensorName,
     totalBytes: parameterBytes + kvCacheBytes,
   };
@@ -103,12 +119,14 @@ export interface LoadedWeights {
 /**
  * Builds the model's variables from one or more safetensors files (the shards of a checkpoint).
  * Every expected tensor must be present exactly once with the expected shape; on any error or a
- * cancel at a checkpoint, the variables made so far are disposed.
+ * cancel at a checkpoint, the variables made so far are disposed. With float16 storage the
+ * matrices are packed here, in memory, so no float32 copy of them ever reaches the device.
  */
 export async function loadModelWeights(
   config: ModelConfig,
   files: SafetensorsFile[],
   checkpoint: Checkpoint = async () => {},
+  storage: WeightStorage = 'float32',
 ): Promise<LoadedWeights> {
   const { owners, expected } = checkWeightFiles(config, files);
 
@@ -117,10 +135,7 @@ export async function loadModelWeights(
     for (const [name, shape] of expected) {
       await checkpoint();
       const values = owners.get(name)!.readFloat32(name);
-      weights.set(
-        name,
-        tf.tidy(() => tf.variable(tf.tensor(values, shape, 'float32'), false)),
-      );
+      weights.set(name, storedVariable(values, shape, storage));
     }
   } catch (error) {
     disposeModelWeights(weights);
@@ -168,6 +183,49 @@ export function checkWeightFiles(
     }
   }
   return { owners, expected };
+}
+
+/** A non-trainable variable holding `values` of `shape`, packed when `storage` says so. */
+export function storedVariable(
+  values: Float32Array,
+  shape: number[],
+  storage: WeightStorage,
+): tf.Variable {
+  return tf.tidy(() =>
+    storedAsHalves(shape, storage)
+      ? tf.variable(tf.tensor(packFloat16(values), packedShape(shape), 'int32'), false)
+      : tf.variable(tf.tensor(values, shape, 'float32'), false),
+  );
+}
+
+/** How `weights` are stored: float16 when any matrix is packed. */
+export function weightStorageOf(weights: ModelWeights): WeightStorage {
+  return [...weights.values()].some(isPackedHalves) ? 'float16' : 'float32';
+}
+
+/** The float32 values a weight stands for (widened when it is stored as halves). */
+export async function readFloat32Weight(variable: tf.Variable): Promise<Float32Array> {
+  const wide = unpackHalves(variable);
+  try {
+    return (await wide.data()) as Float32Array;
+  } finally {
+    if (wide !== variable) wide.dispose();
+  }
+}
+
+/**
+ * Sets a weight to float32 `values` of the shape it stands for, rounded to float16 when it is
+ * stored as halves.
+ */
+export function assignFloat32Weight(
+  variable: tf.Variable,
+  values: Float32Array,
+  shape: readonly number[],
+): void {
+  tf.tidy(() => {
+    const wide = tf.tensor(values, [...shape], 'float32');
+    variable.assign(isPackedHalves(variable) ? packHalves(wide) : wide);
+  });
 }
 
 export function disposeModelWeights(weights: ModelWeights): void {

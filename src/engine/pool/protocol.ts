@@ -9,10 +9,11 @@ import type { ModelWeights } from '../model/weights';
 import type { SealModel } from '../seal/innerLoop';
 import type { SealTask } from './tasks';
 
+/** A weight as its variable holds it: float32, or float16 pairs packed in int32 (float16.ts). */
 export interface WeightValues {
   name: string;
   shape: number[];
-  values: Float32Array;
+  values: Float32Array | Int32Array;
 }
 
 /** Everything a worker needs to build its own copy of a model. */
@@ -43,15 +44,23 @@ export type PoolReply =
   | { id: number; ok: true; result: unknown }
   | { id: number; ok: false; error: PoolErrorDescription };
 
-/** The model's current weights, read without blocking the thread. */
+/**
+ * The model's current weights, stored as they are (so workers compute with the same float16 or
+ * float32 values), read without blocking the thread.
+ */
 export async function readWeightValues(weights: ModelWeights): Promise<WeightValues[]> {
   return Promise.all(
     [...weights].map(async ([name, variable]) => ({
       name,
       shape: variable.shape,
-      values: (await variable.data()) as Float32Array,
+      values: (await variable.data()) as Float32Array | Int32Array,
     })),
   );
+}
+
+/** A tensor holding `values`, of their dtype. */
+function weightTensor({ values, shape }: Omit<WeightValues, 'name'>): tf.Tensor {
+  return tf.tensor(values, shape, values instanceof Int32Array ? 'int32' : 'float32');
 }
 
 export async function snapshotModel(model: SealModel): Promise<ModelSnapshot> {
@@ -72,10 +81,7 @@ export async function snapshotModel(model: SealModel): Promise<ModelSnapshot> {
 /** Variables holding `weights`, created non-trainable like loaded models' weights. */
 export function variablesOf(weights: readonly WeightValues[]): ModelWeights {
   return new Map(
-    weights.map(({ name, shape, values }) => [
-      name,
-      tf.tidy(() => tf.variable(tf.tensor(values, shape, 'float32'), false)),
-    ]),
+    weights.map((weight) => [weight.name, tf.tidy(() => tf.variable(weightTensor(weight), false))]),
   );
 }
 
@@ -84,9 +90,9 @@ export function assignWeightValues(target: ModelWeights, weights: readonly Weigh
   if (weights.length !== target.size) {
     throw new Error(`expected ${target.size} weights, got ${weights.length}`);
   }
-  for (const { name, shape, values } of weights) {
-    const variable = target.get(name);
-    if (!variable) throw new Error(`the model has no weight '${name}'`);
-    tf.tidy(() => variable.assign(tf.tensor(values, shape, 'float32')));
+  for (const weight of weights) {
+    const variable = target.get(weight.name);
+    if (!variable) throw new Error(`the model has no weight '${weight.name}'`);
+    tf.tidy(() => variable.assign(weightTensor(weight)));
   }
 }

@@ -42,7 +42,7 @@ import {
   type StoredRunOptions,
 } from '../storedRun';
 import { tokenizeExamples } from '../train/dataset';
-import { withFreshLora } from '../train/lora';
+import { checkFullyTrainable, withFreshLora } from '../train/lora';
 import { DEFAULT_SFT_OPTIONS, trainSft } from '../train/sft';
 import { resolveSealConfig, type LoopPhase, type SealConfig } from './config';
 import type { SealContexts } from './contexts';
@@ -107,6 +107,8 @@ export interface NewSealRun {
 /** Starts a run: stores it (status running), then runs it to its end or a stop. */
 export async function startSealRun(options: SealRunOptions, input: NewSealRun): Promise<RunRecord> {
   const config = resolveSealConfig(input.config);
+  // Refused now rather than at the first M-step, after a whole E-step's work.
+  if (config.outer.mStep.method === 'full') checkFullyTrainable(options.model.weights);
   const run = await options.records.createRun({
     kind: 'seal',
     name: input.name,

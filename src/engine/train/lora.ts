@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { LinearAdapter } from '../model/llama';
+import { isPackedHalves, logicalShape, packHalves, unpackHalves } from '../model/float16';
 import type { ModelWeights } from '../model/weights';
 import { streamSeed } from '../random';
 import { isLoraTarget, LORA_TARGETS, type LoraTarget } from './targets';
@@ -79,7 +80,7 @@ export function checkModulesFit(
     }
     const base = weights.get(`${path}.weight`);
     if (!base) throw new Error(`the model has no linear '${path}' for this adapter`);
-    const [modelOut, modelIn] = base.shape;
+    const [modelOut, modelIn] = logicalShape(base);
     if (inFeatures !== modelIn || outFeatures !== modelOut) {
       throw new Error(
         `adapter for '${path}' is [${outFeatures}×${inFeatures}], the model's linear is [${modelOut}×${modelIn}]`,
@@ -132,7 +133,8 @@ export class LoraAdapter implements LinearAdapter {
     }
     const modules = new Map<string, LoraModule>();
     for (const path of paths) {
-      const [outFeatures, inFeatures] = weights.get(`${path}.weight`)!.shape as [number, number];
+      const weight = weights.get(`${path}.weight`)!;
+      const [outFeatures, inFeatures] = logicalShape(weight) as [number, number];
       modules.set(path, {
         path,
         a: tf.tidy(() => tf.variable(tf.zeros([settings.rank, inFeatures]), true)),
@@ -222,21 +224,28 @@ export class LoraAdapter implements LinearAdapter {
     return output.add(delta);
   }
 
-  /** W + scale·B·A for the module at `path`, or null when this adapter does not touch it. */
+  /**
+   * W + scale·B·A (float32) for the module at `path`, or null when this adapter does not touch
+   * it; W may be stored as halves.
+   */
   mergedWeight(path: string, base: tf.Tensor): tf.Tensor | null {
     const module = this.modules.get(path);
     if (!module) return null;
-    return tf.tidy(() => base.add(module.b.matMul(module.a).mul(this.scale)));
+    return tf.tidy(() => unpackHalves(base).add(module.b.matMul(module.a).mul(this.scale)));
   }
 
-  /** Adds scale·B·A into the base weights in place; the model then behaves as base + adapter. */
+  /**
+   * Adds scale·B·A into the base weights in place; the model then behaves as base + adapter
+   * (rounded to float16 where the weights are stored as halves).
+   */
   mergeInto(weights: ModelWeights): void {
     this.checkFits(weights);
     for (const path of this.modules.keys()) {
       const base = weights.get(`${path}.weight`)!;
-      const merged = this.mergedWeight(path, base)!;
-      base.assign(merged);
-      merged.dispose();
+      tf.tidy(() => {
+        const merged = this.mergedWeight(path, base)!;
+        base.assign(isPackedHalves(base) ? packHalves(merged) : merged);
+      });
     }
   }
 
@@ -260,8 +269,21 @@ export async function withFreshLora<T>(
   }
 }
 
-/** Makes every base weight trainable (full fine-tuning) or frozen again; returns them. */
+/** Refuses weights stored as float16 halves, which full fine-tuning cannot train. */
+export function checkFullyTrainable(weights: ModelWeights): void {
+  if ([...weights.values()].some(isPackedHalves)) {
+    throw new Error(
+      'full fine-tuning needs float32 weights, and this model keeps its matrices as float16: reload it with float32 weights, or train a LoRA adapter (which works on float16 weights)',
+    );
+  }
+}
+
+/**
+ * Makes every base weight trainable (full fine-tuning) or frozen again; returns them. Weights
+ * stored as float16 halves are refused before anything changes.
+ */
 export function setBaseTrainable(weights: ModelWeights, trainable: boolean): tf.Variable[] {
+  if (trainable) checkFullyTrainable(weights);
   for (const variable of weights.values()) variable.trainable = trainable;
   return [...weights.values()];
 }

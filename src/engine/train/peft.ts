@@ -10,6 +10,7 @@ import * as v from 'valibot';
 import type { ModelConfig } from '../model/config';
 import { parseSafetensors, serializeSafetensors, type SafetensorsFile } from '../model/safetensors';
 import type { ModelWeights } from '../model/weights';
+import { unpackHalves } from '../model/float16';
 import { checkModulesFit, LoraAdapter, type LoraSettings } from './lora';
 import { isLoraTarget, LORA_TARGETS } from './targets';
 import {
@@ -337,9 +338,10 @@ export async function exportMergedModel(
   adapter?.checkFits(weights);
   const tensors = [];
   for (const [name, variable] of weights) {
-    const merged = adapter?.mergedWeight(name.replace(/\.weight$/, ''), variable) ?? null;
-    tensors.push({ name, shape: variable.shape, data: await floats(merged ?? variable) });
-    merged?.dispose();
+    const merged =
+      adapter?.mergedWeight(name.replace(/\.weight$/, ''), variable) ?? unpackHalves(variable);
+    tensors.push({ name, shape: merged.shape, data: await floats(merged) });
+    if (merged !== variable) merged.dispose();
   }
   return {
     config: JSON.stringify(hubConfig(config), null, 2) + '\n',

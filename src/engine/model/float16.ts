@@ -1,0 +1,173 @@
+/**
+ * Weights stored as float16: half the memory of float32, for the frozen base weights of a model
+ * (inference and LoRA training). tfjs has no float16 dtype, so two halves share one int32
+ * element, the first in the low 16 bits as WGSL's `pack2x16float` lays them out: a [rows, cols]
+ * matrix is held as an int32 tensor [rows, cols / 2]. Computation stays float32: webgpu's
+ * products read the halves straight from the packed buffer (webgpuFloat16Kernels.ts), every other
+ * use widens a packed tensor to float32 first (`unpackHalves`) and frees the copy after.
+ *
+ * Model parameters are all floats, so an int32 weight is always a packed one.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { float16BitsToFloat32 } from './safetensors';
+
+/** How a loaded model keeps its matrices in memory. */
+export type WeightStorage = 'float32' | 'float16';
+
+export const WEIGHT_STORAGES: readonly WeightStorage[] = ['float32', 'float16'];
+
+export const PACK_KERNEL = 'SealPackFloat16';
+export const UNPACK_KERNEL = 'SealUnpackFloat16';
+/** a · b or a · bᵀ with b packed (webgpu only; elsewhere b is widened for tfjs's matMul). */
+export const HALVES_MATMUL_KERNEL = 'SealFloat16MatMul';
+
+const scratch = new Float32Array(1);
+const scratchBits = new Uint32Array(scratch.buffer);
+
+/** The float16 nearest to `value` (ties to even; beyond ±65504 it becomes ±Infinity), as bits. */
+export function float16Bits(value: number): number {
+  scratch[0] = value;
+  const bits = scratchBits[0]!;
+  const sign = (bits >>> 16) & 0x8000;
+  const exponent = (bits >>> 23) & 0xff;
+  const mantissa = bits & 0x7fffff;
+  if (exponent === 0xff) return sign | 0x7c00 | (mantissa === 0 ? 0 : 0x200);
+  // The exponent rebiased for float16 (bias 15 instead of 127).
+  const halfExponent = exponent - 112;
+  if (halfExponent >= 0x1f) return sign | 0x7c00;
+  if (halfExponent > 0) {
+    const half = sign | (halfExponent << 10) | (mantissa >>> 13);
+    const rest = mantissa & 0x1fff;
+    // A carry out of the mantissa moves into the exponent, which is the right rounding.
+    return rest > 0x1000 || (rest === 0x1000 && (half & 1) === 1) ? half + 1 : half;
+  }
+  // Subnormal: the value is m · 2^-24 with m the 24-bit significand shifted right.
+  const shift = 14 - halfExponent;
+  if (shift > 24) return sign;
+  const significand = mantissa | 0x800000;
+  const half = significand >>> shift;
+  const rest = significand & ((1 << shift) - 1);
+  const halfway = 1 << (shift - 1);
+  return sign | (rest > halfway || (rest === halfway && (half & 1) === 1) ? half + 1 : half);
+}
+
+/** Float32 values (an even count) as float16 pairs, the first of each pair in the low bits. */
+export function packFloat16(values: ArrayLike<number>): Int32Array {
+  if (values.length % 2 !== 0) throw new Error(`cannot pack ${values.length} values in pairs`);
+  const packed = new Int32Array(values.length / 2);
+  for (let i = 0; i < packed.length; i++) {
+    packed[i] = float16Bits(values[2 * i]!) | (float16Bits(values[2 * i + 1]!) << 16);
+  }
+  return packed;
+}
+
+/** The float32 values of float16 pairs (exact: every float16 is a float32). */
+export function unpackFloat16(packed: Int32Array): Float32Array {
+  // Little-endian memory puts each pair's low half (its first value) first.
+  return float16BitsToFloat32(new Uint16Array(packed.buffer, packed.byteOffset, packed.length * 2));
+}
+
+/** Whether `tensor` holds packed float16 pairs (see the top of this file). */
+export function isPackedHalves(tensor: tf.Tensor | tf.TensorInfo): boolean {
+  return tensor.dtype === 'int32';
+}
+
+/** The shape `tensor` stands for: a packed one's last dimension counts halves, two per element. */
+export function logicalShape(tensor: tf.Tensor | tf.TensorInfo): number[] {
+  if (!isPackedHalves(tensor)) return tensor.shape;
+  return [...tensor.shape.slice(0, -1), tensor.shape[tensor.shape.length - 1]! * 2];
+}
+
+/** The shape of `shape`'s values packed in pairs along the last dimension. */
+export function packedShape(shape: readonly number[]): number[] {
+  return [...shape.slice(0, -1), shape[shape.length - 1]! / 2];
+}
+
+/** Whether a matrix of this shape is stored packed when the model keeps float16 weights. */
+export function storedAsHalves(shape: readonly number[], storage: WeightStorage): boolean {
+  return storage === 'float16' && shape.length === 2 && shape[1]! % 2 === 0;
+}
+
+/** float32 `x` [..., 2n] rounded to float16 and packed: int32 [..., n]. Has no gradient. */
+export function packHalves(x: tf.Tensor): tf.Tensor {
+  return tf.engine().runKernel(PACK_KERNEL, { x }) as tf.Tensor;
+}
+
+/** Packed halves [..., n] widened to float32 [..., 2n]; a float32 tensor is returned as is. */
+export function unpackHalves(x: tf.Tensor): tf.Tensor {
+  if (!isPackedHalves(x)) return x;
+  return tf.engine().runKernel(UNPACK_KERNEL, { x }) as tf.Tensor;
+}
+
+/** a [rows, k] · b, or · bᵀ, with b packed halves standing for a float32 matrix. No gradient. */
+function matMulHalves(a: tf.Tensor2D, b: tf.Tensor2D, transposeB: boolean): tf.Tensor2D {
+  if (tf.getKernel(HALVES_MATMUL_KERNEL, tf.getBackend())) {
+    return tf.engine().runKernel(HALVES_MATMUL_KERNEL, { a, b }, { transposeB }) as tf.Tensor2D;
+  }
+  return tf.tidy(() => tf.matMul(a, unpackHalves(b), false, transposeB));
+}
+
+/**
+ * x [rows, in] · Wᵀ for a frozen weight W [out, in] held as packed halves, differentiable in x
+ * (the gradient dy · W reads W packed too); W itself gets no gradient.
+ */
+export function multiplyByTransposedHalves(x: tf.Tensor2D, weight: tf.Tensor2D): tf.Tensor2D {
+  const product = tf.customGrad((input) => ({
+    value: matMulHalves(input as tf.Tensor2D, weight, true),
+    gradFunc: (dy) => matMulHalves(dy as tf.Tensor2D, weight, false),
+  }));
+  return product(x) as tf.Tensor2D;
+}
+
+/** What the JavaScript kernels need of a cpu or wasm backend. */
+interface HostBackend {
+  readSync(dataId: object): unknown;
+  makeTensorInfo?(
+    shape: number[],
+    dtype: tf.DataType,
+    values: Int32Array | Float32Array,
+  ): tf.TensorInfo;
+  makeOutput?(
+    shape: number[],
+    dtype: tf.DataType,
+    memoryOffset: undefined,
+    values: Int32Array | Float32Array,
+  ): tf.TensorInfo;
+}
+
+function hostOutput(
+  backend: HostBackend,
+  shape: number[],
+  dtype: tf.DataType,
+  values: Int32Array | Float32Array,
+): tf.TensorInfo {
+  if (backend.makeTensorInfo) return backend.makeTensorInfo(shape, dtype, values);
+  return backend.makeOutput!(shape, dtype, undefined, values);
+}
+
+/** Registers packing and unpacking for the cpu and wasm backends (webgpu has programs of its own). */
+export function registerHostFloat16Kernels(): void {
+  for (const backendName of ['cpu', 'wasm']) {
+    if (tf.getKernel(PACK_KERNEL, backendName)) continue;
+    tf.registerKernel({
+      kernelName: PACK_KERNEL,
+      backendName,
+      kernelFunc: ({ inputs, backend }) => {
+        const { x } = inputs as { x: tf.TensorInfo };
+        const values = (backend as unknown as HostBackend).readSync(x.dataId) as Float32Array;
+        const shape = packedShape(x.shape);
+        return hostOutput(backend as unknown as HostBackend, shape, 'int32', packFloat16(values));
+      },
+    });
+    tf.registerKernel({
+      kernelName: UNPACK_KERNEL,
+      backendName,
+      kernelFunc: ({ inputs, backend }) => {
+        const { x } = inputs as { x: tf.TensorInfo };
+        const packed = (backend as unknown as HostBackend).readSync(x.dataId) as Int32Array;
+        const values = unpackFloat16(packed);
+        return hostOutput(backend as unknown as HostBackend, logicalShape(x), 'float32', values);
+      },
+    });
+  }
+}

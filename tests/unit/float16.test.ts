@@ -1,0 +1,287 @@
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { selectBackend } from '../../src/engine/backend';
+import type { ModelConfig } from '../../src/engine/model/config';
+import {
+  float16Bits,
+  isPackedHalves,
+  logicalShape,
+  packFloat16,
+  packHalves,
+  unpackFloat16,
+  unpackHalves,
+} from '../../src/engine/model/float16';
+import { forward } from '../../src/engine/model/llama';
+import { parseSafetensors, serializeSafetensors } from '../../src/engine/model/safetensors';
+import {
+  assignFloat32Weight,
+  disposeModelWeights,
+  estimateModelMemory,
+  loadModelWeights,
+  readFloat32Weight,
+  storedVariable,
+  weightStorageOf,
+  type ModelWeights,
+} from '../../src/engine/model/weights';
+import { readWeightValues, variablesOf } from '../../src/engine/pool/protocol';
+import { variableGrads } from '../../src/engine/train/gradients';
+import { LoraAdapter, setBaseTrainable } from '../../src/engine/train/lora';
+import { randomModelWeights, SMALL_LLAMA_CONFIG } from '../../src/engine/train/randomModel';
+import { makeBatch, weightedTokenLoss } from '../../src/engine/train/sft';
+
+/** Grouped queries, q/k/v biases and tied embeddings: every path of the forward pass. */
+const config: ModelConfig = {
+  ...SMALL_LLAMA_CONFIG,
+  architecture: 'Qwen2ForCausalLM',
+  vocabSize: 64,
+  hiddenSize: 32,
+  intermediateSize: 48,
+  numHeads: 4,
+  numKvHeads: 2,
+  headDim: 8,
+  tieWordEmbeddings: true,
+  attentionBias: true,
+};
+
+describe('float16 bits', () => {
+  it('rounds to the nearest float16, ties to even, with subnormals, infinities and NaN', () => {
+    const cases: [number, number][] = [
+      [1, 0x3c00],
+      [-2, 0xc000],
+      [0.1, 0x2e66],
+      [-0, 0x8000],
+      [65504, 0x7bff],
+      // Halfway between 65504 and 65536 (which is beyond float16): ties to even, so infinity.
+      [65520, 0x7c00],
+      [65519, 0x7bff],
+      [-1e6, 0xfc00],
+      [Infinity, 0x7c00],
+      [2 ** -14, 0x0400],
+      [2 ** -24, 0x0001],
+      // Halfway between 0 and the smallest subnormal: ties to even (zero).
+      [2 ** -25, 0x0000],
+      [3 * 2 ** -25, 0x0002],
+      [1023 * 2 ** -24, 0x03ff],
+      // Halfway between the largest subnormal and the smallest normal: to the even one (normal).
+      [1023.5 * 2 ** -24, 0x0400],
+      // Halfway between 1 and the next float16: ties to even (1); just above it rounds up.
+      [1 + 2 ** -11, 0x3c00],
+      [1 + 3 * 2 ** -11, 0x3c02],
+      [1 + 2 ** -11 + 2 ** -20, 0x3c01],
+      // 2047.5 · 2^-10 lies halfway and carries into the exponent.
+      [2 - 2 ** -11, 0x4000],
+    ];
+    for (const [value, bits] of cases) expect([value, float16Bits(value)]).toEqual([value, bits]);
+    expect(float16Bits(NaN) & 0x7c00).toBe(0x7c00);
+    expect(float16Bits(NaN) & 0x3ff).not.toBe(0);
+  });
+
+  it('gives every finite float16 back from its own value, and the nearest for values between', () => {
+    const all = new Int32Array(0x8000);
+    for (let i = 0; i < all.length; i++) all[i] = 2 * i + ((2 * i + 1) << 16);
+    const values = unpackFloat16(all);
+    for (let bits = 0; bits < 0x10000; bits++) {
+      const value = values[bits]!;
+      if (!Number.isFinite(value)) continue;
+      expect(float16Bits(value)).toBe(Object.is(value, -0) ? 0x8000 : bits);
+    }
+    // Between two neighbouring positive halves the nearer one wins, whichever side it is on.
+    for (let bits = 1; bits < 0x7bff; bits += 97) {
+      const [low, high] = [values[bits]!, values[bits + 1]!];
+      expect(float16Bits(low + (high - low) * 0.49)).toBe(bits);
+      expect(float16Bits(low + (high - low) * 0.51)).toBe(bits + 1);
+    }
+  });
+
+  it('packs pairs with the first value in the low 16 bits, as WGSL does', () => {
+    const packed = packFloat16([1, -2, 0.5, 65504]);
+    expect([...packed].map((p) => [p & 0xffff, p >>> 16])).toEqual([
+      [0x3c00, 0xc000],
+      [0x3800, 0x7bff],
+    ]);
+    expect([...unpackFloat16(packed)]).toEqual([1, -2, 0.5, 65504]);
+    expect(() => packFloat16([1, 2, 3])).toThrow(/pairs/);
+  });
+});
+
+/** `weights` rounded to float16 but kept as float32, and the same stored as packed halves. */
+async function roundedAndPacked(weights: ModelWeights) {
+  const rounded: ModelWeights = new Map();
+  const packed: ModelWeights = new Map();
+  for (const [name, variable] of weights) {
+    const values = (await variable.data()) as Float32Array;
+    packed.set(name, storedVariable(values, variable.shape, 'float16'));
+    const wide = variable.rank === 2 ? unpackFloat16(packFloat16(values)) : values;
+    rounded.set(name, storedVariable(wide, variable.shape, 'float32'));
+  }
+  return { rounded, packed };
+}
+
+function batchOf(rows: number, length: number) {
+  const sequences = Array.from({ length: rows }, (_, row) => {
+    const ids = Array.from({ length: length - row }, (_, t) => (row * 29 + t * 11) % 64);
+    return { ids, isTarget: ids.map((_, t) => t > 1) };
+  });
+  const targets = sequences.reduce((n, s) => n + s.isTarget.filter(Boolean).length, 0);
+  return makeBatch(sequences, targets, config.vocabSize);
+}
+
+for (const backend of ['cpu', 'wasm'] as const) {
+  describe(`float16 weight storage on ${backend}`, () => {
+    let rounded: ModelWeights;
+    let packed: ModelWeights;
+
+    beforeAll(async () => {
+      await selectBackend(backend);
+      const original = randomModelWeights(config, 5, 0.1);
+      ({ rounded, packed } = await roundedAndPacked(original));
+      disposeModelWeights(original);
+    });
+
+    afterAll(() => {
+      disposeModelWeights(rounded);
+      disposeModelWeights(packed);
+    });
+
+    it('packs the matrices only, in half their bytes', () => {
+      const embedding = packed.get('model.embed_tokens.weight')!;
+      expect(embedding.dtype).toBe('int32');
+      expect(embedding.shape).toEqual([64, 16]);
+      expect(logicalShape(embedding)).toEqual([64, 32]);
+      expect(packed.get('model.norm.weight')!.dtype).toBe('float32');
+      expect(packed.get('model.layers.0.self_attn.q_proj.bias')!.dtype).toBe('float32');
+      expect(weightStorageOf(packed)).toBe('float16');
+      expect(weightStorageOf(rounded)).toBe('float32');
+      const bytes = (weights: ModelWeights) =>
+        [...weights.values()].reduce((sum, v) => sum + v.size * 4, 0);
+      const estimate = estimateModelMemory(config, 16, 1, 'float16');
+      expect(bytes(packed)).toBe(estimate.parameterBytes);
+      expect(bytes(rounded)).toBe(estimateModelMemory(config, 16).parameterBytes);
+      expect(bytes(packed) / bytes(rounded)).toBeLessThan(0.52);
+    });
+
+    it('gives the logits of the same model with float32 weights rounded to float16, exactly', async () => {
+      const ids = tf.tensor2d([[1, 5, 9, 13, 2, 40, 63, 7]], undefined, 'int32');
+      const before = tf.memory().numTensors;
+      const fromPacked = forward(config, packed, ids);
+      const fromRounded = forward(config, rounded, ids);
+      expect(await fromPacked.data()).toEqual(await fromRounded.data());
+      tf.dispose([fromPacked, fromRounded]);
+      expect(tf.memory().numTensors).toBe(before);
+      ids.dispose();
+    });
+
+    it("trains a LoRA adapter with the rounded model's gradients, exactly, and merges into halves", async () => {
+      const settings = {
+        targets: ['q_proj', 'v_proj', 'down_proj'],
+        rank: 4,
+        alpha: 8,
+        dropout: 0,
+      };
+      const onPacked = LoraAdapter.create(packed, settings, 2);
+      const onRounded = LoraAdapter.create(rounded, settings, 2);
+      const batch = batchOf(3, 12);
+      try {
+        onPacked.variables().forEach((variable, i) => {
+          const moved = tf.randomNormal(variable.shape, 0, 0.1, 'float32', i);
+          variable.assign(moved);
+          onRounded.variables()[i]!.assign(moved);
+          moved.dispose();
+        });
+        const gradients = async (weights: ModelWeights, adapter: LoraAdapter) => {
+          const model = { config, weights };
+          const { value, grads } = variableGrads(
+            () => weightedTokenLoss(model, batch, adapter),
+            adapter.variables(),
+          );
+          const read = await Promise.all(Object.values(grads).map((g) => g.data()));
+          const loss = (await value.data())[0];
+          tf.dispose([value, ...Object.values(grads)]);
+          return { loss, read };
+        };
+        const before = tf.memory().numTensors;
+        const packedGradients = await gradients(packed, onPacked);
+        expect(tf.memory().numTensors).toBe(before);
+        expect(packedGradients).toEqual(await gradients(rounded, onRounded));
+
+        const path = 'model.layers.1.self_attn.q_proj';
+        const merged = onRounded.mergedWeight(path, rounded.get(`${path}.weight`)!)!;
+        const expected = unpackFloat16(packFloat16((await merged.data()) as Float32Array));
+        merged.dispose();
+        const kept = await readFloat32Weight(packed.get(`${path}.weight`)!);
+        onPacked.mergeInto(packed);
+        const weight = packed.get(`${path}.weight`)!;
+        expect(isPackedHalves(weight)).toBe(true);
+        const after = await readFloat32Weight(weight);
+        expect(after).toEqual(expected);
+        expect(after).not.toEqual(kept);
+        assignFloat32Weight(weight, kept, logicalShape(weight));
+        expect(await readFloat32Weight(weight)).toEqual(kept);
+      } finally {
+        onPacked.dispose();
+        onRounded.dispose();
+        tf.dispose(Object.values(batch));
+      }
+    });
+
+    it('refuses full fine-tuning with a clear message, changing nothing', () => {
+      expect(() => setBaseTrainable(packed, true)).toThrow(/full fine-tuning needs float32/);
+      expect([...packed.values()].some((v) => v.trainable)).toBe(false);
+    });
+
+    it('hands pool workers the same halves', async () => {
+      const values = await readWeightValues(packed);
+      const copy = variablesOf(values);
+      try {
+        const embedding = copy.get('model.embed_tokens.weight')!;
+        expect(embedding.dtype).toBe('int32');
+        expect(await embedding.data()).toEqual(
+          await packed.get('model.embed_tokens.weight')!.data(),
+        );
+        expect(weightStorageOf(copy)).toBe('float16');
+      } finally {
+        disposeModelWeights(copy);
+      }
+    });
+
+    it('loads safetensors into halves, checking shapes as for float32', async () => {
+      const tensors = await Promise.all(
+        [...rounded].map(async ([name, v]) => ({
+          name,
+          shape: v.shape,
+          data: (await v.data()) as Float32Array,
+        })),
+      );
+      const file = parseSafetensors(serializeSafetensors(tensors), 'model.safetensors');
+      const { weights } = await loadModelWeights(config, [file], undefined, 'float16');
+      try {
+        for (const { name, shape, data } of tensors) {
+          const variable = weights.get(name)!;
+          const stored = shape.length === 2 ? packFloat16(data) : data;
+          expect([name, variable.shape, await variable.data()]).toEqual([
+            name,
+            shape.length === 2 ? [shape[0], shape[1]! / 2] : shape,
+            stored,
+          ]);
+        }
+      } finally {
+        disposeModelWeights(weights);
+      }
+    });
+  });
+}
+
+describe('packing kernels (cpu)', () => {
+  it('pack and unpack tensors as the JavaScript functions do, and pass float32 through', async () => {
+    await selectBackend('cpu');
+    const x = tf.tensor2d([1, -2, 0.1, 3e-6, 70000, 0.333], [3, 2]);
+    const packed = packHalves(x);
+    expect(packed.shape).toEqual([3, 1]);
+    expect(await packed.data()).toEqual(packFloat16(await x.data()));
+    const wide = unpackHalves(packed);
+    expect(wide.shape).toEqual([3, 2]);
+    expect(await wide.data()).toEqual(unpackFloat16((await packed.data()) as Int32Array));
+    expect(unpackHalves(x)).toBe(x);
+    tf.dispose([x, packed, wide]);
+  });
+});
