@@ -14,6 +14,7 @@ import type { WalkthroughApi } from './seal/walkthroughService';
 import type { Table1Api } from './puzzles/experiment/service';
 import type { PuzzleApi } from './puzzles/service';
 import type { WebGpuKernelComparison } from './kernelCheck';
+import type { Float16Comparison } from './float16Check';
 import type { OptimizerComparison } from './webgpuOptimizerCheck';
 import type { DecodingComparison, InferenceComparison } from './inferenceKernelCheck';
 import type { ProxyMarked } from 'comlink';
@@ -24,6 +25,7 @@ export type { ModelApi, ModelSource, ModelSummary, ShippedModel } from './model/
 export type { WeightStorage } from './model/float16';
 export type { GenerationStep } from './model/generate';
 export type { WebGpuKernelComparison } from './kernelCheck';
+export type { Float16Comparison } from './float16Check';
 export type { OptimizerComparison } from './webgpuOptimizerCheck';
 export type { DecodingComparison, InferenceComparison } from './inferenceKernelCheck';
 export type { GenerateRequest, GenerateResponse, Logits } from './model/generateText';
@@ -163,6 +165,12 @@ export interface EngineApi {
    * both continuations and how often our programs ran. For tests and diagnosis.
    */
   compareWebGpuDecoding(prompts: number[][], newTokens: number): Promise<DecodingComparison>;
+  /**
+   * Float16 weight storage on the active (webgpu) backend: packing and widening against the
+   * JavaScript ones, products reading packed weights, and a small model stored as halves against
+   * float32 weights rounded to float16. For tests and diagnosis.
+   */
+  compareFloat16Storage(): Promise<Float16Comparison>;
   /** Names of the benchmarks `runBenchmark` knows. */
   listBenchmarks(): Promise<string[]>;
   /** Runs one named benchmark on the active backend; metrics are snake_case with a unit suffix. */

@@ -10,6 +10,7 @@ import type {
 } from './api';
 import { BENCHMARKS } from './benchmarks';
 import { compareWebGpuKernels } from './kernelCheck';
+import { compareFloat16Storage } from './float16Check';
 import { compareWebGpuOptimizer } from './webgpuOptimizerCheck';
 import { compareWebGpuDecoding, compareWebGpuInference } from './inferenceKernelCheck';
 import { selectBackend, type BackendInfo, type WasmPaths } from './backend';
@@ -174,6 +175,11 @@ export function createEngine(options: EngineOptions = {}): EngineApi {
     async compareWebGpuOptimizer() {
       await pendingInit;
       return compareWebGpuOptimizer();
+    },
+
+    async compareFloat16Storage() {
+      await pendingInit;
+      return compareFloat16Storage();
     },
 
     async compareWebGpuInference() {

@@ -7,11 +7,12 @@
  *
  * WGSL's conversion to float16 may round either way when a value lies between two halves, so
  * packing on the GPU can differ from the JavaScript packing (model/float16.ts) in the last bit;
- * widening is exact.
+ * widening is exact. Both saturate values beyond the largest half.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import {
+  GATHER_HALVES_KERNEL,
   HALVES_MATMUL_KERNEL,
   logicalShape,
   PACK_KERNEL,
@@ -36,7 +37,12 @@ class PackProgram extends ElementwiseProgram {
     return `
   fn main(index : i32) {
     if (index < uniforms.size) {
-      let pair = vec2<f32>(f32(X[2 * index]), f32(X[2 * index + 1]));
+      // Beyond the largest half, WGSL leaves the result undefined: saturate, as float16.ts does.
+      let pair = clamp(
+        vec2<f32>(f32(X[2 * index]), f32(X[2 * index + 1])),
+        vec2<f32>(-65504.0),
+        vec2<f32>(65504.0),
+      );
       result[index] = bitcast<i32>(pack2x16float(pair));
     }
   }
@@ -58,6 +64,43 @@ class UnpackProgram extends ElementwiseProgram {
   }
 `;
   }
+}
+
+/**
+ * Rows of a packed matrix P [rows, width / 2] at indices Ids, widened: [indices, width]. tfjs's
+ * gather reads int32 through float32, which rounds packed pairs beyond 2^24.
+ */
+class GatherHalvesProgram extends ElementwiseProgram {
+  variableNames = ['P', 'Ids'];
+  shaderKey: string;
+
+  constructor(
+    outputShape: number[],
+    private readonly width: number,
+  ) {
+    super(outputShape);
+    this.shaderKey = `sealGatherHalves_${width}`;
+  }
+
+  getUserCode(): string {
+    return `
+  fn main(index : i32) {
+    if (index < uniforms.size) {
+      let column = index % ${this.width};
+      let row = Ids[index / ${this.width}];
+      let pair = unpack2x16float(bitcast<u32>(P[row * ${this.width / 2} + column / 2]));
+      result[index] = pair[column % 2];
+    }
+  }
+`;
+  }
+}
+
+function gatherHalvesKernel({ inputs, backend }: KernelArgs) {
+  const { x, indices } = inputs as { x: tf.TensorInfo; indices: tf.TensorInfo };
+  const width = logicalShape(x)[1]!;
+  const program = new GatherHalvesProgram([...indices.shape, width], width);
+  return backend.runWebGPUProgram(program, [x, indices], 'float32');
 }
 
 function packKernel({ inputs, backend }: KernelArgs) {
@@ -102,5 +145,6 @@ export function registerWebGpuFloat16Kernels(): void {
     [PACK_KERNEL, packKernel],
     [UNPACK_KERNEL, unpackKernel],
     [HALVES_MATMUL_KERNEL, halvesMatMulKernel],
+    [GATHER_HALVES_KERNEL, gatherHalvesKernel],
   ]);
 }

@@ -20,26 +20,34 @@ export const PACK_KERNEL = 'SealPackFloat16';
 export const UNPACK_KERNEL = 'SealUnpackFloat16';
 /** a · b or a · bᵀ with b packed (webgpu only; elsewhere b is widened for tfjs's matMul). */
 export const HALVES_MATMUL_KERNEL = 'SealFloat16MatMul';
+/** Rows of a packed matrix, widened (webgpu only; elsewhere gathered packed, then widened). */
+export const GATHER_HALVES_KERNEL = 'SealGatherFloat16';
 
 const scratch = new Float32Array(1);
 const scratchBits = new Uint32Array(scratch.buffer);
 
-/** The float16 nearest to `value` (ties to even; beyond ±65504 it becomes ±Infinity), as bits. */
+/**
+ * The float16 nearest to `value` (ties to even), as bits. Values beyond the largest half (±65504),
+ * infinities included, saturate to it: a weight out of range stays a large weight, not an
+ * infinity that would turn the model's outputs into NaN (the device packs the same way).
+ */
 export function float16Bits(value: number): number {
   scratch[0] = value;
   const bits = scratchBits[0]!;
   const sign = (bits >>> 16) & 0x8000;
   const exponent = (bits >>> 23) & 0xff;
   const mantissa = bits & 0x7fffff;
-  if (exponent === 0xff) return sign | 0x7c00 | (mantissa === 0 ? 0 : 0x200);
+  if (exponent === 0xff && mantissa !== 0) return sign | 0x7e00;
   // The exponent rebiased for float16 (bias 15 instead of 127).
   const halfExponent = exponent - 112;
-  if (halfExponent >= 0x1f) return sign | 0x7c00;
+  const largest = sign | 0x7bff;
+  if (halfExponent >= 0x1f) return largest;
   if (halfExponent > 0) {
     const half = sign | (halfExponent << 10) | (mantissa >>> 13);
     const rest = mantissa & 0x1fff;
     // A carry out of the mantissa moves into the exponent, which is the right rounding.
-    return rest > 0x1000 || (rest === 0x1000 && (half & 1) === 1) ? half + 1 : half;
+    const rounded = rest > 0x1000 || (rest === 0x1000 && (half & 1) === 1) ? half + 1 : half;
+    return (rounded & 0x7fff) === 0x7c00 ? largest : rounded;
   }
   // Subnormal: the value is m · 2^-24 with m the 24-bit significand shifted right.
   const shift = 14 - halfExponent;
@@ -97,6 +105,18 @@ export function packHalves(x: tf.Tensor): tf.Tensor {
 export function unpackHalves(x: tf.Tensor): tf.Tensor {
   if (!isPackedHalves(x)) return x;
   return tf.engine().runKernel(UNPACK_KERNEL, { x }) as tf.Tensor;
+}
+
+/**
+ * Rows `indices` (int32, any shape) of a matrix [rows, width], widened to float32 when it is
+ * stored as halves: [...indices.shape, width]. No gradient for the matrix.
+ */
+export function gatherRows(matrix: tf.Tensor, indices: tf.Tensor): tf.Tensor {
+  if (!isPackedHalves(matrix)) return tf.gather(matrix, indices);
+  if (tf.getKernel(GATHER_HALVES_KERNEL, tf.getBackend())) {
+    return tf.engine().runKernel(GATHER_HALVES_KERNEL, { x: matrix, indices }) as tf.Tensor;
+  }
+  return tf.tidy(() => unpackHalves(tf.gather(matrix, indices)));
 }
 
 /** a [rows, k] · b, or · bᵀ, with b packed halves standing for a float32 matrix. No gradient. */

@@ -25,7 +25,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from './config';
 import type { KvCache } from './kvCache';
 import { multiplyByTransposedWeight } from '../wasmKernels';
-import { isPackedHalves, multiplyByTransposedHalves, unpackHalves } from './float16';
+import { gatherRows, isPackedHalves, multiplyByTransposedHalves } from './float16';
 import {
   fusedAttention,
   fusedHeads,
@@ -185,9 +185,8 @@ class Decoder {
 
   /** Final-norm hidden states [B, T, hidden] for token ids [B, T]. */
   run(inputIds: tf.Tensor2D, attention: AttentionInputs): tf.Tensor3D {
-    // A packed embedding's rows are gathered packed, then widened.
     const embedding = this.param('model.embed_tokens.weight');
-    let hidden = unpackHalves(tf.gather(embedding, inputIds)) as tf.Tensor3D;
+    let hidden = gatherRows(embedding, inputIds) as tf.Tensor3D;
     for (let layer = 0; layer < this.config.numLayers; layer++) {
       // Each layer in its own tidy: a layer's intermediates are freed before the next one runs
       // (a gradient tape keeps what backpropagation needs).
