@@ -2,7 +2,8 @@ import { expect, test, type BrowserContext, type Page, type Route } from '@playw
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { openApp, type PageWithEngine, waitForEngine } from './helpers';
+import { parseSafetensors } from '../../src/engine/model/safetensors';
+import { openApp, readGoldens, type PageWithEngine, waitForEngine } from './helpers';
 
 /**
  * The Hugging Face Hub, played by the fixture models: every request to huggingface.co is
@@ -200,4 +201,75 @@ test("the Generate panel starts from the loaded model's generation_config.json",
   await expect(page.getByLabel('Top-k')).toHaveValue('7');
   await expect(page.getByLabel('Top-p')).toHaveValue('0.85');
   await expect(page.getByLabel('Max new tokens')).toHaveValue('12');
+});
+
+test('loads a model with float16 weights: half the memory, the logits of transformers within float16 rounding, and full fine-tuning refused', async ({
+  page,
+}) => {
+  await openApp(page);
+  const memory = () =>
+    page.evaluate(() => (window as unknown as PageWithEngine).seal.engine.memory());
+  const before = await memory();
+  const logitsOf = (ids: number[]) =>
+    page.evaluate(
+      async (ids) => (await (window as unknown as PageWithEngine).seal.engine.logits([ids])).values,
+      ids,
+    );
+  const goldens = readGoldens('tiny-llama3');
+  const ids = goldens.input_ids[0]!;
+  const golden = parseSafetensors(
+    new Uint8Array(fixtureFile('tiny-llama3', 'goldens.safetensors')),
+    'goldens.safetensors',
+  ).readFloat32('logits');
+
+  const loadFolder = async (storage: 'float32' | 'float16') => {
+    await page.getByRole('tab', { name: 'Model' }).click();
+    await page.getByLabel('Local folder').check();
+    await page
+      .getByTestId('folder-input')
+      .setInputFiles(fileURLToPath(new URL('tiny-llama3', FIXTURES)));
+    await page.getByLabel('Weights in memory').selectOption(storage);
+    await page.getByTestId('model-load').click();
+    await expect(page.getByTestId('model-memory')).toContainText(`as ${storage}`);
+    const bytes = (await memory()).numBytes - before.numBytes;
+    const logits = await logitsOf(ids);
+    const difference = Math.max(...Array.from(logits, (x, i) => Math.abs(x - golden[i]!)));
+    return { bytes, difference };
+  };
+
+  const float32 = await loadFolder('float32');
+  const float16 = await loadFolder('float16');
+  // The matrices take half their bytes; the norms' gains stay float32.
+  expect(float16.bytes / float32.bytes).toBeGreaterThan(0.5);
+  expect(float16.bytes / float32.bytes).toBeLessThan(0.52);
+  expect(float32.difference).toBeLessThan(1e-4);
+  // Weights rounded to float16 (11 significant bits) move the logits, but only so far.
+  expect(float16.difference).toBeGreaterThan(float32.difference);
+  expect(float16.difference).toBeLessThan(0.05);
+
+  const training = await page.evaluate(async () => {
+    const { engine } = (window as unknown as PageWithEngine).seal;
+    const dataset = { source: 'the cat sat on the mat. the cat sat on the mat.', format: 'text' };
+    const lora = await engine.train.finetune('lora-on-halves', {
+      dataset,
+      method: {
+        kind: 'lora',
+        adapter: 'on-halves',
+        settings: { targets: ['q_proj', 'v_proj'], rank: 4, alpha: 8, dropout: 0 },
+        seed: 3,
+      },
+      lossOn: 'all',
+      options: { epochs: 8, learningRate: 1e-2 },
+    } as never);
+    const full = await engine.train
+      .finetune('full-on-halves', { dataset, method: { kind: 'full' }, lossOn: 'all' } as never)
+      .then(
+        () => 'trained',
+        (error: unknown) => String(error),
+      );
+    return { losses: lora.losses, full };
+  });
+  // LoRA trains on float16 weights; full fine-tuning is refused, saying why and what to do.
+  expect(training.losses.at(-1)!).toBeLessThan(training.losses[0]! * 0.9);
+  expect(training.full).toContain('full fine-tuning needs float32 weights');
 });
