@@ -15,7 +15,7 @@ import { registerWebGpuOptimizerKernels } from './webgpuOptimizerKernels';
 import { registerWebGpuSamplingKernel } from './webgpuSampling';
 import { registerWebGpuTrainingKernels } from './webgpuTrainingKernels';
 import { registerWebGpuFloat16Kernels } from './webgpuFloat16Kernels';
-import { registerHostFloat16Kernels } from './model/float16';
+import { registerHostFloat16Kernels } from './float16HostKernels';
 
 export type { BackendName, BackendRequest } from './backendChoice';
 

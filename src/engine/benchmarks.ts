@@ -14,6 +14,7 @@ import { runWalkthroughBenchmark } from './seal/walkthroughBenchmark';
 import { runPoolBenchmark } from './pool/benchmark';
 import { runShapeBenchmark } from './shapeBenchmark';
 import { runGrowthBenchmark } from './train/growthBenchmark';
+import { runFloat16Benchmark } from './model/float16Benchmark';
 import type { SpawnPoolWorker } from './pool/executor';
 
 export type Metrics = Record<string, number>;
@@ -154,6 +155,11 @@ export const BENCHMARKS: Record<string, Benchmark> = {
       'memory over repeated AdamW steps of a small Llama (2×16 tokens): live tensors, tensor bytes and device buffers in use, from step 10 to step 1,000 (50 on webgpu)',
     backends: ['webgpu', 'wasm', 'cpu'],
     run: runGrowthBenchmark,
+  },
+  float16: {
+    description:
+      "the shape benchmark's model with float32 and with float16 weights, side by side: weight bytes, greedy decoding and LoRA training steps (rank 8, 8×128 tokens), with the device memory in use while training",
+    run: runFloat16Benchmark,
   },
   'train-step': {
     description: 'an Adam step of a small MLP (784→128→10, batch 256)',

@@ -18,7 +18,7 @@ import {
 import { generate } from './model/generate';
 import { forward } from './model/llama';
 import { GREEDY } from './model/sampling';
-import { disposeModelWeights, storedVariable, type ModelWeights } from './model/weights';
+import { disposeModelWeights, storedCopy, type ModelWeights } from './model/weights';
 import { streamSeed } from './random';
 import { variableGrads } from './train/gradients';
 import { LoraAdapter } from './train/lora';
@@ -158,19 +158,6 @@ async function comparePacking() {
   };
 }
 
-/** The model rounded to float16 but kept as float32, and the same stored as halves. */
-async function roundedAndPacked(weights: ModelWeights) {
-  const rounded: ModelWeights = new Map();
-  const packed: ModelWeights = new Map();
-  for (const [name, variable] of weights) {
-    const values = (await variable.data()) as Float32Array;
-    packed.set(name, storedVariable(values, variable.shape, 'float16'));
-    const wide = variable.rank === 2 ? unpackFloat16(packFloat16(values)) : values;
-    rounded.set(name, storedVariable(wide, variable.shape, 'float32'));
-  }
-  return { rounded, packed };
-}
-
 function weightBytes(weights: ModelWeights): number {
   return [...weights.values()].reduce((sum, v) => sum + v.size * 4, 0);
 }
@@ -234,8 +221,10 @@ export async function compareFloat16Storage(): Promise<Float16Comparison> {
     products.push(await compareProduct(testCase, index + 1));
   }
   const original = randomModelWeights(SMALL_LLAMA_CONFIG, 3, 0.2);
-  const { rounded, packed } = await roundedAndPacked(original);
+  const packed = await storedCopy(original, 'float16');
   disposeModelWeights(original);
+  // The same values as float32: the halves widened.
+  const rounded = await storedCopy(packed, 'float32');
   try {
     const ids = tf.tensor2d([PROMPTS[0]!], undefined, 'int32');
     const logitsOf = (weights: ModelWeights) => valuesOf(forward(SMALL_LLAMA_CONFIG, weights, ids));

@@ -19,7 +19,7 @@ import {
   estimateModelMemory,
   loadModelWeights,
   readFloat32Weight,
-  storedVariable,
+  storedCopy,
   weightStorageOf,
   type ModelWeights,
 } from '../../src/engine/model/weights';
@@ -104,19 +104,6 @@ describe('float16 bits', () => {
   });
 });
 
-/** `weights` rounded to float16 but kept as float32, and the same stored as packed halves. */
-async function roundedAndPacked(weights: ModelWeights) {
-  const rounded: ModelWeights = new Map();
-  const packed: ModelWeights = new Map();
-  for (const [name, variable] of weights) {
-    const values = (await variable.data()) as Float32Array;
-    packed.set(name, storedVariable(values, variable.shape, 'float16'));
-    const wide = variable.rank === 2 ? unpackFloat16(packFloat16(values)) : values;
-    rounded.set(name, storedVariable(wide, variable.shape, 'float32'));
-  }
-  return { rounded, packed };
-}
-
 function batchOf(rows: number, length: number) {
   const sequences = Array.from({ length: rows }, (_, row) => {
     const ids = Array.from({ length: length - row }, (_, t) => (row * 29 + t * 11) % 64);
@@ -134,8 +121,9 @@ for (const backend of ['cpu', 'wasm'] as const) {
     beforeAll(async () => {
       await selectBackend(backend);
       const original = randomModelWeights(config, 5, 0.1);
-      ({ rounded, packed } = await roundedAndPacked(original));
+      packed = await storedCopy(original, 'float16');
       disposeModelWeights(original);
+      rounded = await storedCopy(packed, 'float32');
     });
 
     afterAll(() => {
@@ -160,15 +148,50 @@ for (const backend of ['cpu', 'wasm'] as const) {
       expect(bytes(packed) / bytes(rounded)).toBeLessThan(0.52);
     });
 
-    it('gives the logits of the same model with float32 weights rounded to float16, exactly', async () => {
-      const ids = tf.tensor2d([[1, 5, 9, 13, 2, 40, 63, 7]], undefined, 'int32');
+    it('gives the logits of the same model with float32 weights rounded to float16', async () => {
+      const logits = async (weights: ModelWeights, ids: number[][]) => {
+        const input = tf.tensor2d(ids, undefined, 'int32');
+        const result = forward(config, weights, input);
+        const values = (await result.data()) as Float32Array;
+        tf.dispose([input, result]);
+        return values;
+      };
       const before = tf.memory().numTensors;
-      const fromPacked = forward(config, packed, ids);
-      const fromRounded = forward(config, rounded, ids);
-      expect(await fromPacked.data()).toEqual(await fromRounded.data());
-      tf.dispose([fromPacked, fromRounded]);
+      // 16 rows: each product widens its weight for the backend's matmul, so the same sums.
+      const many = [
+        [1, 5, 9, 13, 2, 40, 63, 7],
+        [3, 8, 21, 34, 55, 6, 0, 12],
+      ];
+      expect(await logits(packed, many)).toEqual(await logits(rounded, many));
+      // 4 rows: the products read the halves in place, summing in another order.
+      const few = [[1, 5, 9, 13]];
+      const direct = await logits(packed, few);
+      const reference = await logits(rounded, few);
+      const scale = Math.max(...reference.map(Math.abs));
+      const difference = Math.max(...direct.map((x, i) => Math.abs(x - reference[i]!)));
+      expect(difference / scale).toBeLessThan(1e-5);
       expect(tf.memory().numTensors).toBe(before);
-      ids.dispose();
+    });
+
+    it('multiplies by halves in place as by the widened weight, transposed or not', async () => {
+      for (const [rows, transposeB] of [
+        [3, true],
+        [3, false],
+        [20, true],
+        [20, false],
+      ] as const) {
+        // up_proj's weight is [48, 32]: x·Wᵀ takes 32 features, dy·W 48.
+        const weight = packed.get('model.layers.0.mlp.up_proj.weight')!;
+        const input = tf.randomUniform([rows, transposeB ? 32 : 48], -1, 1, 'float32', 4);
+        const result = tf
+          .engine()
+          .runKernel('SealFloat16MatMul', { a: input, b: weight }, { transposeB }) as tf.Tensor;
+        const expected = tf.matMul(input, unpackHalves(weight), false, transposeB);
+        const [ours, theirs] = [await result.data(), await expected.data()];
+        const difference = Math.max(...ours.map((v, i) => Math.abs(v - theirs[i]!)));
+        expect(difference, `${rows} rows, transposeB ${transposeB}`).toBeLessThan(1e-5);
+        tf.dispose([input, result, expected]);
+      }
     });
 
     it("trains a LoRA adapter with the rounded model's gradients, exactly, and merges into halves", async () => {

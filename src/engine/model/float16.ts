@@ -2,9 +2,10 @@
  * Weights stored as float16: half the memory of float32, for the frozen base weights of a model
  * (inference and LoRA training). tfjs has no float16 dtype, so two halves share one int32
  * element, the first in the low 16 bits as WGSL's `pack2x16float` lays them out: a [rows, cols]
- * matrix is held as an int32 tensor [rows, cols / 2]. Computation stays float32: webgpu's
- * products read the halves straight from the packed buffer (webgpuFloat16Kernels.ts), every other
- * use widens a packed tensor to float32 first (`unpackHalves`) and frees the copy after.
+ * matrix is held as an int32 tensor [rows, cols / 2]. Computation stays float32. Products and
+ * the embedding lookup have kernels of their own that read the halves where they lie
+ * (webgpuFloat16Kernels.ts; float16HostKernels.ts for cpu and wasm); any other use widens a packed
+ * tensor to float32 first (`unpackHalves`) and frees the copy after.
  *
  * Model parameters are all floats, so an int32 weight is always a packed one.
  */
@@ -18,7 +19,7 @@ export const WEIGHT_STORAGES: readonly WeightStorage[] = ['float32', 'float16'];
 
 export const PACK_KERNEL = 'SealPackFloat16';
 export const UNPACK_KERNEL = 'SealUnpackFloat16';
-/** a · b or a · bᵀ with b packed (webgpu only; elsewhere b is widened for tfjs's matMul). */
+/** a · b or a · bᵀ with b packed: webgpu reads b packed, cpu and wasm widen it or read it packed. */
 export const HALVES_MATMUL_KERNEL = 'SealFloat16MatMul';
 /** Rows of a packed matrix, widened (webgpu only; elsewhere gathered packed, then widened). */
 export const GATHER_HALVES_KERNEL = 'SealGatherFloat16';
@@ -121,10 +122,7 @@ export function gatherRows(matrix: tf.Tensor, indices: tf.Tensor): tf.Tensor {
 
 /** a [rows, k] · b, or · bᵀ, with b packed halves standing for a float32 matrix. No gradient. */
 function matMulHalves(a: tf.Tensor2D, b: tf.Tensor2D, transposeB: boolean): tf.Tensor2D {
-  if (tf.getKernel(HALVES_MATMUL_KERNEL, tf.getBackend())) {
-    return tf.engine().runKernel(HALVES_MATMUL_KERNEL, { a, b }, { transposeB }) as tf.Tensor2D;
-  }
-  return tf.tidy(() => tf.matMul(a, unpackHalves(b), false, transposeB));
+  return tf.engine().runKernel(HALVES_MATMUL_KERNEL, { a, b }, { transposeB }) as tf.Tensor2D;
 }
 
 /**
@@ -137,57 +135,4 @@ export function multiplyByTransposedHalves(x: tf.Tensor2D, weight: tf.Tensor2D):
     gradFunc: (dy) => matMulHalves(dy as tf.Tensor2D, weight, false),
   }));
   return product(x) as tf.Tensor2D;
-}
-
-/** What the JavaScript kernels need of a cpu or wasm backend. */
-interface HostBackend {
-  readSync(dataId: object): unknown;
-  makeTensorInfo?(
-    shape: number[],
-    dtype: tf.DataType,
-    values: Int32Array | Float32Array,
-  ): tf.TensorInfo;
-  makeOutput?(
-    shape: number[],
-    dtype: tf.DataType,
-    memoryOffset: undefined,
-    values: Int32Array | Float32Array,
-  ): tf.TensorInfo;
-}
-
-function hostOutput(
-  backend: HostBackend,
-  shape: number[],
-  dtype: tf.DataType,
-  values: Int32Array | Float32Array,
-): tf.TensorInfo {
-  if (backend.makeTensorInfo) return backend.makeTensorInfo(shape, dtype, values);
-  return backend.makeOutput!(shape, dtype, undefined, values);
-}
-
-/** Registers packing and unpacking for the cpu and wasm backends (webgpu has programs of its own). */
-export function registerHostFloat16Kernels(): void {
-  for (const backendName of ['cpu', 'wasm']) {
-    if (tf.getKernel(PACK_KERNEL, backendName)) continue;
-    tf.registerKernel({
-      kernelName: PACK_KERNEL,
-      backendName,
-      kernelFunc: ({ inputs, backend }) => {
-        const { x } = inputs as { x: tf.TensorInfo };
-        const values = (backend as unknown as HostBackend).readSync(x.dataId) as Float32Array;
-        const shape = packedShape(x.shape);
-        return hostOutput(backend as unknown as HostBackend, shape, 'int32', packFloat16(values));
-      },
-    });
-    tf.registerKernel({
-      kernelName: UNPACK_KERNEL,
-      backendName,
-      kernelFunc: ({ inputs, backend }) => {
-        const { x } = inputs as { x: tf.TensorInfo };
-        const packed = (backend as unknown as HostBackend).readSync(x.dataId) as Int32Array;
-        const values = unpackFloat16(packed);
-        return hostOutput(backend as unknown as HostBackend, logicalShape(x), 'float32', values);
-      },
-    });
-  }
 }

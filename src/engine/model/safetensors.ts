@@ -221,10 +221,15 @@ export function bfloat16BitsToFloat32(bits: Uint16Array): Float32Array {
 
 let float16Table: Float32Array | null = null;
 
+/** The value of every float16, indexed by its bits (built on first use). */
+export function float16Values(): Float32Array {
+  float16Table ??= buildFloat16Table();
+  return float16Table;
+}
+
 /** Every F16 value is exactly representable in F32; a 64K-entry table makes widening a lookup. */
 export function float16BitsToFloat32(bits: Uint16Array): Float32Array {
-  float16Table ??= buildFloat16Table();
-  const table = float16Table;
+  const table = float16Values();
   const out = new Float32Array(bits.length);
   for (let i = 0; i < bits.length; i++) out[i] = table[bits[i]!]!;
   return out;

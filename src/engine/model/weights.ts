@@ -8,6 +8,7 @@ import type { ModelConfig } from './config';
 import type { SafetensorsFile } from './safetensors';
 import {
   isPackedHalves,
+  logicalShape,
   packFloat16,
   packHalves,
   unpackHalves,
@@ -226,6 +227,27 @@ export function assignFloat32Weight(
     const wide = tf.tensor(values, [...shape], 'float32');
     variable.assign(isPackedHalves(variable) ? packHalves(wide) : wide);
   });
+}
+
+/**
+ * A copy of `weights` stored as `storage`: float32 weights rounded to halves, or halves widened
+ * back to float32 (exactly).
+ */
+export async function storedCopy(
+  weights: ModelWeights,
+  storage: WeightStorage,
+): Promise<ModelWeights> {
+  const copy: ModelWeights = new Map();
+  try {
+    for (const [name, variable] of weights) {
+      const values = await readFloat32Weight(variable);
+      copy.set(name, storedVariable(values, logicalShape(variable), storage));
+    }
+  } catch (error) {
+    disposeModelWeights(copy);
+    throw error;
+  }
+  return copy;
 }
 
 export function disposeModelWeights(weights: ModelWeights): void {

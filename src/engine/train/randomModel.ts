@@ -42,6 +42,21 @@ export const BENCHMARK_LLAMA_CONFIG: ModelConfig = {
   maxPositionEmbeddings: 512,
 };
 
+/** The shape of SmolLM2-135M (HuggingFaceTB/SmolLM2-135M's config.json): a real small model. */
+export const SMOLLM2_135M_SHAPE: ModelConfig = {
+  ...SMALL_LLAMA_CONFIG,
+  vocabSize: 49152,
+  hiddenSize: 576,
+  intermediateSize: 1536,
+  numLayers: 30,
+  numHeads: 9,
+  numKvHeads: 3,
+  headDim: 64,
+  ropeTheta: 100000,
+  maxPositionEmbeddings: 8192,
+  tieWordEmbeddings: true,
+};
+
 /**
  * Norm gains start at 1, biases at 0, everything else ~ N(0, std²); transformers uses 0.02, whose
  * near-uniform output a LoRA cannot sharpen much, so tests that must learn use a larger `std`.

@@ -1,0 +1,159 @@
+/**
+ * Float16 weight storage (model/float16.ts) on the cpu and wasm backends, in JavaScript: packing,
+ * widening, and products whose B operand is packed. A product of a few rows (a decoded token's
+ * linears) reads B's halves where they lie, through a table of every half's value, so decoding
+ * never widens a whole weight; a product of many rows (training) widens B into a temporary tensor
+ * for the backend's own BatchMatMul, whose speed per multiply-add is far beyond a JavaScript loop.
+ */
+import * as tf from '@tensorflow/tfjs';
+import {
+  HALVES_MATMUL_KERNEL,
+  logicalShape,
+  PACK_KERNEL,
+  packedShape,
+  packFloat16,
+  UNPACK_KERNEL,
+  unpackFloat16,
+} from './model/float16';
+import { float16Values } from './model/safetensors';
+
+/** Products with at most this many rows read the halves directly. */
+const DIRECT_MAX_ROWS = 8;
+
+/** What these kernels need of a cpu or wasm backend. */
+interface HostBackend {
+  readSync(dataId: object): unknown;
+  /** wasm: a view of the tensor in the wasm heap (no copy). */
+  typedArrayFromHeap?(info: tf.TensorInfo): Float32Array | Int32Array;
+  /** cpu */
+  makeTensorInfo?(
+    shape: number[],
+    dtype: tf.DataType,
+    values: Int32Array | Float32Array,
+  ): tf.TensorInfo;
+  /** wasm */
+  makeOutput?(
+    shape: number[],
+    dtype: tf.DataType,
+    memoryOffset: undefined,
+    values: Int32Array | Float32Array,
+  ): tf.TensorInfo;
+  disposeData(dataId: object): void;
+}
+
+/** A tensor's values, without a copy where the backend allows; read them before allocating. */
+function valuesOf(backend: HostBackend, info: tf.TensorInfo): Float32Array | Int32Array {
+  if (backend.typedArrayFromHeap) return backend.typedArrayFromHeap(info);
+  return backend.readSync(info.dataId) as Float32Array | Int32Array;
+}
+
+function output(
+  backend: HostBackend,
+  shape: number[],
+  dtype: tf.DataType,
+  values: Int32Array | Float32Array,
+): tf.TensorInfo {
+  if (backend.makeTensorInfo) return backend.makeTensorInfo(shape, dtype, values);
+  return backend.makeOutput!(shape, dtype, undefined, values);
+}
+
+function halvesOf(packed: Int32Array): Uint16Array {
+  return new Uint16Array(packed.buffer, packed.byteOffset, packed.length * 2);
+}
+
+function widened(backend: HostBackend, x: tf.TensorInfo): tf.TensorInfo {
+  const values = unpackFloat16(valuesOf(backend, x) as Int32Array);
+  return output(backend, logicalShape(x), 'float32', values);
+}
+
+/** a [rows, inner] · b (b: [inner, columns] as halves) or · bᵀ (b: [columns, inner]). */
+function directProduct(
+  a: Float32Array,
+  b: Uint16Array,
+  rows: number,
+  inner: number,
+  columns: number,
+  transposeB: boolean,
+): Float32Array {
+  const value = float16Values();
+  const out = new Float32Array(rows * columns);
+  for (let r = 0; r < rows; r++) {
+    const aBase = r * inner;
+    const outBase = r * columns;
+    if (transposeB) {
+      for (let c = 0; c < columns; c++) {
+        const bBase = c * inner;
+        let sum = 0;
+        for (let k = 0; k < inner; k++) sum += a[aBase + k]! * value[b[bBase + k]!]!;
+        out[outBase + c] = sum;
+      }
+    } else {
+      // Row by row of B, so that B is read in order.
+      for (let k = 0; k < inner; k++) {
+        const scale = a[aBase + k]!;
+        const bBase = k * columns;
+        for (let c = 0; c < columns; c++) {
+          out[outBase + c] = out[outBase + c]! + scale * value[b[bBase + c]!]!;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+function halvesMatMul(backendName: string) {
+  return ({ inputs, backend: kernelBackend, attrs }: Parameters<tf.KernelFunc>[0]) => {
+    const backend = kernelBackend as unknown as HostBackend;
+    const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+    const { transposeB } = attrs as unknown as { transposeB: boolean };
+    const [rows, inner] = a.shape as [number, number];
+    const wide = logicalShape(b);
+    const columns = transposeB ? wide[0]! : wide[1]!;
+    if (rows <= DIRECT_MAX_ROWS) {
+      const values = directProduct(
+        valuesOf(backend, a) as Float32Array,
+        halvesOf(valuesOf(backend, b) as Int32Array),
+        rows,
+        inner,
+        columns,
+        transposeB,
+      );
+      return output(backend, [rows, columns], 'float32', values);
+    }
+    const widenedB = widened(backend, b);
+    const product = tf.getKernel('BatchMatMul', backendName)!.kernelFunc({
+      inputs: { a, b: widenedB },
+      backend: kernelBackend,
+      attrs: { transposeA: false, transposeB },
+    }) as tf.TensorInfo;
+    backend.disposeData(widenedB.dataId);
+    return product;
+  };
+}
+
+/** Registers the kernels for cpu and wasm, once. */
+export function registerHostFloat16Kernels(): void {
+  for (const backendName of ['cpu', 'wasm']) {
+    if (tf.getKernel(PACK_KERNEL, backendName)) continue;
+    const kernels: [string, tf.KernelFunc][] = [
+      [
+        PACK_KERNEL,
+        ({ inputs, backend }) => {
+          const { x } = inputs as { x: tf.TensorInfo };
+          const host = backend as unknown as HostBackend;
+          const packed = packFloat16(valuesOf(host, x));
+          return output(host, packedShape(x.shape), 'int32', packed);
+        },
+      ],
+      [
+        UNPACK_KERNEL,
+        ({ inputs, backend }) =>
+          widened(backend as unknown as HostBackend, (inputs as { x: tf.TensorInfo }).x),
+      ],
+      [HALVES_MATMUL_KERNEL, halvesMatMul(backendName) as tf.KernelFunc],
+    ];
+    for (const [kernelName, kernelFunc] of kernels) {
+      tf.registerKernel({ kernelName, backendName, kernelFunc });
+    }
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * The `float16` benchmark: float32 against float16 weights (float16.ts), one storage at a time so
+ * that memory readings hold one model's weights only.
+ * - The shape benchmark's model (shapeBenchmark.ts): greedy decoding with the KV cache and LoRA
+ *   training steps (rank 8 on every projection, as in SEAL's inner loop), with the most device
+ *   memory in use while training on webgpu (mostly activations at this size).
+ * - A random model of SmolLM2-135M's shape, where the weights are most of the memory: the bytes
+ *   its weights take (on webgpu, the device buffers in use once it has decoded) and its greedy
+ *   decoding speed.
+ * On webgpu our products read the halves packed; on wasm and cpu each product widens its weight
+ * first, so there float16 buys memory at the cost of speed.
+ */
+import type { Checkpoint } from '../jobs';
+import { SHAPE_BENCHMARK_CONFIG } from '../shapeBenchmark';
+import { LoraAdapter } from '../train/lora';
+import { randomModelWeights, randomSequences, SMOLLM2_135M_SHAPE } from '../train/randomModel';
+import { DEFAULT_SFT_OPTIONS, trainSft } from '../train/sft';
+import { trackWebGpuPeak, webGpuMemory } from '../webgpuMemory';
+import type { ModelConfig } from './config';
+import type { WeightStorage } from './float16';
+import { generate } from './generate';
+import { GREEDY } from './sampling';
+import { disposeModelWeights, storedCopy, type ModelWeights } from './weights';
+
+const BATCH = 8;
+const SEQUENCE_LENGTH = 128;
+const TRAINING_STEPS = 4;
+const PROMPT_TOKENS = 16;
+const LORA = {
+  targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'],
+  rank: 8,
+  alpha: 16,
+  dropout: 0,
+};
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+/** A random model (seed 1) stored as `storage`; its float32 original is freed once copied. */
+async function randomModel(config: ModelConfig, storage: WeightStorage): Promise<ModelWeights> {
+  const original = randomModelWeights(config, 1);
+  if (storage === 'float32') return original;
+  try {
+    return await storedCopy(original, storage);
+  } finally {
+    disposeModelWeights(original);
+  }
+}
+
+/** Median greedy decoding speed over `runs` after an untimed one (uploads, shader compiles). */
+async function decodeSpeed(
+  config: ModelConfig,
+  weights: ModelWeights,
+  newTokens: number,
+  runs: number,
+  checkpoint: Checkpoint,
+): Promise<number> {
+  const prompt = Array.from({ length: PROMPT_TOKENS }, (_, i) => (i * 37 + 5) % config.vocabSize);
+  const decode = () =>
+    generate({ config, weights }, [prompt], {
+      maxNewTokens: newTokens,
+      sampling: GREEDY,
+      stopTokenIds: [],
+      checkpoint,
+    });
+  await decode();
+  const speeds: number[] = [];
+  for (let i = 0; i < runs; i++) speeds.push((await decode()).stats.decodeTokensPerSecond);
+  return median(speeds);
+}
+
+function weightBytes(weights: ModelWeights): number {
+  return [...weights.values()].reduce((sum, v) => sum + v.size * 4, 0);
+}
+
+async function shapeModel(storage: WeightStorage, checkpoint: Checkpoint) {
+  const config = SHAPE_BENCHMARK_CONFIG;
+  const weights = await randomModel(config, storage);
+  const metrics: Record<string, number> = {
+    [`decode_tokens_per_s_${storage}`]: await decodeSpeed(config, weights, 32, 3, checkpoint),
+  };
+  const data = randomSequences(BATCH, SEQUENCE_LENGTH, config.vocabSize, 7);
+  const adapter = LoraAdapter.create(weights, LORA, 3);
+  const train = (steps: number) =>
+    trainSft(
+      { config, weights },
+      data,
+      { kind: 'lora', adapter },
+      { ...DEFAULT_SFT_OPTIONS, batchSize: BATCH, epochs: steps, reportEvery: steps },
+      { checkpoint },
+    );
+  try {
+    await train(1);
+    const peak = trackWebGpuPeak();
+    const { elapsedMs } = await train(TRAINING_STEPS);
+    const bytes = peak?.stop();
+    metrics[`lora_train_tokens_per_s_${storage}`] =
+      (TRAINING_STEPS * BATCH * SEQUENCE_LENGTH * 1000) / elapsedMs;
+    if (bytes) metrics[`lora_peak_gpu_bytes_in_use_${storage}`] = bytes.inUseBytes;
+  } finally {
+    adapter.dispose();
+    disposeModelWeights(weights);
+  }
+  return metrics;
+}
+
+async function smolModel(storage: WeightStorage, checkpoint: Checkpoint) {
+  const config = SMOLLM2_135M_SHAPE;
+  const weights = await randomModel(config, storage);
+  try {
+    const decode = await decodeSpeed(config, weights, 8, 2, checkpoint);
+    const memory = webGpuMemory();
+    return {
+      [`smollm_weight_bytes_${storage}`]: weightBytes(weights),
+      ...(memory ? { [`smollm_gpu_bytes_in_use_${storage}`]: memory.inUseBytes } : {}),
+      [`smollm_decode_tokens_per_s_${storage}`]: decode,
+    };
+  } finally {
+    disposeModelWeights(weights);
+  }
+}
+
+export async function runFloat16Benchmark(checkpoint: Checkpoint): Promise<Record<string, number>> {
+  const metrics: Record<string, number> = {};
+  for (const storage of ['float32', 'float16'] as const) {
+    Object.assign(metrics, await shapeModel(storage, checkpoint));
+    Object.assign(metrics, await smolModel(storage, checkpoint));
+  }
+  const ratio = (name: string) => {
+    const [float32, float16] = [metrics[`${name}_float32`], metrics[`${name}_float16`]];
+    if (float32 !== undefined && float16 !== undefined) {
+      metrics[`${name}_ratio`] = float16 / float32;
+    }
+  };
+  for (const name of [
+    'decode_tokens_per_s',
+    'lora_train_tokens_per_s',
+    'lora_peak_gpu_bytes_in_use',
+    'smollm_weight_bytes',
+    'smollm_gpu_bytes_in_use',
+    'smollm_decode_tokens_per_s',
+  ]) {
+    ratio(name);
+  }
+  return metrics;
+}
