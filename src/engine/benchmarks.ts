@@ -16,6 +16,7 @@ import { runShapeBenchmark } from './shapeBenchmark';
 import { runGrowthBenchmark } from './train/growthBenchmark';
 import { runFloat16Benchmark } from './model/float16Benchmark';
 import type { SpawnPoolWorker } from './pool/executor';
+import { median } from './median';
 
 export type Metrics = Record<string, number>;
 
@@ -48,8 +49,7 @@ export async function medianMs(
     await step();
     times.push(performance.now() - start);
   }
-  times.sort((x, y) => x - y);
-  return times[Math.floor(times.length / 2)]!;
+  return median(times);
 }
 
 async function timeMatmul(size: number, checkpoint: Checkpoint): Promise<number> {

@@ -18,7 +18,7 @@ import {
 import { generate } from './model/generate';
 import { forward } from './model/llama';
 import { GREEDY } from './model/sampling';
-import { disposeModelWeights, storedCopy, type ModelWeights } from './model/weights';
+import { disposeModelWeights, storedCopy, weightBytes, type ModelWeights } from './model/weights';
 import { streamSeed } from './random';
 import { variableGrads } from './train/gradients';
 import { LoraAdapter } from './train/lora';
@@ -156,10 +156,6 @@ async function comparePacking() {
     packDifferenceExamples,
     unpackExact,
   };
-}
-
-function weightBytes(weights: ModelWeights): number {
-  return [...weights.values()].reduce((sum, v) => sum + v.size * 4, 0);
 }
 
 const PROMPTS = [

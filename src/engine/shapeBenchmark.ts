@@ -27,6 +27,7 @@ import { trackWebGpuPeak, webGpuMemory } from './webgpuMemory';
 import type { TokenizedSequence } from './train/dataset';
 import { randomModelWeights, randomSequences, SMALL_LLAMA_CONFIG } from './train/randomModel';
 import { DEFAULT_SFT_OPTIONS, trainSft, type TrainableModel } from './train/sft';
+import { median } from './median';
 
 export const SHAPE_BENCHMARK_CONFIG: ModelConfig = {
   ...SMALL_LLAMA_CONFIG,
@@ -48,11 +49,6 @@ const PROMPT_TOKENS = 16;
 const NEW_TOKENS = 32;
 const DECODE_RUNS = 3;
 const SAMPLED: SamplingOptions = { temperature: 1, topK: 0, topP: 0.95, seed: 1 };
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
 
 /** `steps` optimizer steps, one per pass over the batch; resolves their wall time. */
 async function train(

@@ -87,7 +87,7 @@ class GatherHalvesProgram extends ElementwiseProgram {
   fn main(index : i32) {
     if (index < uniforms.size) {
       let column = index % ${this.width};
-      let row = Ids[index / ${this.width}];
+      let row = i32(Ids[index / ${this.width}]);
       let pair = unpack2x16float(bitcast<u32>(P[row * ${this.width / 2} + column / 2]));
       result[index] = pair[column % 2];
     }

@@ -37,6 +37,26 @@ export async function waitForEngine(page: Page, backend?: string): Promise<void>
   );
 }
 
+/** The engine's checks of our WebGPU programs, which take no argument. */
+export type WebGpuCheck =
+  | 'compareWebGpuKernels'
+  | 'compareWebGpuOptimizer'
+  | 'compareWebGpuInference'
+  | 'compareFloat16Storage';
+
+/** Runs one of those checks on webgpu; a fallback to another backend fails, naming the reason. */
+export async function checkOnWebGpu<K extends WebGpuCheck>(
+  page: Page,
+  check: K,
+): Promise<Awaited<ReturnType<EngineApi[K]>>> {
+  return page.evaluate(async (check) => {
+    const { engine } = (window as unknown as PageWithEngine).seal;
+    const info = await engine.init('webgpu');
+    if (info.active !== 'webgpu') throw new Error(`webgpu did not start: ${info.fallbackReasons}`);
+    return engine[check]();
+  }, check) as Promise<Awaited<ReturnType<EngineApi[K]>>>;
+}
+
 /** Fails the test on any request that leaves the app's own origin. */
 export function forbidForeignRequests(page: Page, origin: string): string[] {
   const foreign: string[] = [];

@@ -1,5 +1,6 @@
 import { expect, test } from '@playwright/test';
 import {
+  checkOnWebGpu,
   fixtureFiles,
   MODELS_PATH,
   openApp,
@@ -20,12 +21,7 @@ test('our webgpu inference kernels equal the stock ops, and generation decodes t
   // Some seventy generation steps of a small model on a software GPU, half of them stock.
   test.setTimeout(600_000);
   await openApp(page);
-  const comparison = await page.evaluate(async () => {
-    const { engine } = (window as unknown as PageWithEngine).seal;
-    const info = await engine.init('webgpu');
-    if (info.active !== 'webgpu') throw new Error(`webgpu did not start: ${info.fallbackReasons}`);
-    return engine.compareWebGpuInference();
-  });
+  const comparison = await checkOnWebGpu(page, 'compareWebGpuInference');
 
   expect(comparison.kernels.map((k) => k.label)).toEqual([
     'rmsNorm',

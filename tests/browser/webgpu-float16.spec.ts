@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { openApp, type PageWithEngine } from './helpers';
+import { checkOnWebGpu, openApp } from './helpers';
 
 /**
  * Products of packed weights against tfjs's product of the same weights widened: the same
@@ -12,12 +12,7 @@ test('float16 weights on webgpu: packed as JavaScript packs them, read packed by
 }) => {
   test.setTimeout(600_000);
   await openApp(page);
-  const comparison = await page.evaluate(async () => {
-    const { engine } = (window as unknown as PageWithEngine).seal;
-    const info = await engine.init('webgpu');
-    if (info.active !== 'webgpu') throw new Error(`webgpu did not start: ${info.fallbackReasons}`);
-    return engine.compareFloat16Storage();
-  });
+  const comparison = await checkOnWebGpu(page, 'compareFloat16Storage');
 
   // WGSL may round a value between two halves either way: at most one unit in the last place.
   expect(comparison.packedValues).toBe(4096);

@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { openApp, type PageWithEngine } from './helpers';
+import { checkOnWebGpu, openApp } from './helpers';
 
 /**
  * Ours against tfjs's, both float32 on SwiftShader: what differs is the order of summation, a few
@@ -13,12 +13,7 @@ test('our webgpu matmul equals the stock one on every shape, and so do training 
   page,
 }) => {
   await openApp(page);
-  const comparison = await page.evaluate(async () => {
-    const { engine } = (window as unknown as PageWithEngine).seal;
-    const info = await engine.init('webgpu');
-    if (info.active !== 'webgpu') throw new Error(`webgpu did not start: ${info.fallbackReasons}`);
-    return engine.compareWebGpuKernels();
-  });
+  const comparison = await checkOnWebGpu(page, 'compareWebGpuKernels');
 
   expect(comparison.products.length).toBeGreaterThan(10);
   for (const product of comparison.products) {
@@ -56,12 +51,7 @@ test('our webgpu AdamW and clipping equal the stock op sequence over several ste
   page,
 }) => {
   await openApp(page);
-  const comparisons = await page.evaluate(async () => {
-    const { engine } = (window as unknown as PageWithEngine).seal;
-    const info = await engine.init('webgpu');
-    if (info.active !== 'webgpu') throw new Error(`webgpu did not start: ${info.fallbackReasons}`);
-    return engine.compareWebGpuOptimizer();
-  });
+  const comparisons = await checkOnWebGpu(page, 'compareWebGpuOptimizer');
 
   expect(comparisons.map((c) => c.label)).toEqual([
     'vector',

@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/engine/backend';
-import type { ModelConfig } from '../../src/engine/model/config';
 import {
   float16Bits,
   isPackedHalves,
@@ -20,28 +19,18 @@ import {
   loadModelWeights,
   readFloat32Weight,
   storedCopy,
+  weightBytes,
   weightStorageOf,
   type ModelWeights,
 } from '../../src/engine/model/weights';
 import { readWeightValues, variablesOf } from '../../src/engine/pool/protocol';
 import { variableGrads } from '../../src/engine/train/gradients';
 import { LoraAdapter, setBaseTrainable } from '../../src/engine/train/lora';
-import { randomModelWeights, SMALL_LLAMA_CONFIG } from '../../src/engine/train/randomModel';
-import { makeBatch, weightedTokenLoss } from '../../src/engine/train/sft';
+import { randomModelWeights } from '../../src/engine/train/randomModel';
+import { weightedTokenLoss } from '../../src/engine/train/sft';
+import { batchOf, EVERY_PATH_CONFIG } from './smallModel';
 
-/** Grouped queries, q/k/v biases and tied embeddings: every path of the forward pass. */
-const config: ModelConfig = {
-  ...SMALL_LLAMA_CONFIG,
-  architecture: 'Qwen2ForCausalLM',
-  vocabSize: 64,
-  hiddenSize: 32,
-  intermediateSize: 48,
-  numHeads: 4,
-  numKvHeads: 2,
-  headDim: 8,
-  tieWordEmbeddings: true,
-  attentionBias: true,
-};
+const config = EVERY_PATH_CONFIG;
 
 describe('float16 bits', () => {
   it('rounds to the nearest float16, ties to even, with subnormals, saturating beyond ±65504', () => {
@@ -104,15 +93,6 @@ describe('float16 bits', () => {
   });
 });
 
-function batchOf(rows: number, length: number) {
-  const sequences = Array.from({ length: rows }, (_, row) => {
-    const ids = Array.from({ length: length - row }, (_, t) => (row * 29 + t * 11) % 64);
-    return { ids, isTarget: ids.map((_, t) => t > 1) };
-  });
-  const targets = sequences.reduce((n, s) => n + s.isTarget.filter(Boolean).length, 0);
-  return makeBatch(sequences, targets, config.vocabSize);
-}
-
 for (const backend of ['cpu', 'wasm'] as const) {
   describe(`float16 weight storage on ${backend}`, () => {
     let rounded: ModelWeights;
@@ -140,12 +120,10 @@ for (const backend of ['cpu', 'wasm'] as const) {
       expect(packed.get('model.layers.0.self_attn.q_proj.bias')!.dtype).toBe('float32');
       expect(weightStorageOf(packed)).toBe('float16');
       expect(weightStorageOf(rounded)).toBe('float32');
-      const bytes = (weights: ModelWeights) =>
-        [...weights.values()].reduce((sum, v) => sum + v.size * 4, 0);
       const estimate = estimateModelMemory(config, 16, 1, 'float16');
-      expect(bytes(packed)).toBe(estimate.parameterBytes);
-      expect(bytes(rounded)).toBe(estimateModelMemory(config, 16).parameterBytes);
-      expect(bytes(packed) / bytes(rounded)).toBeLessThan(0.52);
+      expect(weightBytes(packed)).toBe(estimate.parameterBytes);
+      expect(weightBytes(rounded)).toBe(estimateModelMemory(config, 16).parameterBytes);
+      expect(weightBytes(packed) / weightBytes(rounded)).toBeLessThan(0.52);
     });
 
     it('gives the logits of the same model with float32 weights rounded to float16', async () => {

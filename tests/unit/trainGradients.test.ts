@@ -1,25 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/engine/backend';
-import type { ModelConfig } from '../../src/engine/model/config';
 import { variableGrads } from '../../src/engine/train/gradients';
 import { LoraAdapter, setBaseTrainable } from '../../src/engine/train/lora';
-import { randomModelWeights, SMALL_LLAMA_CONFIG } from '../../src/engine/train/randomModel';
-import { makeBatch, weightedTokenLoss, type TrainableModel } from '../../src/engine/train/sft';
+import { randomModelWeights } from '../../src/engine/train/randomModel';
+import { weightedTokenLoss, type TrainableModel } from '../../src/engine/train/sft';
+import { batchOf, EVERY_PATH_CONFIG } from './smallModel';
 
-/** Grouped queries, q/k/v biases and tied embeddings: every path of the forward pass. */
-const config: ModelConfig = {
-  ...SMALL_LLAMA_CONFIG,
-  architecture: 'Qwen2ForCausalLM',
-  vocabSize: 64,
-  hiddenSize: 32,
-  intermediateSize: 48,
-  numHeads: 4,
-  numKvHeads: 2,
-  headDim: 8,
-  tieWordEmbeddings: true,
-  attentionBias: true,
-};
+const config = EVERY_PATH_CONFIG;
 
 let model: TrainableModel;
 
@@ -27,15 +15,6 @@ beforeAll(async () => {
   await selectBackend('wasm');
   model = { config, weights: randomModelWeights(config, 5, 0.1) };
 });
-
-function batchOf(rows: number, length: number) {
-  const sequences = Array.from({ length: rows }, (_, row) => {
-    const ids = Array.from({ length: length - row }, (_, t) => (row * 29 + t * 11) % 64);
-    return { ids, isTarget: ids.map((_, t) => t > 1) };
-  });
-  const targets = sequences.reduce((n, s) => n + s.isTarget.filter(Boolean).length, 0);
-  return makeBatch(sequences, targets, config.vocabSize);
-}
 
 type Grads = (
   loss: () => tf.Scalar,

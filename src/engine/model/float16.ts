@@ -15,8 +15,6 @@ import { float16BitsToFloat32 } from './safetensors';
 /** How a loaded model keeps its matrices in memory. */
 export type WeightStorage = 'float32' | 'float16';
 
-export const WEIGHT_STORAGES: readonly WeightStorage[] = ['float32', 'float16'];
-
 export const PACK_KERNEL = 'SealPackFloat16';
 export const UNPACK_KERNEL = 'SealUnpackFloat16';
 /** a · b or a · bᵀ with b packed: webgpu reads b packed, cpu and wasm widen it or read it packed. */

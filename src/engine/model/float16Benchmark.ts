@@ -20,7 +20,8 @@ import type { ModelConfig } from './config';
 import type { WeightStorage } from './float16';
 import { generate } from './generate';
 import { GREEDY } from './sampling';
-import { disposeModelWeights, storedCopy, type ModelWeights } from './weights';
+import { disposeModelWeights, storedCopy, weightBytes, type ModelWeights } from './weights';
+import { median } from '../median';
 
 const BATCH = 8;
 const SEQUENCE_LENGTH = 128;
@@ -32,11 +33,6 @@ const LORA = {
   alpha: 16,
   dropout: 0,
 };
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
 
 /** A random model (seed 1) stored as `storage`; its float32 original is freed once copied. */
 async function randomModel(config: ModelConfig, storage: WeightStorage): Promise<ModelWeights> {
@@ -69,10 +65,6 @@ async function decodeSpeed(
   const speeds: number[] = [];
   for (let i = 0; i < runs; i++) speeds.push((await decode()).stats.decodeTokensPerSecond);
   return median(speeds);
-}
-
-function weightBytes(weights: ModelWeights): number {
-  return [...weights.values()].reduce((sum, v) => sum + v.size * 4, 0);
 }
 
 async function shapeModel(storage: WeightStorage, checkpoint: Checkpoint) {

@@ -11,6 +11,7 @@ import { BENCHMARK_LLAMA_CONFIG, randomModelWeights } from '../train/randomModel
 import { generate, type GenerationModel, type GenerationStats } from './generate';
 import { GREEDY, type SamplingOptions } from './sampling';
 import { disposeModelWeights } from './weights';
+import { median } from '../median';
 
 const PROMPT_TOKENS = 64;
 const NEW_TOKENS = 32;
@@ -19,11 +20,6 @@ const LEAK_RUNS = 20;
 /** Short generations suffice to see whether memory grows: every shape occurs in each. */
 const LEAK_RUN_NEW_TOKENS = 4;
 const SAMPLING: SamplingOptions = { temperature: 1, topK: 0, topP: 0.95, seed: 1 };
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
 
 interface MemorySnapshot {
   numTensors: number;

@@ -186,6 +186,11 @@ export function checkWeightFiles(
   return { owners, expected };
 }
 
+/** The bytes `weights` take in memory as they are stored (a packed pair is one int32). */
+export function weightBytes(weights: ModelWeights): number {
+  return [...weights.values()].reduce((sum, v) => sum + v.size * 4, 0);
+}
+
 /** A non-trainable variable holding `values` of `shape`, packed when `storage` says so. */
 export function storedVariable(
   values: Float32Array,
