@@ -11,6 +11,8 @@ import { heldOutUnits, planRound } from '../../src/engine/seal/plan';
 import { roundSummaries, table2Metrics } from '../../src/engine/seal/results';
 import { probeClosedBook, promptText, rewardOf, type Probe } from '../../src/engine/seal/innerLoop';
 import { createTokenizer } from '../../src/engine/model/tokenizer';
+import { packFloat16, unpackFloat16 } from '../../src/engine/model/float16';
+import { disposeModelWeights, storedCopy, weightStorageOf } from '../../src/engine/model/weights';
 import { FIXTURES } from './llamaFixtures';
 import { completeLines } from '../../src/engine/seal/sampleSelfEdits';
 import { comparePositions } from '../../src/engine/store';
@@ -329,6 +331,47 @@ describe('a tiny run with the whole protocol', () => {
     expect(after).toEqual(before);
     expect(tf.memory().numTensors).toBe(tensors);
     tf.dispose([...model.weights.values()]);
+    await store.close();
+  });
+});
+
+describe('a model with float16 weights', () => {
+  it('runs SEAL with LoRA M-steps merged into its halves, and refuses full fine-tuning M-steps up front', async () => {
+    const original = tinySealModel(3, 1);
+    const model = { ...original, weights: await storedCopy(original.weights, 'float16') };
+    disposeModelWeights(original.weights);
+    const store = freshStore();
+    const before = await Promise.all([...model.weights.values()].map((w) => w.data()));
+    const start = (name: string, mStep: Record<string, unknown>) =>
+      new JobRegistry().run(name, (checkpoint) =>
+        startSealRun(
+          { model, contexts, records: store, checkpoint },
+          {
+            config: { ...TINY, outer: { rounds: 1, contextsPerRound: 2, mStep } },
+            contextsSource: { world: 1 },
+          },
+        ),
+      );
+
+    await expect(start('full', { method: 'full' })).rejects.toThrow(
+      /full fine-tuning needs float32 weights/,
+    );
+    expect(await store.listRuns()).toEqual([]);
+
+    const run = await start('lora', { method: 'lora' });
+    expect(run.status).toBe('done');
+    // The round's generator was kept as float32 values, each one a float16.
+    const [kept] = (await store.listCheckpoints(run.id)).filter((c) => c.kind === 'full');
+    const { tensors } = await store.loadCheckpoint(kept!.id);
+    const matrix = tensors.find((t) => t.name === 'model.layers.0.self_attn.q_proj.weight')!;
+    expect(unpackFloat16(packFloat16(matrix.data))).toEqual(matrix.data);
+    // The M-step changed the generator, and the base model's halves are back after the run.
+    const base = model.weights.get('model.layers.0.self_attn.q_proj.weight')!;
+    expect(unpackFloat16((await base.data()) as Int32Array)).not.toEqual(matrix.data);
+    const after = await Promise.all([...model.weights.values()].map((w) => w.data()));
+    expect(after).toEqual(before);
+    expect(weightStorageOf(model.weights)).toBe('float16');
+    disposeModelWeights(model.weights);
     await store.close();
   });
 });
