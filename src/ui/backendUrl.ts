@@ -1,8 +1,10 @@
 /**
  * URL parameters that choose how the app opens; they survive reloads and can be shared:
  * `?backend=` forces a backend, `?model=` names the shipped model to load (`none`: no model),
- * `?tab=` names the panel shown; sealUrl.ts adds the SEAL panel's run, preset and settings.
+ * `?weights=float16` keeps the models loaded from then on as float16, `?tab=` names the panel
+ * shown; sealUrl.ts adds the SEAL panel's run, preset and settings.
  */
+import type { WeightStorage } from '../engine/api';
 import { parseBackendRequest, type BackendRequest } from '../engine/backendChoice';
 
 export function requestedBackendFromUrl(): BackendRequest {
@@ -39,4 +41,13 @@ export function rememberTabInUrl(tab: string): void {
 
 export function requestedModelFromUrl(): string | null {
   return new URL(location.href).searchParams.get('model');
+}
+
+/** How models load their weights: float16 when `?weights=float16`, float32 otherwise. */
+export function requestedWeightStorageFromUrl(): WeightStorage {
+  return new URL(location.href).searchParams.get('weights') === 'float16' ? 'float16' : 'float32';
+}
+
+export function rememberWeightStorageInUrl(storage: WeightStorage): void {
+  setUrlParameter('weights', storage === 'float32' ? null : storage);
 }

@@ -113,9 +113,12 @@ export async function cancelModelLoad(): Promise<void> {
 /**
  * Opening the app loads a model that ships with it, so it is ready to use offline: the one the
  * `?model=` URL parameter names, else the first listed (the default model, seal-world-1m, when
- * it ships); `?model=none` opens with no model.
+ * it ships); `?model=none` opens with no model. Its weights are stored as `weightStorage`.
  */
-export async function loadDefaultModel(requested: string | null): Promise<void> {
+export async function loadDefaultModel(
+  requested: string | null,
+  weightStorage: WeightStorage = 'float32',
+): Promise<void> {
   if (requested === 'none' || app.backend === null) return;
   try {
     const shipped = await engine.model.listShipped();
@@ -126,7 +129,7 @@ export async function loadDefaultModel(requested: string | null): Promise<void> 
       return;
     }
     if (chosen === undefined || (await engine.model.current()) !== null || app.modelLoad) return;
-    await loadModel({ kind: 'shipped', name: chosen.name }, chosen.name);
+    await loadModel({ kind: 'shipped', name: chosen.name }, chosen.name, { weightStorage });
   } catch (cause) {
     app.modelLoadNotice = `The default model was not loaded: ${messageOf(cause)}`;
   }

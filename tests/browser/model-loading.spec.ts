@@ -273,3 +273,16 @@ test('loads a model with float16 weights: half the memory, the logits of transfo
   expect(training.losses.at(-1)!).toBeLessThan(training.losses[0]! * 0.9);
   expect(training.full).toContain('full fine-tuning needs float32 weights');
 });
+
+test('?weights=float16 loads the default model as float16, and the choice stays in the address', async ({
+  page,
+}) => {
+  await openApp(page, 'weights=float16&tab=model', { defaultModel: true });
+  await expect(page.getByTestId('model-memory')).toContainText('as float16');
+  const choice = page.getByLabel('Weights in memory');
+  await expect(choice).toHaveValue('float16');
+  await choice.selectOption('float32');
+  await expect.poll(() => new URL(page.url()).searchParams.get('weights')).toBeNull();
+  await choice.selectOption('float16');
+  await expect.poll(() => new URL(page.url()).searchParams.get('weights')).toBe('float16');
+});
