@@ -1,0 +1,135 @@
+/**
+ * What `realGpuBench.ts` measures, once `navigator.gpu` exists: see that file. Every figure uses
+ * our kernels; each timing follows an untimed run that compiles the shaders.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { selectBackend } from '../../src/engine/backend';
+import type { ModelConfig } from '../../src/engine/model/config';
+import { generate } from '../../src/engine/model/generate';
+import { GREEDY } from '../../src/engine/model/sampling';
+import {
+  disposeModelWeights,
+  storedCopy,
+  weightBytes,
+  type ModelWeights,
+} from '../../src/engine/model/weights';
+import { median } from '../../src/engine/median';
+import { LoraAdapter } from '../../src/engine/train/lora';
+import {
+  randomModelWeights,
+  randomSequences,
+  SMOLLM2_135M_SHAPE,
+} from '../../src/engine/train/randomModel';
+import { DEFAULT_SFT_OPTIONS, trainSft, type TrainingTarget } from '../../src/engine/train/sft';
+import { loadModelFolder } from '../modelFolder';
+
+const PROMPT_TOKENS = 32;
+const LORA = {
+  targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'],
+  rank: 8,
+  alpha: 16,
+  dropout: 0,
+};
+
+interface Sizes {
+  newTokens: number;
+  decodeRuns: number;
+  batch: number;
+  length: number;
+  steps: number;
+}
+
+const FULL: Sizes = { newTokens: 64, decodeRuns: 3, batch: 8, length: 128, steps: 4 };
+const QUICK: Sizes = { newTokens: 4, decodeRuns: 1, batch: 1, length: 16, steps: 1 };
+
+/** Greedy decoding speed and the bytes a decoded token reads at least (weights, keys, values). */
+async function decoding(config: ModelConfig, weights: ModelWeights, sizes: Sizes) {
+  const prompt = Array.from({ length: PROMPT_TOKENS }, (_, i) => (i * 37 + 5) % config.vocabSize);
+  const decode = () =>
+    generate({ config, weights }, [prompt], {
+      maxNewTokens: sizes.newTokens,
+      sampling: GREEDY,
+      stopTokenIds: [],
+    });
+  await decode();
+  const speeds: number[] = [];
+  for (let i = 0; i < sizes.decodeRuns; i++) {
+    speeds.push((await decode()).stats.decodeTokensPerSecond);
+  }
+  const averageContext = PROMPT_TOKENS + sizes.newTokens / 2;
+  const cacheBytes = 2 * config.numLayers * config.numKvHeads * config.headDim * averageContext * 4;
+  return { tokensPerSecond: median(speeds), bytesPerToken: weightBytes(weights) + cacheBytes };
+}
+
+async function trainingSpeed(
+  config: ModelConfig,
+  weights: ModelWeights,
+  target: TrainingTarget,
+  sizes: Sizes,
+): Promise<number> {
+  const data = randomSequences(sizes.batch, sizes.length, config.vocabSize, 7);
+  const train = (steps: number) =>
+    trainSft({ config, weights }, data, target, {
+      ...DEFAULT_SFT_OPTIONS,
+      batchSize: sizes.batch,
+      epochs: steps,
+      reportEvery: steps,
+      learningRate: 1e-5,
+    });
+  await train(1);
+  const { elapsedMs } = await train(sizes.steps);
+  return (sizes.steps * sizes.batch * sizes.length * 1000) / elapsedMs;
+}
+
+async function loraSpeed(config: ModelConfig, weights: ModelWeights, sizes: Sizes) {
+  const adapter = LoraAdapter.create(weights, LORA, 3);
+  try {
+    return await trainingSpeed(config, weights, { kind: 'lora', adapter }, sizes);
+  } finally {
+    adapter.dispose();
+  }
+}
+
+export async function runRealGpuBenchmark(options: {
+  modelFolder: string;
+  bandwidthGbps: number;
+  quick: boolean;
+}) {
+  const backend = await selectBackend('webgpu');
+  if (backend.active !== 'webgpu') {
+    throw new Error(`webgpu did not start: ${backend.fallbackReasons.join('; ')}`);
+  }
+  const sizes = options.quick ? QUICK : FULL;
+  const metrics: Record<string, number> = {};
+  const share = (name: string, run: { tokensPerSecond: number; bytesPerToken: number }) => {
+    metrics[`${name}_decode_tokens_per_s`] = run.tokensPerSecond;
+    metrics[`${name}_decode_bytes_per_token`] = run.bytesPerToken;
+    if (Number.isFinite(options.bandwidthGbps)) {
+      metrics[`${name}_decode_bandwidth_share`] =
+        (run.tokensPerSecond * run.bytesPerToken) / (options.bandwidthGbps * 1e9);
+    }
+  };
+
+  const model = await loadModelFolder(options.modelFolder);
+  share('default', await decoding(model.config, model.weights, sizes));
+  metrics.default_full_train_tokens_per_s = await trainingSpeed(
+    model.config,
+    model.weights,
+    { kind: 'full' },
+    sizes,
+  );
+  metrics.default_lora_train_tokens_per_s = await loraSpeed(model.config, model.weights, sizes);
+  disposeModelWeights(model.weights);
+
+  const config = SMOLLM2_135M_SHAPE;
+  const float32 = randomModelWeights(config, 1);
+  share('smollm_float32', await decoding(config, float32, sizes));
+  metrics.smollm_lora_train_tokens_per_s = await loraSpeed(config, float32, sizes);
+  const halves = await storedCopy(float32, 'float16');
+  disposeModelWeights(float32);
+  share('smollm_float16', await decoding(config, halves, sizes));
+  metrics.smollm_float16_lora_train_tokens_per_s = await loraSpeed(config, halves, sizes);
+  disposeModelWeights(halves);
+  metrics.tensors_left = tf.memory().numTensors;
+  return { adapter: backend.adapter, quick: options.quick, metrics };
+}
