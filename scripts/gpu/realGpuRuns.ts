@@ -5,15 +5,17 @@
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../src/engine/backend';
 import type { ModelConfig } from '../../src/engine/model/config';
-import { generate } from '../../src/engine/model/generate';
-import { GREEDY } from '../../src/engine/model/sampling';
+import {
+  decodeSpeed,
+  EVERY_PROJECTION_LORA,
+  PROMPT_TOKENS,
+} from '../../src/engine/model/float16Benchmark';
 import {
   disposeModelWeights,
   storedCopy,
   weightBytes,
   type ModelWeights,
 } from '../../src/engine/model/weights';
-import { median } from '../../src/engine/median';
 import { LoraAdapter } from '../../src/engine/train/lora';
 import {
   randomModelWeights,
@@ -22,14 +24,6 @@ import {
 } from '../../src/engine/train/randomModel';
 import { DEFAULT_SFT_OPTIONS, trainSft, type TrainingTarget } from '../../src/engine/train/sft';
 import { loadModelFolder } from '../modelFolder';
-
-const PROMPT_TOKENS = 32;
-const LORA = {
-  targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'],
-  rank: 8,
-  alpha: 16,
-  dropout: 0,
-};
 
 interface Sizes {
   newTokens: number;
@@ -44,21 +38,16 @@ const QUICK: Sizes = { newTokens: 4, decodeRuns: 1, batch: 1, length: 16, steps:
 
 /** Greedy decoding speed and the bytes a decoded token reads at least (weights, keys, values). */
 async function decoding(config: ModelConfig, weights: ModelWeights, sizes: Sizes) {
-  const prompt = Array.from({ length: PROMPT_TOKENS }, (_, i) => (i * 37 + 5) % config.vocabSize);
-  const decode = () =>
-    generate({ config, weights }, [prompt], {
-      maxNewTokens: sizes.newTokens,
-      sampling: GREEDY,
-      stopTokenIds: [],
-    });
-  await decode();
-  const speeds: number[] = [];
-  for (let i = 0; i < sizes.decodeRuns; i++) {
-    speeds.push((await decode()).stats.decodeTokensPerSecond);
-  }
+  const speed = await decodeSpeed(
+    config,
+    weights,
+    sizes.newTokens,
+    sizes.decodeRuns,
+    async () => {},
+  );
   const averageContext = PROMPT_TOKENS + sizes.newTokens / 2;
   const cacheBytes = 2 * config.numLayers * config.numKvHeads * config.headDim * averageContext * 4;
-  return { tokensPerSecond: median(speeds), bytesPerToken: weightBytes(weights) + cacheBytes };
+  return { tokensPerSecond: speed, bytesPerToken: weightBytes(weights) + cacheBytes };
 }
 
 async function trainingSpeed(
@@ -82,7 +71,7 @@ async function trainingSpeed(
 }
 
 async function loraSpeed(config: ModelConfig, weights: ModelWeights, sizes: Sizes) {
-  const adapter = LoraAdapter.create(weights, LORA, 3);
+  const adapter = LoraAdapter.create(weights, EVERY_PROJECTION_LORA, 3);
   try {
     return await trainingSpeed(config, weights, { kind: 'lora', adapter }, sizes);
   } finally {

@@ -13,6 +13,7 @@
 import type { Checkpoint } from '../jobs';
 import { SHAPE_BENCHMARK_CONFIG } from '../shapeBenchmark';
 import { LoraAdapter } from '../train/lora';
+import { LORA_TARGETS } from '../train/targets';
 import { randomModelWeights, randomSequences, SMOLLM2_135M_SHAPE } from '../train/randomModel';
 import { DEFAULT_SFT_OPTIONS, trainSft } from '../train/sft';
 import { trackWebGpuPeak, webGpuMemory } from '../webgpuMemory';
@@ -26,13 +27,9 @@ import { median } from '../median';
 const BATCH = 8;
 const SEQUENCE_LENGTH = 128;
 const TRAINING_STEPS = 4;
-const PROMPT_TOKENS = 16;
-const LORA = {
-  targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'],
-  rank: 8,
-  alpha: 16,
-  dropout: 0,
-};
+export const PROMPT_TOKENS = 16;
+/** Rank 8 on every projection, as SEAL's inner loop trains. */
+export const EVERY_PROJECTION_LORA = { targets: [...LORA_TARGETS], rank: 8, alpha: 16, dropout: 0 };
 
 /** A random model (seed 1) stored as `storage`; its float32 original is freed once copied. */
 async function randomModel(config: ModelConfig, storage: WeightStorage): Promise<ModelWeights> {
@@ -45,8 +42,11 @@ async function randomModel(config: ModelConfig, storage: WeightStorage): Promise
   }
 }
 
-/** Median greedy decoding speed over `runs` after an untimed one (uploads, shader compiles). */
-async function decodeSpeed(
+/**
+ * Median greedy decoding speed of a PROMPT_TOKENS prompt over `runs` after an untimed one
+ * (uploads, shader compiles).
+ */
+export async function decodeSpeed(
   config: ModelConfig,
   weights: ModelWeights,
   newTokens: number,
@@ -74,7 +74,7 @@ async function shapeModel(storage: WeightStorage, checkpoint: Checkpoint) {
     [`decode_tokens_per_s_${storage}`]: await decodeSpeed(config, weights, 32, 3, checkpoint),
   };
   const data = randomSequences(BATCH, SEQUENCE_LENGTH, config.vocabSize, 7);
-  const adapter = LoraAdapter.create(weights, LORA, 3);
+  const adapter = LoraAdapter.create(weights, EVERY_PROJECTION_LORA, 3);
   const train = (steps: number) =>
     trainSft(
       { config, weights },
