@@ -152,24 +152,31 @@ for (const backend of ['cpu', 'wasm'] as const) {
     });
 
     it('multiplies by halves in place as by the widened weight, transposed or not', async () => {
-      for (const [rows, transposeB] of [
-        [3, true],
-        [3, false],
-        [20, true],
-        [20, false],
+      // up_proj's weight is [48, 32]: x·Wᵀ takes 32 features, dy·W 48. A [7, 32] weight gives
+      // an output width that is not a multiple of the four rows read at a time.
+      const upProj = packed.get('model.layers.0.mlp.up_proj.weight')!;
+      const odd = tf.tidy(() => packHalves(tf.randomUniform([7, 32], -1, 1, 'float32', 9)));
+      for (const [weight, rows, transposeB] of [
+        [upProj, 3, true],
+        [upProj, 3, false],
+        [upProj, 20, true],
+        [upProj, 20, false],
+        [odd, 3, true],
       ] as const) {
-        // up_proj's weight is [48, 32]: x·Wᵀ takes 32 features, dy·W 48.
-        const weight = packed.get('model.layers.0.mlp.up_proj.weight')!;
-        const input = tf.randomUniform([rows, transposeB ? 32 : 48], -1, 1, 'float32', 4);
+        const features = logicalShape(weight)[transposeB ? 1 : 0]!;
+        const input = tf.randomUniform([rows, features], -1, 1, 'float32', 4);
         const result = tf
           .engine()
           .runKernel('SealFloat16MatMul', { a: input, b: weight }, { transposeB }) as tf.Tensor;
         const expected = tf.matMul(input, unpackHalves(weight), false, transposeB);
         const [ours, theirs] = [await result.data(), await expected.data()];
+        expect(ours.length).toBe(theirs.length);
         const difference = Math.max(...ours.map((v, i) => Math.abs(v - theirs[i]!)));
-        expect(difference, `${rows} rows, transposeB ${transposeB}`).toBeLessThan(1e-5);
+        const label = `${weight.shape.join('×')} packed, ${rows} rows, transposeB ${transposeB}`;
+        expect(difference, label).toBeLessThan(1e-5);
         tf.dispose([input, result, expected]);
       }
+      odd.dispose();
     });
 
     it("trains a LoRA adapter with the rounded model's gradients, exactly, and merges into halves", async () => {
