@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../../src/engine/backend';
 import type { ModelConfig } from '../../src/engine/model/config';
 import {
-  decodeSpeed,
+  greedyDecodeSpeed,
   EVERY_PROJECTION_LORA,
   PROMPT_TOKENS,
 } from '../../src/engine/model/float16Benchmark';
@@ -22,7 +22,8 @@ import {
   randomSequences,
   SMOLLM2_135M_SHAPE,
 } from '../../src/engine/train/randomModel';
-import { DEFAULT_SFT_OPTIONS, trainSft, type TrainingTarget } from '../../src/engine/train/sft';
+import type { TrainingTarget } from '../../src/engine/train/sft';
+import { trainingTokensPerSecond } from '../../src/engine/shapeBenchmark';
 import { loadModelFolder } from '../modelFolder';
 
 interface Sizes {
@@ -36,38 +37,34 @@ interface Sizes {
 const FULL: Sizes = { newTokens: 64, decodeRuns: 3, batch: 8, length: 128, steps: 4 };
 const QUICK: Sizes = { newTokens: 4, decodeRuns: 1, batch: 1, length: 16, steps: 1 };
 
+/** Nothing cancels these runs. */
+const noCheckpoint = async () => {};
+
 /** Greedy decoding speed and the bytes a decoded token reads at least (weights, keys, values). */
 async function decoding(config: ModelConfig, weights: ModelWeights, sizes: Sizes) {
-  const speed = await decodeSpeed(
+  const speed = await greedyDecodeSpeed(
     config,
     weights,
     sizes.newTokens,
     sizes.decodeRuns,
-    async () => {},
+    noCheckpoint,
   );
   const averageContext = PROMPT_TOKENS + sizes.newTokens / 2;
   const cacheBytes = 2 * config.numLayers * config.numKvHeads * config.headDim * averageContext * 4;
   return { tokensPerSecond: speed, bytesPerToken: weightBytes(weights) + cacheBytes };
 }
 
-async function trainingSpeed(
+function trainingSpeed(
   config: ModelConfig,
   weights: ModelWeights,
   target: TrainingTarget,
   sizes: Sizes,
 ): Promise<number> {
   const data = randomSequences(sizes.batch, sizes.length, config.vocabSize, 7);
-  const train = (steps: number) =>
-    trainSft({ config, weights }, data, target, {
-      ...DEFAULT_SFT_OPTIONS,
-      batchSize: sizes.batch,
-      epochs: steps,
-      reportEvery: steps,
-      learningRate: 1e-5,
-    });
-  await train(1);
-  const { elapsedMs } = await train(sizes.steps);
-  return (sizes.steps * sizes.batch * sizes.length * 1000) / elapsedMs;
+  return trainingTokensPerSecond({ config, weights }, data, target, {
+    steps: sizes.steps,
+    checkpoint: noCheckpoint,
+  });
 }
 
 async function loraSpeed(config: ModelConfig, weights: ModelWeights, sizes: Sizes) {

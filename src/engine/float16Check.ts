@@ -7,9 +7,10 @@
  * bytes its weights take. The browser tests call it through the engine on SwiftShader.
  */
 import * as tf from '@tensorflow/tfjs';
-import { relativeError, withGpuErrors } from './kernelAgreement';
+import { relativeError, valuesOf, withGpuErrors } from './kernelAgreement';
 import {
   HALVES_MATMUL_KERNEL,
+  halvesOf,
   packFloat16,
   packHalves,
   unpackFloat16,
@@ -104,14 +105,6 @@ async function compareProduct(
   }
 }
 
-async function valuesOf(result: tf.Tensor): Promise<Float32Array> {
-  try {
-    return (await result.data()) as Float32Array;
-  } finally {
-    result.dispose();
-  }
-}
-
 /** Random values and the hard cases: ties, subnormals, the largest half and beyond it. */
 function valuesToPack(): Float32Array {
   const values = new Float32Array(4096);
@@ -130,9 +123,7 @@ async function comparePacking() {
   let packDifferences = 0;
   let packDifferencesBeyondOneUnit = 0;
   const packDifferenceExamples: [number, number, number][] = [];
-  const halves = (packed: Int32Array) =>
-    new Uint16Array(packed.buffer, packed.byteOffset, packed.length * 2);
-  const [device, reference] = [halves(devicePacked), halves(expected)];
+  const [device, reference] = [halvesOf(devicePacked), halvesOf(expected)];
   for (let i = 0; i < device.length; i++) {
     if (device[i] === reference[i]) continue;
     packDifferences++;
@@ -147,7 +138,8 @@ async function comparePacking() {
   }
   const packedInput = tf.tensor1d(expected, 'int32');
   const widened = await valuesOf(unpackHalves(packedInput));
-  const unpackExact = widened.every((v, i) => Object.is(v, unpackFloat16(expected)[i]));
+  const widenedInJavaScript = unpackFloat16(expected);
+  const unpackExact = widened.every((v, i) => Object.is(v, widenedInJavaScript[i]));
   tf.dispose([input, onDevice, packedInput]);
   return {
     packedValues: values.length,

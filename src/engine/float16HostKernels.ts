@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import {
   HALVES_MATMUL_KERNEL,
+  halvesOf,
   logicalShape,
   PACK_KERNEL,
   packedShape,
@@ -57,10 +58,6 @@ function output(
   return backend.makeOutput!(shape, dtype, undefined, values);
 }
 
-function halvesOf(packed: Int32Array): Uint16Array {
-  return new Uint16Array(packed.buffer, packed.byteOffset, packed.length * 2);
-}
-
 function widened(backend: HostBackend, x: tf.TensorInfo): tf.TensorInfo {
   const values = unpackFloat16(valuesOf(backend, x) as Int32Array);
   return output(backend, logicalShape(x), 'float32', values);
@@ -85,13 +82,14 @@ function directProduct(
       // Node than one row at a time); each sum still adds its terms in order.
       let c = 0;
       for (; c + 4 <= columns; c += 4) {
-        const [b0, b1, b2, b3] = [c, c + 1, c + 2, c + 3].map((column) => column * inner) as [
-          number,
-          number,
-          number,
-          number,
-        ];
-        let [s0, s1, s2, s3] = [0, 0, 0, 0];
+        const b0 = c * inner;
+        const b1 = b0 + inner;
+        const b2 = b1 + inner;
+        const b3 = b2 + inner;
+        let s0 = 0;
+        let s1 = 0;
+        let s2 = 0;
+        let s3 = 0;
         for (let k = 0; k < inner; k++) {
           const x = a[aBase + k]!;
           s0 += x * value[b[b0 + k]!]!;

@@ -7,7 +7,7 @@
  * (`compareWebGpuDecoding`). The browser tests call both through the engine on SwiftShader.
  */
 import * as tf from '@tensorflow/tfjs';
-import { relativeError, withGpuErrors } from './kernelAgreement';
+import { relativeError, valuesOf, withGpuErrors } from './kernelAgreement';
 import { countKernelCalls } from './kernelCalls';
 import type { ModelConfig } from './model/config';
 import { generate, type GenerationModel } from './model/generate';
@@ -78,14 +78,6 @@ const PROMPTS = [
 const NEW_TOKENS = 4;
 /** Decode steps after the prompt pass whose logits are compared. */
 const DECODE_STEPS = 3;
-
-async function valuesOf(result: tf.Tensor): Promise<Float32Array> {
-  try {
-    return (await result.data()) as Float32Array;
-  } finally {
-    result.dispose();
-  }
-}
 
 /** Ours runs first and inside a validation error scope (see kernelAgreement.ts). */
 async function compareKernel(

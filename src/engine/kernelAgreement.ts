@@ -5,6 +5,15 @@
 import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 
+/** A result's values, read without blocking; the tensor is disposed. */
+export async function valuesOf(result: tf.Tensor): Promise<Float32Array> {
+  try {
+    return (await result.data()) as Float32Array;
+  } finally {
+    result.dispose();
+  }
+}
+
 /** max |ours − stock| / max |stock| over every value (the absolute difference if stock is all 0). */
 export function relativeError(
   ours: Float32Array | readonly Float32Array[],

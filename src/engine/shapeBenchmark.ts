@@ -19,14 +19,19 @@ import { setOwnKernels } from './backend';
 import type { Checkpoint } from './jobs';
 import { countKernelCalls } from './kernelCalls';
 import type { ModelConfig } from './model/config';
-import { generate } from './model/generate';
+import { generate, type GenerationModel } from './model/generate';
 import { GREEDY, type SamplingOptions } from './model/sampling';
 import { disposeModelWeights } from './model/weights';
 import { createRandom } from './random';
 import { trackWebGpuPeak, webGpuMemory } from './webgpuMemory';
 import type { TokenizedSequence } from './train/dataset';
 import { randomModelWeights, randomSequences, SMALL_LLAMA_CONFIG } from './train/randomModel';
-import { DEFAULT_SFT_OPTIONS, trainSft, type TrainableModel } from './train/sft';
+import {
+  DEFAULT_SFT_OPTIONS,
+  trainSft,
+  type TrainableModel,
+  type TrainingTarget,
+} from './train/sft';
 import { median } from './median';
 
 export const SHAPE_BENCHMARK_CONFIG: ModelConfig = {
@@ -50,35 +55,66 @@ const NEW_TOKENS = 32;
 const DECODE_RUNS = 3;
 const SAMPLED: SamplingOptions = { temperature: 1, topK: 0, topP: 0.95, seed: 1 };
 
-/** `steps` optimizer steps, one per pass over the batch; resolves their wall time. */
+/** `steps` optimizer steps of `target`, one per pass over `data`; resolves their wall time. */
 async function train(
   model: TrainableModel,
   data: TokenizedSequence[],
+  target: TrainingTarget,
   steps: number,
   checkpoint: Checkpoint,
 ): Promise<number> {
   const options = {
     ...DEFAULT_SFT_OPTIONS,
-    batchSize: BATCH,
+    batchSize: data.length,
     epochs: steps,
     reportEvery: steps,
     learningRate: 1e-4,
   };
-  const result = await trainSft(model, data, { kind: 'full' }, options, { checkpoint });
+  const result = await trainSft(model, data, target, options, { checkpoint });
   return result.elapsedMs;
 }
 
-/** Tokens per second of training steps, after one untimed step that compiles shaders. */
-async function trainingSpeed(
+/**
+ * Tokens per second of `steps` training steps of `target` (each one pass over `data`), after one
+ * untimed step that compiles shaders; `afterWarmup` runs between the two.
+ */
+export async function trainingTokensPerSecond(
   model: TrainableModel,
   data: TokenizedSequence[],
-  checkpoint: Checkpoint,
-  afterWarmup?: () => void,
+  target: TrainingTarget,
+  {
+    steps,
+    checkpoint,
+    afterWarmup,
+  }: { steps: number; checkpoint: Checkpoint; afterWarmup?: () => void },
 ): Promise<number> {
-  await train(model, data, 1, checkpoint);
+  await train(model, data, target, 1, checkpoint);
   afterWarmup?.();
-  const elapsedMs = await train(model, data, TIMED_STEPS, checkpoint);
-  return (TIMED_STEPS * BATCH * SEQUENCE_LENGTH * 1000) / elapsedMs;
+  const elapsedMs = await train(model, data, target, steps, checkpoint);
+  const tokens = data.reduce((sum, sequence) => sum + sequence.ids.length, 0);
+  return (steps * tokens * 1000) / elapsedMs;
+}
+
+/**
+ * Median decoding speed of `prompt` over `runs` generations of `newTokens`, after an untimed one
+ * (uploads, shader compiles, the buffer pool filled).
+ */
+export async function decodeTokensPerSecond(
+  model: GenerationModel,
+  prompt: number[],
+  options: { newTokens: number; runs: number; sampling: SamplingOptions; checkpoint: Checkpoint },
+): Promise<number> {
+  const decode = () =>
+    generate(model, [prompt], {
+      maxNewTokens: options.newTokens,
+      sampling: options.sampling,
+      stopTokenIds: [],
+      checkpoint: options.checkpoint,
+    });
+  await decode();
+  const speeds: number[] = [];
+  for (let i = 0; i < options.runs; i++) speeds.push((await decode()).stats.decodeTokensPerSecond);
+  return median(speeds);
 }
 
 export async function runShapeBenchmark(checkpoint: Checkpoint): Promise<Record<string, number>> {
@@ -102,21 +138,26 @@ export async function runShapeBenchmark(checkpoint: Checkpoint): Promise<Record<
   };
   try {
     setOwnKernels(false);
+    const full = { kind: 'full' } as const;
     const stockTokensPerSecond = await withPeak('stock_', () =>
-      trainingSpeed(model, data, checkpoint),
+      trainingTokensPerSecond(model, data, full, { steps: TIMED_STEPS, checkpoint }),
     );
     setOwnKernels(true);
     // Tensors alive after the first step with our kernels against after three more.
     let tensorsBefore = 0;
     metrics.train_tokens_per_s = await withPeak('', () =>
-      trainingSpeed(model, data, checkpoint, () => {
-        tensorsBefore = tf.memory().numTensors;
+      trainingTokensPerSecond(model, data, full, {
+        steps: TIMED_STEPS,
+        checkpoint,
+        afterWarmup: () => {
+          tensorsBefore = tf.memory().numTensors;
+        },
       }),
     );
     metrics.stock_train_tokens_per_s = stockTokensPerSecond;
     metrics[`speedup_vs_stock_${backend}`] = metrics.train_tokens_per_s / stockTokensPerSecond;
 
-    const stepCalls = await countKernelCalls(() => train(model, data, 1, checkpoint));
+    const stepCalls = await countKernelCalls(() => train(model, data, full, 1, checkpoint));
     metrics.tensor_count_growth = tf.memory().numTensors - tensorsBefore;
     metrics.kernel_calls_per_step = stepCalls.gpuDispatches ?? stepCalls.tfjsKernels;
     metrics.tfjs_kernel_calls_per_step = stepCalls.tfjsKernels;
@@ -134,14 +175,13 @@ export async function runShapeBenchmark(checkpoint: Checkpoint): Promise<Record<
     );
     const decode = (maxNewTokens: number, sampling: SamplingOptions) =>
       generate(model, [prompt], { maxNewTokens, sampling, stopTokenIds: [], checkpoint });
-    const decodeSpeed = async (sampling: SamplingOptions) => {
-      await decode(NEW_TOKENS, sampling); // compiles shaders and fills the buffer pool
-      const speeds: number[] = [];
-      for (let i = 0; i < DECODE_RUNS; i++) {
-        speeds.push((await decode(NEW_TOKENS, sampling)).stats.decodeTokensPerSecond);
-      }
-      return median(speeds);
-    };
+    const decodeSpeed = (sampling: SamplingOptions) =>
+      decodeTokensPerSecond(model, prompt, {
+        newTokens: NEW_TOKENS,
+        runs: DECODE_RUNS,
+        sampling,
+        checkpoint,
+      });
     // Two lengths: their difference leaves out the prompt pass and the setup.
     const callsPerToken = async (sampling: SamplingOptions) => {
       const short = await countKernelCalls(() => decode(NEW_TOKENS, sampling));

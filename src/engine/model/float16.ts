@@ -68,10 +68,14 @@ export function packFloat16(values: ArrayLike<number>): Int32Array {
   return packed;
 }
 
+/** The halves of packed pairs, in order (little-endian memory puts each pair's low half first). */
+export function halvesOf(packed: Int32Array): Uint16Array {
+  return new Uint16Array(packed.buffer, packed.byteOffset, packed.length * 2);
+}
+
 /** The float32 values of float16 pairs (exact: every float16 is a float32). */
 export function unpackFloat16(packed: Int32Array): Float32Array {
-  // Little-endian memory puts each pair's low half (its first value) first.
-  return float16BitsToFloat32(new Uint16Array(packed.buffer, packed.byteOffset, packed.length * 2));
+  return float16BitsToFloat32(halvesOf(packed));
 }
 
 /** Whether `tensor` holds packed float16 pairs (see the top of this file). */

@@ -11,18 +11,19 @@
  * first, so there float16 buys memory at the cost of speed.
  */
 import type { Checkpoint } from '../jobs';
-import { SHAPE_BENCHMARK_CONFIG } from '../shapeBenchmark';
+import {
+  decodeTokensPerSecond,
+  SHAPE_BENCHMARK_CONFIG,
+  trainingTokensPerSecond,
+} from '../shapeBenchmark';
 import { LoraAdapter } from '../train/lora';
 import { LORA_TARGETS } from '../train/targets';
 import { randomModelWeights, randomSequences, SMOLLM2_135M_SHAPE } from '../train/randomModel';
-import { DEFAULT_SFT_OPTIONS, trainSft } from '../train/sft';
 import { trackWebGpuPeak, webGpuMemory } from '../webgpuMemory';
 import type { ModelConfig } from './config';
 import type { WeightStorage } from './float16';
-import { generate } from './generate';
 import { GREEDY } from './sampling';
 import { disposeModelWeights, storedCopy, weightBytes, type ModelWeights } from './weights';
-import { median } from '../median';
 
 const BATCH = 8;
 const SEQUENCE_LENGTH = 128;
@@ -42,54 +43,41 @@ async function randomModel(config: ModelConfig, storage: WeightStorage): Promise
   }
 }
 
-/**
- * Median greedy decoding speed of a PROMPT_TOKENS prompt over `runs` after an untimed one
- * (uploads, shader compiles).
- */
-export async function decodeSpeed(
+/** Median greedy decoding speed of a seeded prompt of PROMPT_TOKENS random tokens. */
+export function greedyDecodeSpeed(
   config: ModelConfig,
   weights: ModelWeights,
   newTokens: number,
   runs: number,
   checkpoint: Checkpoint,
 ): Promise<number> {
-  const prompt = Array.from({ length: PROMPT_TOKENS }, (_, i) => (i * 37 + 5) % config.vocabSize);
-  const decode = () =>
-    generate({ config, weights }, [prompt], {
-      maxNewTokens: newTokens,
-      sampling: GREEDY,
-      stopTokenIds: [],
-      checkpoint,
-    });
-  await decode();
-  const speeds: number[] = [];
-  for (let i = 0; i < runs; i++) speeds.push((await decode()).stats.decodeTokensPerSecond);
-  return median(speeds);
+  const prompt = randomSequences(1, PROMPT_TOKENS, config.vocabSize, 2)[0]!.ids;
+  return decodeTokensPerSecond({ config, weights }, prompt, {
+    newTokens,
+    runs,
+    sampling: GREEDY,
+    checkpoint,
+  });
 }
 
 async function shapeModel(storage: WeightStorage, checkpoint: Checkpoint) {
   const config = SHAPE_BENCHMARK_CONFIG;
   const weights = await randomModel(config, storage);
   const metrics: Record<string, number> = {
-    [`decode_tokens_per_s_${storage}`]: await decodeSpeed(config, weights, 32, 3, checkpoint),
+    [`decode_tokens_per_s_${storage}`]: await greedyDecodeSpeed(config, weights, 32, 3, checkpoint),
   };
   const data = randomSequences(BATCH, SEQUENCE_LENGTH, config.vocabSize, 7);
   const adapter = LoraAdapter.create(weights, EVERY_PROJECTION_LORA, 3);
-  const train = (steps: number) =>
-    trainSft(
+  // Set once the untimed step is done, so the peak covers the timed steps only.
+  let peak: ReturnType<typeof trackWebGpuPeak> | undefined;
+  try {
+    metrics[`lora_train_tokens_per_s_${storage}`] = await trainingTokensPerSecond(
       { config, weights },
       data,
       { kind: 'lora', adapter },
-      { ...DEFAULT_SFT_OPTIONS, batchSize: BATCH, epochs: steps, reportEvery: steps },
-      { checkpoint },
+      { steps: TRAINING_STEPS, checkpoint, afterWarmup: () => (peak = trackWebGpuPeak()) },
     );
-  try {
-    await train(1);
-    const peak = trackWebGpuPeak();
-    const { elapsedMs } = await train(TRAINING_STEPS);
     const bytes = peak?.stop();
-    metrics[`lora_train_tokens_per_s_${storage}`] =
-      (TRAINING_STEPS * BATCH * SEQUENCE_LENGTH * 1000) / elapsedMs;
     if (bytes) metrics[`lora_peak_gpu_bytes_in_use_${storage}`] = bytes.inUseBytes;
   } finally {
     adapter.dispose();
@@ -102,7 +90,7 @@ async function smolModel(storage: WeightStorage, checkpoint: Checkpoint) {
   const config = SMOLLM2_135M_SHAPE;
   const weights = await randomModel(config, storage);
   try {
-    const decode = await decodeSpeed(config, weights, 8, 2, checkpoint);
+    const decode = await greedyDecodeSpeed(config, weights, 8, 2, checkpoint);
     const memory = webGpuMemory();
     return {
       [`smollm_weight_bytes_${storage}`]: weightBytes(weights),
@@ -119,7 +107,7 @@ export async function runFloat16Benchmark(checkpoint: Checkpoint): Promise<Recor
   // Float32 is measured first: warm the engine up so that it is not timed cold (wasm decoding of
   // float32 ran at 267 tokens/s measured first in Chromium, against 625 in the shape benchmark).
   const warmup = await randomModel(SHAPE_BENCHMARK_CONFIG, 'float32');
-  await decodeSpeed(SHAPE_BENCHMARK_CONFIG, warmup, 32, 3, checkpoint);
+  await greedyDecodeSpeed(SHAPE_BENCHMARK_CONFIG, warmup, 32, 3, checkpoint);
   disposeModelWeights(warmup);
   for (const storage of ['float32', 'float16'] as const) {
     Object.assign(metrics, await shapeModel(storage, checkpoint));

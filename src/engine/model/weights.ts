@@ -220,18 +220,20 @@ export async function readFloat32Weight(variable: tf.Variable): Promise<Float32A
 }
 
 /**
- * Sets a weight to float32 `values` of the shape it stands for, rounded to float16 when it is
- * stored as halves.
+ * Sets a weight to the float32 tensor `wide` (of the shape the weight stands for), rounded to
+ * float16 when the weight is stored as halves.
  */
+export function assignWideWeight(variable: tf.Variable, wide: tf.Tensor): void {
+  tf.tidy(() => variable.assign(isPackedHalves(variable) ? packHalves(wide) : wide));
+}
+
+/** `assignWideWeight` from float32 `values` of `shape`. */
 export function assignFloat32Weight(
   variable: tf.Variable,
   values: Float32Array,
   shape: readonly number[],
 ): void {
-  tf.tidy(() => {
-    const wide = tf.tensor(values, [...shape], 'float32');
-    variable.assign(isPackedHalves(variable) ? packHalves(wide) : wide);
-  });
+  tf.tidy(() => assignWideWeight(variable, tf.tensor(values, [...shape], 'float32')));
 }
 
 /**

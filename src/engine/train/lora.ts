@@ -6,8 +6,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { LinearAdapter } from '../model/llama';
-import { isPackedHalves, logicalShape, packHalves, unpackHalves } from '../model/float16';
-import type { ModelWeights } from '../model/weights';
+import { logicalShape, unpackHalves } from '../model/float16';
+import { assignWideWeight, weightStorageOf, type ModelWeights } from '../model/weights';
 import { streamSeed } from '../random';
 import { isLoraTarget, LORA_TARGETS, type LoraTarget } from './targets';
 
@@ -242,10 +242,7 @@ export class LoraAdapter implements LinearAdapter {
     this.checkFits(weights);
     for (const path of this.modules.keys()) {
       const base = weights.get(`${path}.weight`)!;
-      tf.tidy(() => {
-        const merged = this.mergedWeight(path, base)!;
-        base.assign(isPackedHalves(base) ? packHalves(merged) : merged);
-      });
+      tf.tidy(() => assignWideWeight(base, this.mergedWeight(path, base)!));
     }
   }
 
@@ -271,7 +268,7 @@ export async function withFreshLora<T>(
 
 /** Refuses weights stored as float16 halves, which full fine-tuning cannot train. */
 export function checkFullyTrainable(weights: ModelWeights): void {
-  if ([...weights.values()].some(isPackedHalves)) {
+  if (weightStorageOf(weights) === 'float16') {
     throw new Error(
       'full fine-tuning needs float32 weights, and this model keeps its matrices as float16: reload it with float32 weights, or train a LoRA adapter (which works on float16 weights)',
     );
