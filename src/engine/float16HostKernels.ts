@@ -17,46 +17,10 @@ import {
   unpackFloat16,
 } from './model/float16';
 import { float16Values } from './model/safetensors';
+import { output, valuesOf, type HostBackend } from './hostBackend';
 
 /** Products with at most this many rows read the halves directly. */
 const DIRECT_MAX_ROWS = 8;
-
-/** What these kernels need of a cpu or wasm backend. */
-interface HostBackend {
-  readSync(dataId: object): unknown;
-  /** wasm: a view of the tensor in the wasm heap (no copy). */
-  typedArrayFromHeap?(info: tf.TensorInfo): Float32Array | Int32Array;
-  /** cpu */
-  makeTensorInfo?(
-    shape: number[],
-    dtype: tf.DataType,
-    values: Int32Array | Float32Array,
-  ): tf.TensorInfo;
-  /** wasm */
-  makeOutput?(
-    shape: number[],
-    dtype: tf.DataType,
-    memoryOffset: undefined,
-    values: Int32Array | Float32Array,
-  ): tf.TensorInfo;
-  disposeData(dataId: object): void;
-}
-
-/** A tensor's values, without a copy where the backend allows; read them before allocating. */
-function valuesOf(backend: HostBackend, info: tf.TensorInfo): Float32Array | Int32Array {
-  if (backend.typedArrayFromHeap) return backend.typedArrayFromHeap(info);
-  return backend.readSync(info.dataId) as Float32Array | Int32Array;
-}
-
-function output(
-  backend: HostBackend,
-  shape: number[],
-  dtype: tf.DataType,
-  values: Int32Array | Float32Array,
-): tf.TensorInfo {
-  if (backend.makeTensorInfo) return backend.makeTensorInfo(shape, dtype, values);
-  return backend.makeOutput!(shape, dtype, undefined, values);
-}
 
 function widened(backend: HostBackend, x: tf.TensorInfo): tf.TensorInfo {
   const values = unpackFloat16(valuesOf(backend, x) as Int32Array);

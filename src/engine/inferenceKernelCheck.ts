@@ -26,7 +26,7 @@ import {
   fusedSwiGlu,
   fusedWriteSlots,
   ownInferenceKernelRuns,
-} from './webgpuDecodeKernels';
+} from './decodeOps';
 import { ownWebGpuKernelsEnabled, setOwnWebGpuKernels } from './webgpuKernels';
 import { webGpuMemory } from './webgpuMemory';
 

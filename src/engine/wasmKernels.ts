@@ -12,12 +12,17 @@
  * - its `BatchMatMul` with more than one batch (attention's per-head products) runs a plain loop
  *   about 10× slower than the same work as separate 2-D products, which go to XNNPACK: the
  *   wrapper copies each batch's operands out of the heap (a memcpy), multiplies them in 2-D and
- *   copies the product back.
+ *   copies the product back;
+ * - products of fewer rows than that by a transposed operand (a decoded token's linears x·Wᵀ,
+ *   its attention scores q·Kᵀ) go to our SIMD kernel (wasm/multiplyByTransposed.wat), which
+ *   reads both operands in place, row by row: 4× faster than tfjs's for one row by a 512×128
+ *   weight.
  */
 import * as tf from '@tensorflow/tfjs';
 // Imported for its side effect: the wasm kernels this module extends must be registered first.
 import '@tensorflow/tfjs-backend-wasm';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { transposedProductOn } from './wasm/transposedProduct';
 
 interface SegmentSumArgs {
   inputs: { x: tf.TensorInfo; segmentIds: tf.TensorInfo };
@@ -110,34 +115,48 @@ function copyOut(
 }
 
 /**
+ * How a product's batches pair up: equal batch shapes, or one side with a single batch
+ * (broadcast). Null for any other broadcast, which goes to tfjs's kernel as it comes.
+ */
+function batchesOf(a: tf.TensorInfo, b: tf.TensorInfo) {
+  const aBatchShape = a.shape.slice(0, -2);
+  const bBatchShape = b.shape.slice(0, -2);
+  const [aBatches, bBatches] = [product(aBatchShape), product(bBatchShape)];
+  const sameBatches =
+    aBatches === bBatches &&
+    aBatchShape.length === bBatchShape.length &&
+    aBatchShape.every((d, i) => d === bBatchShape[i]);
+  if (!(sameBatches || aBatches === 1 || bBatches === 1)) return null;
+  return {
+    aBatches,
+    bBatches,
+    batches: Math.max(aBatches, bBatches),
+    batchShape: aBatches >= bBatches ? aBatchShape : bBatchShape,
+  };
+}
+
+/**
  * Runs a batched product as one 2-D product per batch. Batch shapes must be equal, or one side
  * must have a single batch (broadcast); anything else goes to `multiply2d` unsplit.
  */
 function perBatchMatMul(multiply2d: tf.KernelFunc) {
   return ({ inputs, backend, attrs }: MatMulArgs): tf.TensorInfo => {
     const { a, b } = inputs;
-    const aBatchShape = a.shape.slice(0, -2);
-    const bBatchShape = b.shape.slice(0, -2);
-    const [aBatches, bBatches] = [product(aBatchShape), product(bBatchShape)];
     const aMatrix = a.shape.slice(-2);
     const bMatrix = b.shape.slice(-2);
     const rows = aMatrix[attrs.transposeA ? 1 : 0]!;
     const inner = aMatrix[attrs.transposeA ? 0 : 1]!;
     const columns = bMatrix[attrs.transposeB ? 0 : 1]!;
-    const batches = Math.max(aBatches, bBatches);
-    const sameBatches =
-      aBatches === bBatches &&
-      aBatchShape.length === bBatchShape.length &&
-      aBatchShape.every((d, i) => d === bBatchShape[i]);
+    const batching = batchesOf(a, b);
     const splittable =
       a.dtype === 'float32' &&
       b.dtype === 'float32' &&
-      batches > 1 &&
-      (sameBatches || aBatches === 1 || bBatches === 1) &&
+      batching !== null &&
+      batching.batches > 1 &&
       rows * inner * columns >= MIN_WORK_TO_SPLIT;
     if (!splittable) return multiply2d({ inputs, backend, attrs }) as tf.TensorInfo;
 
-    const batchShape = aBatches >= bBatches ? aBatchShape : bBatchShape;
+    const { aBatches, bBatches, batches, batchShape } = batching;
     const out = backend.makeOutput([...batchShape, rows, columns], 'float32');
     const [aSize, bSize, outSize] = [product(aMatrix), product(bMatrix), rows * columns];
     for (let batch = 0; batch < batches; batch++) {
@@ -150,6 +169,48 @@ function perBatchMatMul(multiply2d: tf.KernelFunc) {
       }) as tf.TensorInfo;
       backend.typedArrayFromHeap(out).set(backend.typedArrayFromHeap(slice), batch * outSize);
       for (const temporary of [aSlice, bSlice, slice]) backend.disposeData(temporary.dataId);
+    }
+    return out;
+  };
+}
+
+/**
+ * Products a · bᵀ of fewer than MIN_ROWS_TO_TRANSPOSE rows of a go to our SIMD kernel, batch by
+ * batch, reading a and b in place; everything else (and everything where the kernel cannot run)
+ * goes to `multiply`.
+ */
+function simdTransposedMatMul(multiply: tf.KernelFunc) {
+  return ({ inputs, backend, attrs }: MatMulArgs): tf.TensorInfo => {
+    const { a, b } = inputs;
+    const [rows, inner] = a.shape.slice(-2) as [number, number];
+    const columns = b.shape[b.shape.length - 2]!;
+    const batching = batchesOf(a, b);
+    const transposedProduct =
+      attrs.transposeB &&
+      !attrs.transposeA &&
+      a.dtype === 'float32' &&
+      b.dtype === 'float32' &&
+      rows < MIN_ROWS_TO_TRANSPOSE &&
+      rows * inner * columns > 0 &&
+      batching !== null
+        ? transposedProductOn(backend)
+        : null;
+    if (!transposedProduct) return multiply({ inputs, backend, attrs }) as tf.TensorInfo;
+
+    const { aBatches, bBatches, batches, batchShape } = batching!;
+    const out = backend.makeOutput([...batchShape, rows, columns], 'float32');
+    // Addresses are read after the allocation above, which may have moved the heap's buffer.
+    const [aAt, bAt, outAt] = [a, b, out].map((t) => backend.typedArrayFromHeap(t).byteOffset);
+    const [aBytes, bBytes, outBytes] = [rows * inner * 4, columns * inner * 4, rows * columns * 4];
+    for (let batch = 0; batch < batches; batch++) {
+      transposedProduct(
+        aAt! + (aBatches === 1 ? 0 : batch * aBytes),
+        bAt! + (bBatches === 1 ? 0 : batch * bBytes),
+        outAt! + batch * outBytes,
+        rows,
+        inner,
+        columns,
+      );
     }
     return out;
   };
@@ -187,7 +248,9 @@ export function registerWasmKernels(): void {
       ...matMul,
       kernelFunc: switchable(
         perBatchMatMul(
-          untransposedMatMul(matMul.kernelFunc) as unknown as tf.KernelFunc,
+          simdTransposedMatMul(
+            untransposedMatMul(matMul.kernelFunc) as unknown as tf.KernelFunc,
+          ) as unknown as tf.KernelFunc,
         ) as unknown as tf.KernelFunc,
         matMul.kernelFunc,
       ),

@@ -1,6 +1,6 @@
 /**
- * Our inference kernels for tfjs's webgpu backend, under the same switch as our matmul
- * (`setOwnWebGpuKernels`). Decoding one token runs the model on a single row, so its cost is the
+ * Our inference kernels for tfjs's webgpu backend (the ops of decodeOps.ts), under the same
+ * switch as our matmul (`setOwnWebGpuKernels`). Decoding one token runs the model on a single row, so its cost is the
  * number of dispatches rather than arithmetic: as stock ops, each layer's RMSNorm is six kernels,
  * RoPE nine per rotated tensor, attention six, a KV-cache write two and SwiGLU three. Each of
  * those is one program here. They compute what the stock op sequences compute, in the same order
@@ -20,38 +20,18 @@ import {
   type WebGPUBackend,
   type WebGPUProgram,
 } from '@tensorflow/tfjs-backend-webgpu';
-import { ownWebGpuKernelActive, reshapeOnBackend } from './webgpuKernels';
-
-const RMS_NORM_KERNEL = 'SealRmsNorm';
-const SWIGLU_KERNEL = 'SealSwiGlu';
-const HEADS_KERNEL = 'SealHeads';
-const WRITE_SLOTS_KERNEL = 'SealWriteSlots';
-const ATTENTION_KERNEL = 'SealAttention';
+import {
+  ATTENTION_KERNEL,
+  countInferenceKernelRun,
+  HEADS_KERNEL,
+  RMS_NORM_KERNEL,
+  SWIGLU_KERNEL,
+  WRITE_SLOTS_KERNEL,
+} from './decodeOps';
+import { reshapeOnBackend } from './webgpuKernels';
 
 /** Invocations per workgroup of every program here. */
 export const WORKGROUP = 64;
-
-/**
- * Attention keeps one query's scores over every cache slot in workgroup memory: 2048 floats
- * (8 KB) stay well within WebGPU's guaranteed 16 KB. Larger caches run the stock ops.
- */
-const MAX_ATTENTION_SLOTS = 2048;
-
-/** Runs of each of our inference programs in this process (tests check they really ran). */
-const runs = new Map<string, number>();
-
-export function ownInferenceKernelRuns(): number {
-  return [...runs.values()].reduce((sum, count) => sum + count, 0);
-}
-
-function counted(name: string): void {
-  runs.set(name, (runs.get(name) ?? 0) + 1);
-}
-
-/** Whether generation with a cache of `capacity` slots runs our inference kernels. */
-export function ownInferenceKernelsActive(capacity: number): boolean {
-  return capacity <= MAX_ATTENTION_SLOTS && ownWebGpuKernelActive(ATTENTION_KERNEL);
-}
 
 /** One invocation per output element, in as many workgroups as that takes. */
 export abstract class ElementwiseProgram implements WebGPUProgram {
@@ -441,7 +421,7 @@ export function runOnViews(
   outShape?: number[],
 ): tf.TensorInfo {
   const reshaped = views.map(([x, shape]) => reshapeOnBackend(backend, x, shape));
-  counted(program.shaderKey);
+  countInferenceKernelRun(program.shaderKey);
   const out = backend.runWebGPUProgram(program, reshaped, 'float32', uniforms);
   for (const view of reshaped) backend.disposeData(view.dataId);
   if (!outShape) return out;
@@ -541,58 +521,6 @@ function attentionKernel({ inputs, backend, attrs }: KernelArgs<{ queryStart: nu
       { type: 'float32', data: [scale] },
     ],
   );
-}
-
-/** Runs a registered kernel on tensors (through tfjs's engine, so gradients and tidy see it). */
-export function run<T extends tf.Tensor>(kernel: string, inputs: tf.NamedTensorMap, attrs = {}): T {
-  return tf.engine().runKernel(kernel, inputs, attrs as tf.NamedAttrMap) as T;
-}
-
-/** RMSNorm of x [..., width] by `weight` [width]: x / sqrt(mean(x²) + eps) · weight. */
-export function fusedRmsNorm<T extends tf.Tensor>(x: T, weight: tf.Tensor, epsilon: number): T {
-  return run(RMS_NORM_KERNEL, { x, weight }, { epsilon });
-}
-
-/** silu(gate) · up. */
-export function fusedSwiGlu<T extends tf.Tensor>(gate: T, up: T): T {
-  return run(SWIGLU_KERNEL, { gate, up });
-}
-
-/**
- * x [B, T, heads·d] split into heads [B, heads, T, d]; rotated by RoPE when given the table
- * (cos and sin [positions, d/2]) and the position of each token (int32 [B, T]).
- */
-export function fusedHeads(
-  x: tf.Tensor3D,
-  heads: number,
-  rotary?: { cos: tf.Tensor2D; sin: tf.Tensor2D; positions: tf.Tensor2D },
-): tf.Tensor4D {
-  return run(HEADS_KERNEL, { x, ...rotary }, { heads });
-}
-
-/** `cache` with `entries` written along `axis` from index `start` on (same sizes elsewhere). */
-export function fusedWriteSlots<T extends tf.Tensor>(
-  cache: T,
-  entries: T,
-  start: number,
-  axis: number,
-): T {
-  return run(WRITE_SLOTS_KERNEL, { cache, entries }, { start, axis });
-}
-
-/**
- * Grouped-query attention of queries [B, heads, T, d] over a KV cache's keys and values
- * [B, kvHeads, slots, d] whose real tokens `slotMask` [B, slots] marks, the queries sitting in
- * slots `queryStart` on; returns [B, T, heads·d].
- */
-export function fusedAttention(
-  queries: tf.Tensor4D,
-  keys: tf.Tensor4D,
-  values: tf.Tensor4D,
-  slotMask: tf.Tensor2D,
-  queryStart: number,
-): tf.Tensor3D {
-  return run(ATTENTION_KERNEL, { queries, keys, values, slotMask }, { queryStart });
 }
 
 /** Registers each [name, kernel function] for webgpu unless the first is registered already. */

@@ -20,7 +20,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
-import { registerOnWebGpu, run } from './webgpuDecodeKernels';
+import { run } from './decodeOps';
+import { registerOnWebGpu } from './webgpuDecodeKernels';
 import { ownWebGpuKernelActive } from './webgpuKernels';
 
 const SAMPLE_KERNEL = 'SealSample';

@@ -30,15 +30,12 @@
  *   d_gate = g · up · s · (1 + gate · (1 − s)),   d_up = g · gate · s.
  */
 import * as tf from '@tensorflow/tfjs';
+import { fusedHeads, fusedRmsNorm, fusedSwiGlu, run } from './decodeOps';
 import {
   ElementwiseProgram,
-  fusedHeads,
-  fusedRmsNorm,
-  fusedSwiGlu,
   headsKernel,
   registerOnWebGpu,
   RowProgram,
-  run,
   runOnViews,
   type KernelArgs,
 } from './webgpuDecodeKernels';

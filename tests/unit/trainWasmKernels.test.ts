@@ -1,6 +1,16 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { selectBackend } from '../../src/engine/backend';
+import { transposedProductOn } from '../../src/engine/wasm/transposedProduct';
+import {
+  assembleWat,
+  binaryModulePath,
+  binaryModuleSource,
+  watFiles,
+} from '../../scripts/build-wasm';
 
 /** Gradient of a loss through an embedding lookup with repeated and unused ids. */
 async function embeddingGradient(backend: 'wasm' | 'cpu'): Promise<Float32Array> {
@@ -72,6 +82,15 @@ describe('BatchMatMul on wasm with transposed operands and several batches', () 
       [[1, 40, 32], [3, 32, 20], false, false],
       [[2, 3, 40, 32], [32, 20], false, false],
       [[40, 32], [2, 20, 32], false, true],
+      // Few rows by a transposed operand (our SIMD kernel): widths that are and are not a
+      // multiple of its four lanes and four columns, 31 rows, batched and broadcast either way.
+      [[1, 7], [5, 7], false, true],
+      [[3, 130], [9, 130], false, true],
+      [[31, 16], [6, 16], false, true],
+      [[1, 128], [512, 128], false, true],
+      [[2, 4, 1, 32], [2, 4, 10, 32], false, true],
+      [[1, 3, 6], [2, 5, 6], false, true],
+      [[2, 3, 6], [5, 6], false, true],
     ];
     for (const [aShape, bShape, transposeA, transposeB] of shapes) {
       const results: Float32Array[] = [];
@@ -93,6 +112,67 @@ describe('BatchMatMul on wasm with transposed operands and several batches', () 
       const [cpu, wasm] = results as [Float32Array, Float32Array];
       expect(wasm.length).toBe(cpu.length);
       cpu.forEach((value, i) => expect(wasm[i]).toBeCloseTo(value, 4));
+    }
+  });
+});
+
+describe('our WebAssembly kernels', () => {
+  it('are committed as their text assembles', async () => {
+    const files = watFiles();
+    expect(files.length).toBeGreaterThan(0);
+    for (const watFile of files) {
+      const binary = await assembleWat(basename(watFile), readFileSync(watFile, 'utf8'));
+      expect(readFileSync(binaryModulePath(watFile), 'utf8')).toBe(
+        binaryModuleSource(watFile, binary),
+      );
+    }
+  });
+
+  it('run against the wasm backend’s heap here (Node has SIMD)', async () => {
+    await selectBackend('wasm');
+    expect(transposedProductOn(tf.backend() as BackendWasm)).toBeTypeOf('function');
+  });
+
+  it('multiply few rows by a transposed operand as XNNPACK multiplies by a transposed copy, bit for bit', async () => {
+    await selectBackend('wasm');
+    const shapes: [number[], number[]][] = [
+      [
+        [1, 7],
+        [5, 7],
+      ],
+      [
+        [3, 130],
+        [9, 130],
+      ],
+      [
+        [31, 16],
+        [6, 16],
+      ],
+      [
+        [1, 128],
+        [512, 128],
+      ],
+      [
+        [4, 1, 32],
+        [4, 10, 32],
+      ],
+      [
+        [3, 6],
+        [2, 5, 6],
+      ],
+    ];
+    for (const [aShape, bShape] of shapes) {
+      const [a, b, ours, copied] = tf.tidy(() => {
+        const a = tf.randomNormal(aShape, 0, 1, 'float32', 1);
+        const b = tf.randomNormal(bShape, 0, 1, 'float32', 2);
+        const lastAxes = [...bShape.keys()].map((axis) =>
+          axis < bShape.length - 2 ? axis : 2 * bShape.length - 3 - axis,
+        );
+        // A transposed copy is multiplied untransposed: by XNNPACK, or by tfjs’s batched loop.
+        return [a, b, tf.matMul(a, b, false, true), tf.matMul(a, b.transpose(lastAxes).clone())];
+      });
+      expect(await ours.data()).toEqual(await copied.data());
+      tf.dispose([a, b, ours, copied]);
     }
   });
 });

@@ -16,7 +16,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from './config';
 import { rotaryTable, type RotaryTable } from './rope';
-import { fusedWriteSlots, ownInferenceKernelsActive } from '../webgpuDecodeKernels';
+import { fusedWriteSlots, ownInferenceKernelsActive } from '../decodeOps';
 
 export class KvCache {
   readonly keys: tf.Variable<tf.Rank.R4>[];

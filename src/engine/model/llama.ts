@@ -32,7 +32,7 @@ import {
   fusedRmsNorm,
   fusedSwiGlu,
   ownInferenceKernelsActive,
-} from '../webgpuDecodeKernels';
+} from '../decodeOps';
 import {
   headsWithGradient,
   mergeHeadsWithGradient,
