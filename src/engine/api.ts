@@ -16,7 +16,7 @@ import type { PuzzleApi } from './puzzles/service';
 import type { WebGpuKernelComparison } from './kernelCheck';
 import type { Float16Comparison } from './float16Check';
 import type { OptimizerComparison } from './webgpuOptimizerCheck';
-import type { DecodingComparison, InferenceComparison } from './inferenceKernelCheck';
+import type { DecodingComparison, WebGpuInferenceComparison } from './inferenceKernelCheck';
 import type { ProxyMarked } from 'comlink';
 
 export type { BackendInfo, BackendRequest } from './backend';
@@ -27,7 +27,7 @@ export type { GenerationStep } from './model/generate';
 export type { WebGpuKernelComparison } from './kernelCheck';
 export type { Float16Comparison } from './float16Check';
 export type { OptimizerComparison } from './webgpuOptimizerCheck';
-export type { DecodingComparison, InferenceComparison } from './inferenceKernelCheck';
+export type { DecodingComparison, WebGpuInferenceComparison } from './inferenceKernelCheck';
 export type { GenerateRequest, GenerateResponse, Logits } from './model/generateText';
 export type { AdapterInfo } from './train/service';
 export type {
@@ -158,13 +158,13 @@ export interface EngineApi {
    * each kernel, a small model's cached logits and greedy decoding, kernel calls per decoded
    * token, tensor growth and the buffer pool after generation. For tests and diagnosis.
    */
-  compareWebGpuInference(): Promise<InferenceComparison>;
+  compareWebGpuInference(): Promise<WebGpuInferenceComparison>;
   /**
    * The loaded model decoding `prompts` (left-padded into one batch) for `newTokens` greedy tokens
-   * on the active (webgpu) backend, our inference kernels against the stock ops: cached logits,
-   * both continuations and how often our programs ran. For tests and diagnosis.
+   * on the active backend, our inference kernels against the stock ops: cached logits, both
+   * continuations and how often our kernels ran. For tests and diagnosis.
    */
-  compareWebGpuDecoding(prompts: number[][], newTokens: number): Promise<DecodingComparison>;
+  compareDecoding(prompts: number[][], newTokens: number): Promise<DecodingComparison>;
   /**
    * Float16 weight storage on the active (webgpu) backend: packing and widening against the
    * JavaScript ones, products reading packed weights, and a small model stored as halves against

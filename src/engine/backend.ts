@@ -16,6 +16,8 @@ import { registerWebGpuSamplingKernel } from './webgpuSampling';
 import { registerWebGpuTrainingKernels } from './webgpuTrainingKernels';
 import { registerWebGpuFloat16Kernels } from './webgpuFloat16Kernels';
 import { registerHostFloat16Kernels } from './float16HostKernels';
+import { registerHostInferenceKernels } from './hostDecodeKernels';
+import { setOwnHostInferenceKernels } from './decodeOps';
 
 export type { BackendName, BackendRequest } from './backendChoice';
 
@@ -97,9 +99,18 @@ function reasonOf(error: unknown): string {
  * step on stock kernels; everything else runs with ours.
  */
 export function setOwnKernels(enabled: boolean): void {
+  ownKernels = enabled;
   setOwnWebGpuKernels(enabled);
   setOwnWasmKernels(enabled);
   setOwnCpuKernels(enabled);
+  setOwnHostInferenceKernels(enabled);
+}
+
+let ownKernels = true;
+
+/** Whether `setOwnKernels` last switched our kernels on. */
+export function ownKernelsEnabled(): boolean {
+  return ownKernels;
 }
 
 export async function selectBackend(
@@ -118,6 +129,7 @@ export async function selectBackend(
   registerWebGpuTrainingKernels();
   registerWebGpuFloat16Kernels();
   registerHostFloat16Kernels();
+  registerHostInferenceKernels();
 
   const order: BackendName[] =
     requested === 'auto' ? [...BACKENDS] : [requested, ...BACKENDS.filter((b) => b !== requested)];

@@ -12,7 +12,7 @@ import { BENCHMARKS } from './benchmarks';
 import { compareWebGpuKernels } from './kernelCheck';
 import { compareFloat16Storage } from './float16Check';
 import { compareWebGpuOptimizer } from './webgpuOptimizerCheck';
-import { compareWebGpuDecoding, compareWebGpuInference } from './inferenceKernelCheck';
+import { compareDecoding, compareWebGpuInference } from './inferenceKernelCheck';
 import { selectBackend, type BackendInfo, type WasmPaths } from './backend';
 import { JobRegistry, yieldToEventLoop, type ProgressListener } from './jobs';
 import type { SpawnPoolWorker } from './pool/executor';
@@ -187,9 +187,9 @@ export function createEngine(options: EngineOptions = {}): EngineApi {
       return compareWebGpuInference();
     },
 
-    async compareWebGpuDecoding(prompts, newTokens) {
+    async compareDecoding(prompts, newTokens) {
       await pendingInit;
-      return compareWebGpuDecoding(session.require(), prompts, newTokens);
+      return compareDecoding(session.require(), prompts, newTokens);
     },
 
     async listBenchmarks() {

@@ -1,12 +1,15 @@
 /**
- * Our webgpu inference kernels (webgpuDecodeKernels.ts) checked against the stock op sequences on
- * the running backend, in the same process: each kernel on the shapes a model gives it, then a
- * small random model's logits through a KV cache and its greedy decoding, with the kernel calls
- * per decoded token, tensor growth over repeated generations, the buffer pool left after them and
- * our sampling program (`compareWebGpuInference`); and any model's cached logits and greedy decoding of given prompts
- * (`compareWebGpuDecoding`). The browser tests call both through the engine on SwiftShader.
+ * Our inference kernels (the ops of decodeOps.ts) checked against the stock op sequences on the
+ * running backend, in the same process: each kernel on the shapes a model gives it, then a small
+ * random model's logits through a KV cache and its greedy decoding, with the kernel calls per
+ * decoded token and tensor growth over repeated generations (`compareInference`, any backend);
+ * on webgpu also the buffer pool left after them and our sampling program
+ * (`compareWebGpuInference`); and any model's cached logits and greedy decoding of given prompts
+ * (`compareDecoding`). The browser tests call the webgpu ones through the engine on SwiftShader,
+ * the unit tests the others on wasm and cpu.
  */
 import * as tf from '@tensorflow/tfjs';
+import { ownKernelsEnabled, setOwnKernels } from './backend';
 import { relativeError, valuesOf, withGpuErrors } from './kernelAgreement';
 import { countKernelCalls } from './kernelCalls';
 import type { ModelConfig } from './model/config';
@@ -27,7 +30,6 @@ import {
   fusedWriteSlots,
   ownInferenceKernelRuns,
 } from './decodeOps';
-import { ownWebGpuKernelsEnabled, setOwnWebGpuKernels } from './webgpuKernels';
 import { webGpuMemory } from './webgpuMemory';
 
 export interface KernelAgreement {
@@ -49,10 +51,13 @@ export interface InferenceComparison {
   ownTokens: number[][];
   /** Tokens each greedy continuation decodes. */
   newTokens: number;
-  /** GPU dispatches per decoded token, stock and ours. */
+  /** Kernel calls per decoded token, stock and ours: GPU dispatches on webgpu, else tfjs kernels. */
   dispatchesPerToken: { stock: number; own: number };
   /** Tensors alive after one more generation with our kernels minus before it. */
   tensorGrowth: number;
+}
+
+export interface WebGpuInferenceComparison extends InferenceComparison {
   /** Bytes the webgpu buffer pool still kept for reuse after a generation. */
   pooledBytesAfterGeneration: number;
   /** Our sampling program against the CPU's choice (samplingKernelCheck.ts). */
@@ -270,7 +275,7 @@ async function cachedLogits(
   prompts: number[][],
   fed: number[][],
 ): Promise<Float32Array> {
-  setOwnWebGpuKernels(own);
+  setOwnKernels(own);
   const { ids, mask, length } = paddedPrompts(prompts);
   const batch = prompts.length;
   const cache = new KvCache(model.config, batch, CAPACITY);
@@ -311,7 +316,7 @@ async function greedyTokens(
   prompts: number[][],
   newTokens: number,
 ): Promise<number[][]> {
-  setOwnWebGpuKernels(own);
+  setOwnKernels(own);
   const result = await generate(model, prompts, {
     maxNewTokens: newTokens,
     sampling: GREEDY,
@@ -328,34 +333,28 @@ async function checkTokens(own: boolean, model: GenerationModel): Promise<number
 }
 
 async function dispatchesPerToken(own: boolean, model: GenerationModel): Promise<number> {
-  setOwnWebGpuKernels(own);
+  setOwnKernels(own);
   const decode = (maxNewTokens: number) =>
     countKernelCalls(() =>
       generate(model, [PROMPTS[0]!], { maxNewTokens, sampling: GREEDY, stopTokenIds: [] }),
     );
   const short = await decode(NEW_TOKENS);
   const long = await decode(2 * NEW_TOKENS);
-  return (long.gpuDispatches! - short.gpuDispatches!) / NEW_TOKENS;
-}
-
-function requireWebGpu(): void {
-  if (tf.getBackend() !== 'webgpu') {
-    throw new Error(`our webgpu kernels need the webgpu backend, not ${tf.getBackend()}`);
-  }
+  const calls = (count: typeof short) => count.gpuDispatches ?? count.tfjsKernels;
+  return (calls(long) - calls(short)) / NEW_TOKENS;
 }
 
 /**
  * `model` decoding `prompts` (a left-padded batch) for `newTokens` greedy tokens, ours against the
  * stock ops: the cached logits of the prompt pass and of each decode step, fed stock's greedy
- * tokens. Needs the webgpu backend; leaves our kernels switched as it found them.
+ * tokens. Leaves our kernels switched as it found them.
  */
-export async function compareWebGpuDecoding(
+export async function compareDecoding(
   model: GenerationModel,
   prompts: number[][],
   newTokens: number,
 ): Promise<DecodingComparison> {
-  requireWebGpu();
-  const wasEnabled = ownWebGpuKernelsEnabled();
+  const wasEnabled = ownKernelsEnabled();
   try {
     const stockTokens = await greedyTokens(false, model, prompts, newTokens);
     const runsBefore = ownInferenceKernelRuns();
@@ -373,23 +372,25 @@ export async function compareWebGpuDecoding(
       ownKernelRuns,
     };
   } finally {
-    setOwnWebGpuKernels(wasEnabled);
+    setOwnKernels(wasEnabled);
   }
 }
 
-/** Runs every comparison; needs the webgpu backend. Leaves our kernels switched as it found them. */
-export async function compareWebGpuInference(): Promise<InferenceComparison> {
-  requireWebGpu();
-  const wasEnabled = ownWebGpuKernelsEnabled();
+/**
+ * Each kernel, a small model's cached logits and greedy decoding, kernel calls per decoded token
+ * and tensor growth, ours against the stock ops on the active backend. Leaves our kernels
+ * switched as it found them.
+ */
+export async function compareInference(): Promise<InferenceComparison> {
+  const wasEnabled = ownKernelsEnabled();
   const model = { config: CONFIG, weights: randomModelWeights(CONFIG, 3, 0.2) };
   // Fixed tokens fed to the decode steps after the prompt pass.
   const fed = Array.from({ length: DECODE_STEPS }, (_, step) =>
     PROMPTS.map((_, row) => (step * 37 + row * 11) % CONFIG.vocabSize),
   );
   try {
-    setOwnWebGpuKernels(true);
+    setOwnKernels(true);
     const kernels = await compareKernels();
-    const sampling = await compareWebGpuSampling();
     const stockLogits = await cachedLogits(false, model, PROMPTS, fed);
     const ownLogits = await cachedLogits(true, model, PROMPTS, fed);
     const stockTokens = await checkTokens(false, model);
@@ -408,11 +409,25 @@ export async function compareWebGpuInference(): Promise<InferenceComparison> {
         own: await dispatchesPerToken(true, model),
       },
       tensorGrowth,
-      pooledBytesAfterGeneration: webGpuMemory()!.pooledBytes,
-      sampling,
     };
   } finally {
-    setOwnWebGpuKernels(wasEnabled);
+    setOwnKernels(wasEnabled);
     disposeModelWeights(model.weights);
+  }
+}
+
+/** `compareInference` on webgpu, with the buffer pool left after a generation and our sampling. */
+export async function compareWebGpuInference(): Promise<WebGpuInferenceComparison> {
+  if (tf.getBackend() !== 'webgpu') {
+    throw new Error(`our webgpu kernels need the webgpu backend, not ${tf.getBackend()}`);
+  }
+  const comparison = await compareInference();
+  const pooledBytesAfterGeneration = webGpuMemory()!.pooledBytes;
+  const wasEnabled = ownKernelsEnabled();
+  try {
+    setOwnKernels(true);
+    return { ...comparison, pooledBytesAfterGeneration, sampling: await compareWebGpuSampling() };
+  } finally {
+    setOwnKernels(wasEnabled);
   }
 }

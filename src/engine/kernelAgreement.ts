@@ -36,11 +36,13 @@ export function relativeError(
  * Runs `run` inside a WebGPU validation error scope and says what went wrong in it (null: nothing).
  * A program that does not compile dispatches nothing and tfjs never hears of it; its output
  * buffer, taken from tfjs's pool, may still hold a result the stock ops computed just before, so
- * equal values alone do not prove that our program ran. Run ours first, in here.
+ * equal values alone do not prove that our program ran. Run ours first, in here. On other
+ * backends there is no such scope, and no such error.
  */
 export async function withGpuErrors<T>(
   run: () => Promise<T>,
 ): Promise<{ value: T; gpuError: string | null }> {
+  if (tf.getBackend() !== 'webgpu') return { value: await run(), gpuError: null };
   const { device } = tf.backend() as WebGPUBackend;
   device.pushErrorScope('validation');
   // The scope is popped however `run` ends, so that it never swallows a later error.

@@ -83,7 +83,7 @@ test('our webgpu inference kernels decode the reference Llama as transformers do
         kind: 'url',
         baseUrl: `${location.origin}${path}${folder}/`,
       });
-      return engine.compareWebGpuDecoding(prompts, newTokens);
+      return engine.compareDecoding(prompts, newTokens);
     },
     { folder, prompts: goldens.input_ids, newTokens, path: MODELS_PATH },
   );

@@ -10,8 +10,8 @@
  * entries to full capacity and adds them in (slots at or past `length` are still zero, so the
  * sum writes them exactly), and `assign` swaps in a tensor of the same size. Attention runs over
  * all `capacity` slots with the unused ones masked out, so every step has the same shapes and
- * the buffer pool settles after the first one. On webgpu with our kernels on, one program writes
- * the new entries in (webgpuDecodeKernels.ts) instead of a pad and an add.
+ * the buffer pool settles after the first one. With our kernels on, one kernel writes the new
+ * entries in (decodeOps.ts) instead of a pad and an add.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from './config';

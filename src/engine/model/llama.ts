@@ -15,11 +15,11 @@
  * embedding's gathered rows are widened.
  * `forward` runs a whole sequence and is differentiable (training uses it); `forwardCached`
  * appends tokens to a `KvCache` and returns only the last position's logits (generation uses it).
- * On webgpu with our kernels on, `forwardCached` runs RMSNorm, RoPE with the split into heads,
- * attention and SwiGLU as one program each (webgpuDecodeKernels.ts), which have no gradients,
- * and `forward`'s RMSNorm, RoPE with the split into heads, attention's softmax, the merge of its
- * heads and SwiGLU are one program each with a gradient of our own (webgpuTrainingKernels.ts);
- * everywhere else both run the same stock ops.
+ * With our kernels on, `forwardCached` runs RMSNorm, RoPE with the split into heads, attention
+ * and SwiGLU as one kernel each on every backend (decodeOps.ts), which have no gradients; on
+ * webgpu `forward`'s RMSNorm, RoPE with the split into heads, attention's softmax, the merge of
+ * its heads and SwiGLU are one program each with a gradient of our own
+ * (webgpuTrainingKernels.ts). Otherwise both run the same stock ops.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from './config';
