@@ -69,31 +69,66 @@ interface ProductBases {
   out: number;
 }
 
+/** Four of B's rows starting at row j, the last one repeated past the edge. */
+function fourRows(bBase: number, j: number, columns: number, inner: number) {
+  const row = (c: number) => bBase + Math.min(c, columns - 1) * inner;
+  return [row(j), row(j + 1), row(j + 2), row(j + 3)] as const;
+}
+
 /**
- * out = A·Bᵀ with A [rows, inner] and B [columns, inner] row-major, from `aBase`, `bBase` and
- * `outBase`: two rows of A by four rows of B at a time, eight dot products sharing each read (a
- * register tile). At the edges the tile repeats the last row or column, computing the same sum
- * twice and writing it to the same place.
+ * Stores the sums of columns j … j+3 in the row of `out` at `outRow`; past the last column they
+ * are its sum again (see fourRows), stored again where it already is.
+ */
+function storeFour(
+  out: Float32Array,
+  outRow: number,
+  j: number,
+  columns: number,
+  sums: [number, number, number, number],
+): void {
+  for (let t = 0; t < 4; t++) out[outRow + Math.min(j + t, columns - 1)] = sums[t]!;
+}
+
+/** Row `aRow` of A times Bᵀ into `outRow`: four dot products sharing each read of A. */
+function dotProductsOfRow(
+  A: Float32Array,
+  B: Float32Array,
+  out: Float32Array,
+  { inner, columns }: ProductLayout,
+  [aRow, bBase, outRow]: [number, number, number],
+): void {
+  for (let j = 0; j < columns; j += 4) {
+    const [b0, b1, b2, b3] = fourRows(bBase, j, columns, inner);
+    let [s0, s1, s2, s3] = [0, 0, 0, 0];
+    for (let k = 0; k < inner; k++) {
+      const x = A[aRow + k]!;
+      s0 += x * B[b0 + k]!;
+      s1 += x * B[b1 + k]!;
+      s2 += x * B[b2 + k]!;
+      s3 += x * B[b3 + k]!;
+    }
+    storeFour(out, outRow, j, columns, [s0, s1, s2, s3]);
+  }
+}
+
+/**
+ * out = A·Bᵀ with A [rows, inner] and B [columns, inner] row-major: two rows of A by four rows of
+ * B at a time, eight dot products sharing each read (a register tile); a last odd row by itself.
  */
 function dotProducts(
   A: Float32Array,
   B: Float32Array,
   out: Float32Array,
-  { rows, inner, columns }: ProductLayout,
+  layout: ProductLayout,
   bases: ProductBases,
 ): void {
-  const last = (index: number, count: number) => Math.min(index, count - 1);
-  for (let i = 0; i < rows; i += 2) {
-    const [a0, a1] = [i, last(i + 1, rows)].map((r) => bases.a + r * inner) as [number, number];
-    const [o0, o1] = [i, last(i + 1, rows)].map((r) => bases.out + r * columns) as [number, number];
+  const { rows, inner, columns } = layout;
+  let i = 0;
+  for (; i + 2 <= rows; i += 2) {
+    const [a0, a1] = [bases.a + i * inner, bases.a + (i + 1) * inner];
+    const [o0, o1] = [bases.out + i * columns, bases.out + (i + 1) * columns];
     for (let j = 0; j < columns; j += 4) {
-      const [j1, j2, j3] = [last(j + 1, columns), last(j + 2, columns), last(j + 3, columns)];
-      const [b0, b1, b2, b3] = [j, j1, j2, j3].map((c) => bases.b + c * inner) as [
-        number,
-        number,
-        number,
-        number,
-      ];
+      const [b0, b1, b2, b3] = fourRows(bases.b, j, columns, inner);
       let [s00, s01, s02, s03, s10, s11, s12, s13] = [0, 0, 0, 0, 0, 0, 0, 0];
       for (let k = 0; k < inner; k++) {
         const x0 = A[a0 + k]!;
@@ -111,9 +146,12 @@ function dotProducts(
         s12 += x1 * w2;
         s13 += x1 * w3;
       }
-      [out[o0 + j], out[o0 + j1], out[o0 + j2], out[o0 + j3]] = [s00, s01, s02, s03];
-      [out[o1 + j], out[o1 + j1], out[o1 + j2], out[o1 + j3]] = [s10, s11, s12, s13];
+      storeFour(out, o0, j, columns, [s00, s01, s02, s03]);
+      storeFour(out, o1, j, columns, [s10, s11, s12, s13]);
     }
+  }
+  if (i < rows) {
+    dotProductsOfRow(A, B, out, layout, [bases.a + i * inner, bases.b, bases.out + i * columns]);
   }
 }
 

@@ -1,9 +1,12 @@
 /**
- * Float16 weight storage (model/float16.ts) on the cpu and wasm backends, in JavaScript: packing,
- * widening, and products whose B operand is packed. A product of a few rows (a decoded token's
- * linears) reads B's halves where they lie, through a table of every half's value, so decoding
- * never widens a whole weight; a product of many rows (training) widens B into a temporary tensor
- * for the backend's own BatchMatMul, whose speed per multiply-add is far beyond a JavaScript loop.
+ * Float16 weight storage (model/float16.ts) on the cpu and wasm backends: packing, widening, and
+ * products whose B operand is packed. A product of a few rows (a decoded token's linears) reads
+ * B's halves where they lie, so decoding never widens a whole weight: on wasm, x·Wᵀ in our SIMD
+ * kernel (wasm/products.wat), which widens them exactly in registers and sums as its float32
+ * product does, so the results are the widened weight's, bit for bit; otherwise in JavaScript,
+ * through a table of every half's value. A product of many rows (training) widens B into a
+ * temporary tensor for the backend's own BatchMatMul, whose speed per multiply-add is far beyond a
+ * JavaScript loop.
  */
 import * as tf from '@tensorflow/tfjs';
 import {
@@ -18,6 +21,8 @@ import {
 } from './model/float16';
 import { float16Values } from './model/safetensors';
 import { output, valuesOf, type HostBackend } from './hostBackend';
+import { heapProductsOn } from './wasm/heapProducts';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
 /** Products with at most this many rows read the halves directly. */
 const DIRECT_MAX_ROWS = 8;
@@ -94,6 +99,15 @@ function halvesMatMul(backendName: string) {
     const [rows, inner] = a.shape as [number, number];
     const wide = logicalShape(b);
     const columns = transposeB ? wide[0]! : wide[1]!;
+    const products =
+      backendName === 'wasm' ? heapProductsOn(kernelBackend as unknown as BackendWasm) : null;
+    if (rows <= DIRECT_MAX_ROWS && transposeB && products) {
+      const out = backend.makeOutput!([rows, columns], 'float32');
+      // Addresses are read after the allocation above, which may have moved the heap's buffer.
+      const [aAt, bAt, outAt] = [a, b, out].map((t) => valuesOf(backend, t).byteOffset);
+      products.multiplyByTransposedHalves(aAt!, bAt!, outAt!, rows, inner, columns);
+      return out;
+    }
     if (rows <= DIRECT_MAX_ROWS) {
       const values = directProduct(
         valuesOf(backend, a) as Float32Array,

@@ -14,7 +14,7 @@
  *   wrapper copies each batch's operands out of the heap (a memcpy), multiplies them in 2-D and
  *   copies the product back;
  * - products of fewer rows than that by a transposed operand (a decoded token's linears x·Wᵀ,
- *   its attention scores q·Kᵀ) go to our SIMD kernel (wasm/multiplyByTransposed.wat), which
+ *   its attention scores q·Kᵀ) go to our SIMD kernel (wasm/products.wat), which
  *   reads both operands in place, row by row: 4× faster than tfjs's for one row by a 512×128
  *   weight.
  */
@@ -22,7 +22,7 @@ import * as tf from '@tensorflow/tfjs';
 // Imported for its side effect: the wasm kernels this module extends must be registered first.
 import '@tensorflow/tfjs-backend-wasm';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { transposedProductOn } from './wasm/transposedProduct';
+import { heapProductsOn } from './wasm/heapProducts';
 
 interface SegmentSumArgs {
   inputs: { x: tf.TensorInfo; segmentIds: tf.TensorInfo };
@@ -193,7 +193,7 @@ function simdTransposedMatMul(multiply: tf.KernelFunc) {
       rows < MIN_ROWS_TO_TRANSPOSE &&
       rows * inner * columns > 0 &&
       batching !== null
-        ? transposedProductOn(backend)
+        ? heapProductsOn(backend)?.multiplyByTransposed
         : null;
     if (!transposedProduct) return multiply({ inputs, backend, attrs }) as tf.TensorInfo;
 

@@ -4,7 +4,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { selectBackend } from '../../src/engine/backend';
-import { transposedProductOn } from '../../src/engine/wasm/transposedProduct';
+import { heapProductsOn } from '../../src/engine/wasm/heapProducts';
 import {
   assembleWat,
   binaryModulePath,
@@ -130,7 +130,9 @@ describe('our WebAssembly kernels', () => {
 
   it('run against the wasm backend’s heap here (Node has SIMD)', async () => {
     await selectBackend('wasm');
-    expect(transposedProductOn(tf.backend() as BackendWasm)).toBeTypeOf('function');
+    const products = heapProductsOn(tf.backend() as BackendWasm);
+    expect(products?.multiplyByTransposed).toBeTypeOf('function');
+    expect(products?.multiplyByTransposedHalves).toBeTypeOf('function');
   });
 
   it('multiply few rows by a transposed operand as XNNPACK multiplies by a transposed copy, bit for bit', async () => {
