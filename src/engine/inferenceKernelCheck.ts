@@ -376,58 +376,66 @@ export async function compareDecoding(
   }
 }
 
-/**
- * Each kernel, a small model's cached logits and greedy decoding, kernel calls per decoded token
- * and tensor growth, ours against the stock ops on the active backend. Leaves our kernels
- * switched as it found them.
- */
-export async function compareInference(): Promise<InferenceComparison> {
+/** `compare` run on a small random model with our kernels on, then switched as they were. */
+async function withCheckModel<T>(compare: (model: GenerationModel) => Promise<T>): Promise<T> {
   const wasEnabled = ownKernelsEnabled();
   const model = { config: CONFIG, weights: randomModelWeights(CONFIG, 3, 0.2) };
-  // Fixed tokens fed to the decode steps after the prompt pass.
-  const fed = Array.from({ length: DECODE_STEPS }, (_, step) =>
-    PROMPTS.map((_, row) => (step * 37 + row * 11) % CONFIG.vocabSize),
-  );
   try {
     setOwnKernels(true);
-    const kernels = await compareKernels();
-    const stockLogits = await cachedLogits(false, model, PROMPTS, fed);
-    const ownLogits = await cachedLogits(true, model, PROMPTS, fed);
-    const stockTokens = await checkTokens(false, model);
-    const ownTokens = await checkTokens(true, model);
-    const tensorsBefore = tf.memory().numTensors;
-    await checkTokens(true, model);
-    const tensorGrowth = tf.memory().numTensors - tensorsBefore;
-    return {
-      kernels,
-      logitsRelativeError: relativeError(ownLogits, stockLogits),
-      stockTokens,
-      ownTokens,
-      newTokens: NEW_TOKENS,
-      dispatchesPerToken: {
-        stock: await dispatchesPerToken(false, model),
-        own: await dispatchesPerToken(true, model),
-      },
-      tensorGrowth,
-    };
+    return await compare(model);
   } finally {
     setOwnKernels(wasEnabled);
     disposeModelWeights(model.weights);
   }
 }
 
-/** `compareInference` on webgpu, with the buffer pool left after a generation and our sampling. */
+async function compareOn(model: GenerationModel): Promise<InferenceComparison> {
+  // Fixed tokens fed to the decode steps after the prompt pass.
+  const fed = Array.from({ length: DECODE_STEPS }, (_, step) =>
+    PROMPTS.map((_, row) => (step * 37 + row * 11) % CONFIG.vocabSize),
+  );
+  const kernels = await compareKernels();
+  const stockLogits = await cachedLogits(false, model, PROMPTS, fed);
+  const ownLogits = await cachedLogits(true, model, PROMPTS, fed);
+  const stockTokens = await checkTokens(false, model);
+  const ownTokens = await checkTokens(true, model);
+  const tensorsBefore = tf.memory().numTensors;
+  await checkTokens(true, model);
+  const tensorGrowth = tf.memory().numTensors - tensorsBefore;
+  return {
+    kernels,
+    logitsRelativeError: relativeError(ownLogits, stockLogits),
+    stockTokens,
+    ownTokens,
+    newTokens: NEW_TOKENS,
+    dispatchesPerToken: {
+      stock: await dispatchesPerToken(false, model),
+      own: await dispatchesPerToken(true, model),
+    },
+    tensorGrowth,
+  };
+}
+
+/**
+ * Each kernel, a small model's cached logits and greedy decoding, kernel calls per decoded token
+ * and tensor growth, ours against the stock ops on the active backend. Leaves our kernels
+ * switched as it found them.
+ */
+export function compareInference(): Promise<InferenceComparison> {
+  return withCheckModel(compareOn);
+}
+
+/**
+ * `compareInference` on webgpu, with what the buffer pool kept after the last generation (while
+ * the model is still loaded) and our sampling program.
+ */
 export async function compareWebGpuInference(): Promise<WebGpuInferenceComparison> {
   if (tf.getBackend() !== 'webgpu') {
     throw new Error(`our webgpu kernels need the webgpu backend, not ${tf.getBackend()}`);
   }
-  const comparison = await compareInference();
-  const pooledBytesAfterGeneration = webGpuMemory()!.pooledBytes;
-  const wasEnabled = ownKernelsEnabled();
-  try {
-    setOwnKernels(true);
+  return withCheckModel(async (model) => {
+    const comparison = await compareOn(model);
+    const pooledBytesAfterGeneration = webGpuMemory()!.pooledBytes;
     return { ...comparison, pooledBytesAfterGeneration, sampling: await compareWebGpuSampling() };
-  } finally {
-    setOwnKernels(wasEnabled);
-  }
+  });
 }
