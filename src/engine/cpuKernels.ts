@@ -8,11 +8,12 @@
  *   about 1.4 GFLOP/s and took 6.1 s of a 10 s step. Ours reads memory in order (about 4 GFLOP/s
  *   there: 2.0 s of a 5.2 s step), two rows by four at a time once operands are copied into
  *   A·Bᵀ's layout (2.2 s of a 2.9 s step, after the kernels below).
- * - Binary ops that broadcast, slices that are not one run and softmax (cpuBroadcastKernels.ts)
- *   indexed every element through its coordinates: about 2 s of that 5.2 s step, now 0.2 s.
+ * - Binary ops that broadcast, slices that are not one run, transposes and softmax
+ *   (cpuBroadcastKernels.ts) indexed every element through its coordinates: about 2.2 s of that
+ *   5.2 s step, now about 0.2 s.
  */
 import * as tf from '@tensorflow/tfjs';
-import { binary, slice, softmax, type BinaryOp } from './cpuBroadcastKernels';
+import { binary, slice, softmax, transpose, type BinaryOp } from './cpuBroadcastKernels';
 import { matMulLayout } from './matMulLayout';
 
 type Values = Float32Array | Int32Array;
@@ -289,5 +290,6 @@ export function registerCpuKernels(): void {
   }
   replaceCpuKernel('Slice', slice as unknown as OwnKernel);
   replaceCpuKernel('Softmax', softmax as unknown as OwnKernel);
+  replaceCpuKernel('Transpose', transpose as unknown as OwnKernel);
   registered = true;
 }

@@ -140,7 +140,7 @@ describe('the cpu backend', () => {
     tf.dispose([a, b, aT, bT, rows, ...products]);
   });
 
-  it('broadcasts binary ops, slices and takes softmax as tfjs does, bit for bit', async () => {
+  it('broadcasts binary ops, slices, transposes and takes softmax as tfjs does, bit for bit', async () => {
     const random = createRandom(11);
     const values = (shape: number[]) =>
       tf.tensor(
@@ -203,10 +203,23 @@ describe('the cpu backend', () => {
     // One contiguous run: tfjs's own view of it.
     expect((await both(() => tf.slice(x, [1, 0, 0], [2, 5, 6]))).served).toBe(0);
 
+    const heads = values([2, 3, 4, 5]);
+    const headInts = heads.toInt();
+    for (const [input, perm] of [
+      [heads, [0, 2, 1, 3]],
+      [heads, [3, 1, 0, 2]],
+      [headInts, [2, 0, 3, 1]],
+      [x, [2, 0, 1]],
+    ] as const) {
+      const permuted = await both(() => tf.transpose(input, [...perm]));
+      expect(permuted.served).toBe(1);
+      expect(permuted.ours).toEqual(permuted.stock);
+    }
+
     const logits = values([3, 4, 7]).mul(8);
     const softmax = await both(() => tf.softmax(logits));
     expect(softmax.served).toBe(1);
     expect(softmax.ours).toEqual(softmax.stock);
-    tf.dispose([ints, intRow, x, xInts, logits]);
+    tf.dispose([ints, intRow, x, xInts, heads, headInts, logits]);
   });
 });
