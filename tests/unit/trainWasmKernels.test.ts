@@ -82,6 +82,8 @@ describe('BatchMatMul on wasm with transposed operands and several batches', () 
       [[1, 40, 32], [3, 32, 20], false, false],
       [[2, 3, 40, 32], [32, 20], false, false],
       [[40, 32], [2, 20, 32], false, true],
+      // A single batch of higher rank broadcast against several: [1, 3, 40, 20], not [3, 40, 20].
+      [[1, 1, 40, 32], [3, 32, 20], false, false],
       // Few rows by a transposed operand (our SIMD kernel): widths that are and are not a
       // multiple of its four lanes and four columns, 31 rows, batched and broadcast either way.
       [[1, 7], [5, 7], false, true],
@@ -94,6 +96,7 @@ describe('BatchMatMul on wasm with transposed operands and several batches', () 
     ];
     for (const [aShape, bShape, transposeA, transposeB] of shapes) {
       const results: Float32Array[] = [];
+      const shapes: number[][] = [];
       for (const backend of ['cpu', 'wasm'] as const) {
         await selectBackend(backend);
         const before = tf.memory().numTensors;
@@ -106,9 +109,11 @@ describe('BatchMatMul on wasm with transposed operands and several batches', () 
           ),
         );
         results.push((await product.data()) as Float32Array);
+        shapes.push(product.shape);
         product.dispose();
         expect(tf.memory().numTensors).toBe(before);
       }
+      expect(shapes[1]).toEqual(shapes[0]);
       const [cpu, wasm] = results as [Float32Array, Float32Array];
       expect(wasm.length).toBe(cpu.length);
       cpu.forEach((value, i) => expect(wasm[i]).toBeCloseTo(value, 4));
