@@ -9,7 +9,11 @@ import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { BACKENDS, type BackendName, type BackendRequest } from './backendChoice';
 import { registerCpuKernels, setOwnCpuKernels } from './cpuKernels';
 import { registerWasmKernels, setOwnWasmKernels } from './wasmKernels';
-import { registerWebGpuKernels, setOwnWebGpuKernels } from './webgpuKernels';
+import {
+  ownWebGpuKernelsEnabled,
+  registerWebGpuKernels,
+  setOwnWebGpuKernels,
+} from './webgpuKernels';
 import { registerWebGpuInferenceKernels } from './webgpuDecodeKernels';
 import { registerWebGpuOptimizerKernels } from './webgpuOptimizerKernels';
 import { registerWebGpuSamplingKernel } from './webgpuSampling';
@@ -99,18 +103,15 @@ function reasonOf(error: unknown): string {
  * step on stock kernels; everything else runs with ours.
  */
 export function setOwnKernels(enabled: boolean): void {
-  ownKernels = enabled;
   setOwnWebGpuKernels(enabled);
   setOwnWasmKernels(enabled);
   setOwnCpuKernels(enabled);
   setOwnHostInferenceKernels(enabled);
 }
 
-let ownKernels = true;
-
-/** Whether `setOwnKernels` last switched our kernels on. */
+/** Whether `setOwnKernels` last switched our kernels on (it switches every backend's together). */
 export function ownKernelsEnabled(): boolean {
-  return ownKernels;
+  return ownWebGpuKernelsEnabled();
 }
 
 export async function selectBackend(

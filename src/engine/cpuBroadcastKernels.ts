@@ -129,22 +129,39 @@ export function binary(op: BinaryOp): CpuKernel {
   };
 }
 
-/** The output's axis d walks the input's axis perm[d]: its values copied row by row. */
+/**
+ * The values of a tensor of `shape` (rank ≥ 2) stored in `values` from `offset`, with its axes
+ * permuted: the output's axis d walks the input's axis perm[d]. Copied row by row.
+ */
+export function permuted<T extends Values>(
+  values: T,
+  offset: number,
+  shape: number[],
+  perm: number[],
+): T {
+  const outShape = perm.map((axis) => shape[axis]!);
+  const inStrides = [...tf.util.computeStrides(shape), 1];
+  const strides = perm.map((axis) => inStrides[axis]!);
+  const size = tf.util.sizeFromShape(shape);
+  const out = (values instanceof Int32Array ? new Int32Array(size) : new Float32Array(size)) as T;
+  const width = outShape[outShape.length - 1]!;
+  const step = strides[strides.length - 1]!;
+  forEachRow(outShape, strides, strides, (o, i) => {
+    for (let k = 0; k < width; k++) out[o + k] = values[offset + i + k * step]!;
+  });
+  return out;
+}
+
 export const transpose: CpuKernel = ({ inputs, backend, attrs }) => {
   const { x } = inputs as { x: tf.TensorInfo };
   const perm = attrs.perm as number[];
   if ((x.dtype !== 'float32' && x.dtype !== 'int32') || x.shape.length < 2) return null;
-  const values = backend.data.get(x.dataId).values;
-  const outShape = perm.map((axis) => x.shape[axis]!);
-  const inStrides = [...tf.util.computeStrides(x.shape), 1];
-  const strides = perm.map((axis) => inStrides[axis]!);
-  const out = x.dtype === 'int32' ? new Int32Array(values.length) : new Float32Array(values.length);
-  const width = outShape[outShape.length - 1]!;
-  const step = strides[strides.length - 1]!;
-  forEachRow(outShape, strides, strides, (o, i) => {
-    for (let k = 0; k < width; k++) out[o + k] = values[i + k * step]!;
-  });
-  return backend.makeTensorInfo(outShape, x.dtype, out);
+  const values = permuted(backend.data.get(x.dataId).values, 0, x.shape, perm);
+  return backend.makeTensorInfo(
+    perm.map((axis) => x.shape[axis]!),
+    x.dtype,
+    values,
+  );
 };
 
 /** A slice that is not one contiguous run, copied a run of its last axis at a time. */

@@ -13,7 +13,7 @@
  *   5.2 s step, now about 0.2 s.
  */
 import * as tf from '@tensorflow/tfjs';
-import { binary, slice, softmax, transpose, type BinaryOp } from './cpuBroadcastKernels';
+import { binary, permuted, slice, softmax, transpose, type BinaryOp } from './cpuBroadcastKernels';
 import { matMulLayout } from './matMulLayout';
 
 type Values = Float32Array | Int32Array;
@@ -188,15 +188,6 @@ function scaledRowSums(
   }
 }
 
-/** The [columns, rows] transpose of the [rows, columns] matrix in `values` from `offset`. */
-function transposed(values: Float32Array, offset: number, rows: number, columns: number) {
-  const out = new Float32Array(rows * columns);
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < columns; c++) out[c * rows + r] = values[offset + r * columns + c]!;
-  }
-  return out;
-}
-
 /** Products of at least this many rows copy B into A·Bᵀ's layout when it is not there. */
 const MIN_ROWS_TO_TRANSPOSE_B = 8;
 
@@ -226,8 +217,8 @@ export function cpuBatchMatMul({ inputs, backend, attrs }: MatMulArgs): tf.Tenso
       (aBatches === 1 ? 0 : batch) * aSize,
       (bBatches === 1 ? 0 : batch) * bSize,
     ];
-    const aRows = transposeA ? transposed(A, aStart, inner, rows) : A;
-    const bRows = dotted && !transposeB ? transposed(B, bStart, inner, columns) : B;
+    const aRows = transposeA ? permuted(A, aStart, [inner, rows], [1, 0]) : A;
+    const bRows = dotted && !transposeB ? permuted(B, bStart, [inner, columns], [1, 0]) : B;
     const bases = {
       a: aRows === A ? aStart : 0,
       b: bRows === B ? bStart : 0,

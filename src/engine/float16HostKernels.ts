@@ -99,16 +99,19 @@ function halvesMatMul(backendName: string) {
     const [rows, inner] = a.shape as [number, number];
     const wide = logicalShape(b);
     const columns = transposeB ? wide[0]! : wide[1]!;
+    const direct = rows <= DIRECT_MAX_ROWS;
     const products =
-      backendName === 'wasm' ? heapProductsOn(kernelBackend as unknown as BackendWasm) : null;
-    if (rows <= DIRECT_MAX_ROWS && transposeB && products) {
+      direct && transposeB && backendName === 'wasm'
+        ? heapProductsOn(kernelBackend as unknown as BackendWasm)
+        : null;
+    if (products) {
       const out = backend.makeOutput!([rows, columns], 'float32');
       // Addresses are read after the allocation above, which may have moved the heap's buffer.
       const [aAt, bAt, outAt] = [a, b, out].map((t) => valuesOf(backend, t).byteOffset);
       products.multiplyByTransposedHalves(aAt!, bAt!, outAt!, rows, inner, columns);
       return out;
     }
-    if (rows <= DIRECT_MAX_ROWS) {
+    if (direct) {
       const values = directProduct(
         valuesOf(backend, a) as Float32Array,
         halvesOf(valuesOf(backend, b) as Int32Array),
