@@ -18,10 +18,11 @@ import { registerWebGpuInferenceKernels } from './webgpuDecodeKernels';
 import { registerWebGpuOptimizerKernels } from './webgpuOptimizerKernels';
 import { registerWebGpuSamplingKernel } from './webgpuSampling';
 import { registerWebGpuTrainingKernels } from './webgpuTrainingKernels';
+import { registerHostTrainingKernels } from './hostTrainingKernels';
 import { registerWebGpuFloat16Kernels } from './webgpuFloat16Kernels';
 import { registerHostFloat16Kernels } from './float16HostKernels';
 import { registerHostInferenceKernels } from './hostDecodeKernels';
-import { setOwnHostInferenceKernels } from './decodeOps';
+import { setOwnHostKernels } from './decodeOps';
 
 export type { BackendName, BackendRequest } from './backendChoice';
 
@@ -106,7 +107,7 @@ export function setOwnKernels(enabled: boolean): void {
   setOwnWebGpuKernels(enabled);
   setOwnWasmKernels(enabled);
   setOwnCpuKernels(enabled);
-  setOwnHostInferenceKernels(enabled);
+  setOwnHostKernels(enabled);
 }
 
 /** Whether `setOwnKernels` last switched our kernels on (it switches every backend's together). */
@@ -131,6 +132,7 @@ export async function selectBackend(
   registerWebGpuFloat16Kernels();
   registerHostFloat16Kernels();
   registerHostInferenceKernels();
+  registerHostTrainingKernels();
 
   const order: BackendName[] =
     requested === 'auto' ? [...BACKENDS] : [requested, ...BACKENDS.filter((b) => b !== requested)];

@@ -34,20 +34,24 @@ export function countInferenceKernelRun(name: string): void {
   runs.set(name, (runs.get(name) ?? 0) + 1);
 }
 
-/** The wasm and cpu kernels' switch; webgpu's is `setOwnWebGpuKernels`. */
+/** The wasm and cpu kernels' switch (inference and training); webgpu's is `setOwnWebGpuKernels`. */
 let ownHostKernels = true;
 
-export function setOwnHostInferenceKernels(enabled: boolean): void {
+export function setOwnHostKernels(enabled: boolean): void {
   ownHostKernels = enabled;
+}
+
+/** Whether our kernel `name` runs on this (cpu or wasm) backend: switched on and registered. */
+export function ownHostKernelActive(name: string): boolean {
+  return ownHostKernels && tf.getKernel(name, tf.getBackend()) !== undefined;
 }
 
 /** Whether generation with a cache of `capacity` slots runs our inference kernels. */
 export function ownInferenceKernelsActive(capacity: number): boolean {
-  const backend = tf.getBackend();
-  if (backend === 'webgpu') {
+  if (tf.getBackend() === 'webgpu') {
     return capacity <= MAX_WEBGPU_ATTENTION_SLOTS && ownWebGpuKernelActive(ATTENTION_KERNEL);
   }
-  return ownHostKernels && tf.getKernel(ATTENTION_KERNEL, backend) !== undefined;
+  return ownHostKernelActive(ATTENTION_KERNEL);
 }
 
 /** Runs a registered kernel on tensors (through tfjs's engine, so gradients and tidy see it). */

@@ -2,7 +2,8 @@
  * Our webgpu kernels checked against tfjs's own on the running backend, in the same process: a
  * set of matrix products covering transposes, batches, broadcasting and sizes that are not
  * multiples of the tile, and the gradients of a small model's training loss. The browser tests
- * call it through the engine (`compareWebGpuKernels`) on SwiftShader.
+ * call it through the engine (`compareWebGpuKernels`) on SwiftShader; the gradients' comparison
+ * (`compareTrainingGradients`) runs on any backend, and the unit tests run it on wasm and cpu.
  */
 import * as tf from '@tensorflow/tfjs';
 import { relativeError, withGpuErrors } from './kernelAgreement';
@@ -12,7 +13,7 @@ import { setBaseTrainable } from './train/lora';
 import { makeBatch, weightedTokenLoss } from './train/sft';
 import { variableGrads } from './train/gradients';
 import { disposeModelWeights, type ModelWeights } from './model/weights';
-import { ownGradientRuns } from './webgpuTrainingKernels';
+import { ownGradientRuns } from './trainingOps';
 import { ownMatMulRuns, ownWebGpuKernelsEnabled, setOwnWebGpuKernels } from './webgpuKernels';
 
 export interface MatMulCase {
@@ -31,17 +32,20 @@ export interface MatMulComparison extends MatMulCase {
   gpuError: string | null;
 }
 
-export interface WebGpuKernelComparison {
-  products: MatMulComparison[];
+export interface GradientComparison {
   /** The largest relative difference of any parameter's loss gradient. */
   gradientRelativeError: number;
-  /** How many of the training step's products ran our program. */
-  gradientStepOwnRuns: number;
-  /** How many backward passes went through each of our gradient programs. */
+  /** How many backward passes went through each of our gradient kernels. */
   gradientStepOwnGradientRuns: ReturnType<typeof ownGradientRuns>;
   /** The loss of each batch (GRADIENT_BATCHES). */
   lossWithStock: number[];
   lossWithOwn: number[];
+}
+
+export interface WebGpuKernelComparison extends GradientComparison {
+  products: MatMulComparison[];
+  /** How many of the training step's products ran our program. */
+  gradientStepOwnRuns: number;
 }
 
 const c = (a: number[], b: number[], transposeA = false, transposeB = false): MatMulCase => ({
@@ -111,11 +115,9 @@ async function compareProduct(testCase: MatMulCase, seed: number): Promise<MatMu
 const GRADIENT_BATCHES = [3, 13];
 
 async function lossAndGradients(
-  own: boolean,
   weights: ModelWeights,
   batchSize: number,
 ): Promise<{ loss: number; gradients: Float32Array[] }> {
-  setOwnWebGpuKernels(own);
   const config = SMALL_LLAMA_CONFIG;
   const sequences = Array.from({ length: batchSize }, (_, row) => {
     const ids = Array.from({ length: 40 }, (_, t) => (row * 97 + t * 13) % config.vocabSize);
@@ -139,28 +141,25 @@ async function lossAndGradients(
   }
 }
 
-/** Runs every comparison; needs the webgpu backend. Leaves our kernels switched as it found them. */
-export async function compareWebGpuKernels(): Promise<WebGpuKernelComparison> {
-  if (tf.getBackend() !== 'webgpu') {
-    throw new Error(`our webgpu kernels need the webgpu backend, not ${tf.getBackend()}`);
-  }
-  const wasEnabled = ownWebGpuKernelsEnabled();
+/**
+ * A small model's loss and its gradients for every parameter, with the stock kernels and with
+ * ours (`switchOwn` turns ours off and on), on the running backend. Leaves ours switched on.
+ */
+export async function compareTrainingGradients(
+  switchOwn: (enabled: boolean) => void,
+): Promise<GradientComparison> {
   const weights = randomModelWeights(SMALL_LLAMA_CONFIG, 3, 0.2);
   setBaseTrainable(weights, true);
   try {
-    const products: MatMulComparison[] = [];
-    for (const [index, testCase] of MATMUL_CASES.entries()) {
-      products.push(await compareProduct(testCase, index + 1));
-    }
-    const runsBefore = ownMatMulRuns();
     const gradientRunsBefore = ownGradientRuns();
     const stock: Awaited<ReturnType<typeof lossAndGradients>>[] = [];
     const ours: typeof stock = [];
     for (const batchSize of GRADIENT_BATCHES) {
-      stock.push(await lossAndGradients(false, weights, batchSize));
-      ours.push(await lossAndGradients(true, weights, batchSize));
+      switchOwn(false);
+      stock.push(await lossAndGradients(weights, batchSize));
+      switchOwn(true);
+      ours.push(await lossAndGradients(weights, batchSize));
     }
-    const gradientStepOwnRuns = ownMatMulRuns() - runsBefore;
     const gradientRunsAfter = ownGradientRuns();
     const gradientStepOwnGradientRuns = Object.fromEntries(
       Object.entries(gradientRunsAfter).map(([name, runs]) => [
@@ -174,15 +173,32 @@ export async function compareWebGpuKernels(): Promise<WebGpuKernelComparison> {
       ),
     );
     return {
-      products,
       gradientRelativeError,
-      gradientStepOwnRuns,
       gradientStepOwnGradientRuns,
       lossWithStock: stock.map((step) => step.loss),
       lossWithOwn: ours.map((step) => step.loss),
     };
   } finally {
-    setOwnWebGpuKernels(wasEnabled);
+    switchOwn(true);
     disposeModelWeights(weights);
+  }
+}
+
+/** Runs every comparison; needs the webgpu backend. Leaves our kernels switched as it found them. */
+export async function compareWebGpuKernels(): Promise<WebGpuKernelComparison> {
+  if (tf.getBackend() !== 'webgpu') {
+    throw new Error(`our webgpu kernels need the webgpu backend, not ${tf.getBackend()}`);
+  }
+  const wasEnabled = ownWebGpuKernelsEnabled();
+  try {
+    const products: MatMulComparison[] = [];
+    for (const [index, testCase] of MATMUL_CASES.entries()) {
+      products.push(await compareProduct(testCase, index + 1));
+    }
+    const runsBefore = ownMatMulRuns();
+    const gradients = await compareTrainingGradients(setOwnWebGpuKernels);
+    return { products, gradientStepOwnRuns: ownMatMulRuns() - runsBefore, ...gradients };
+  } finally {
+    setOwnWebGpuKernels(wasEnabled);
   }
 }

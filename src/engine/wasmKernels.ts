@@ -15,7 +15,10 @@
  *   copies the product back;
  * - products of fewer rows than that by a transposed operand (a decoded token's linears x·Wᵀ,
  *   its attention scores q·Kᵀ) go to our SIMD kernel (wasm/products.wat), which reads both
- *   operands in place, row by row: about 3× faster than tfjs's for one row by a 512×128 weight.
+ *   operands in place, row by row: about 3× faster than tfjs's for one row by a 512×128 weight;
+ * - its `Transpose` computes each element's coordinates: swapping the last two axes (a weight's
+ *   transpose, the copies above, their gradients) goes to our SIMD transpose (wasm/products.wat),
+ *   4×4 blocks through registers.
  */
 import * as tf from '@tensorflow/tfjs';
 // Imported for its side effect: the wasm kernels this module extends must be registered first.
@@ -59,12 +62,57 @@ interface MatMulArgs {
   attrs: { transposeA: boolean; transposeB: boolean };
 }
 
-/** Swaps the last two axes with the backend's own Transpose kernel. */
+/** Swaps the last two axes with the backend's Transpose kernel (ours, once registered). */
 function swapLastAxes(x: tf.TensorInfo, backend: BackendWasm): tf.TensorInfo {
   const rank = x.shape.length;
   const perm = [...Array(rank - 2).keys(), rank - 1, rank - 2];
   const transpose = tf.getKernel('Transpose', 'wasm')!.kernelFunc;
   return transpose({ inputs: { x }, backend, attrs: { perm } }) as tf.TensorInfo;
+}
+
+interface TransposeArgs {
+  inputs: { x: tf.TensorInfo };
+  backend: BackendWasm;
+  attrs: { perm: number[] };
+}
+
+/** Whether `perm` keeps every axis but the last two, which it swaps. */
+function swapsLastAxes(perm: readonly number[]): boolean {
+  const rank = perm.length;
+  return (
+    rank >= 2 &&
+    perm[rank - 1] === rank - 2 &&
+    perm[rank - 2] === rank - 1 &&
+    perm.slice(0, -2).every((axis, i) => axis === i)
+  );
+}
+
+/** Transposes run by our SIMD kernel in this process (tests check it really ran). */
+let transposeRuns = 0;
+
+export function ownWasmTransposeRuns(): number {
+  return transposeRuns;
+}
+
+/** Transposes that swap the last two axes of 4-byte values go to our SIMD kernel. */
+function simdTranspose(transpose: tf.KernelFunc) {
+  return ({ inputs, backend, attrs }: TransposeArgs): tf.TensorInfo => {
+    const { x } = inputs;
+    const heapTranspose = swapsLastAxes(attrs.perm) ? heapProductsOn(backend)?.transpose : null;
+    if (!heapTranspose || (x.dtype !== 'float32' && x.dtype !== 'int32')) {
+      return transpose({ inputs, backend, attrs }) as tf.TensorInfo;
+    }
+    const rank = x.shape.length;
+    const [rows, columns] = x.shape.slice(-2) as [number, number];
+    const shape = [...x.shape.slice(0, -2), columns, rows];
+    const out = backend.makeOutput(shape, x.dtype);
+    // Addresses are read after the allocation above, which may have moved the heap's buffer.
+    const from = backend.typedArrayFromHeap(x).byteOffset;
+    const to = backend.typedArrayFromHeap(out).byteOffset;
+    heapTranspose(from, to, product(x.shape.slice(0, rank - 2)), rows, columns);
+    transposeRuns++;
+    return out;
+  };
 }
 
 const MIN_ROWS_TO_TRANSPOSE = 32;
@@ -185,21 +233,23 @@ function simdTransposedMatMul(multiply: tf.KernelFunc) {
   };
 }
 
-/** Whether the wrapper below is in place (it must wrap the original exactly once). */
+/** Whether the wrappers below are in place (each must wrap the original exactly once). */
 let matMulWrapped = false;
+let transposeWrapped = false;
 
 /**
- * Whether the BatchMatMul wrapper rearranges products (on) or hands them to tfjs's kernel as
- * they come (off, for benchmarks against stock). UnsortedSegmentSum stays: stock wasm has none.
+ * Whether the BatchMatMul and Transpose wrappers run ours (on) or hand everything to tfjs's
+ * kernels as it comes (off, for benchmarks against stock). UnsortedSegmentSum stays: stock wasm
+ * has none.
  */
-let ownMatMulEnabled = true;
+let ownWasmKernelsEnabled = true;
 
 export function setOwnWasmKernels(enabled: boolean): void {
-  ownMatMulEnabled = enabled;
+  ownWasmKernelsEnabled = enabled;
 }
 
 function switchable(own: tf.KernelFunc, stock: tf.KernelFunc): tf.KernelFunc {
-  return (args) => (ownMatMulEnabled ? own(args) : stock(args));
+  return (args) => (ownWasmKernelsEnabled ? own(args) : stock(args));
 }
 
 export function registerWasmKernels(): void {
@@ -225,6 +275,18 @@ export function registerWasmKernels(): void {
       ),
     });
     matMulWrapped = true;
+  }
+  const transpose = tf.getKernel('Transpose', 'wasm');
+  if (transpose && !transposeWrapped) {
+    tf.unregisterKernel('Transpose', 'wasm');
+    tf.registerKernel({
+      ...transpose,
+      kernelFunc: switchable(
+        simdTranspose(transpose.kernelFunc) as unknown as tf.KernelFunc,
+        transpose.kernelFunc,
+      ),
+    });
+    transposeWrapped = true;
   }
 }
 

@@ -1,36 +1,11 @@
 /**
- * Programs with gradients of our own, for training (and any uncached forward pass) on webgpu. A
- * chain of stock ops keeps each op's output for the backward pass and differentiates through each
- * one; one program keeps only what its gradient needs, and its gradient is one or a few programs.
- *
- * RMSNorm: our forward program (webgpuDecodeKernels.ts). As stock ops, y = x · rsqrt(mean(x²) + eps) · w keeps five intermediates of x's size
- * for the backward pass and differentiates through each (a step of the shape benchmark spent
- * about a tenth of its time in RMSNorm's means and sums). Here the forward pass keeps only x and
- * w, and the backward pass is three programs: each row's scale r = rsqrt(mean(x²) + eps),
- *   dx_j = r · g_j · w_j − r³ · x_j · Σ_i g_i · w_i · x_i / width   (row by row)
- *   dw_j = Σ_rows g_j · x_j · r                                      (one invocation per column)
- * with g the incoming gradient.
- *
- * Attention's softmax: p = softmax(scores · scale + bias), the bias (the causal and padding mask)
- * broadcast over heads, as llama.ts's groupedQueryAttention computes it. Stock ops keep the scaled
- * and the biased scores (each the size of the scores) and tfjs's softmax program was about a
- * twelfth of a step on SwiftShader. Here one program computes p row by row and keeps only p; the
- * gradient is one more: d_scores = scale · p · (g − Σ g · p). Rows are spread over invocations
- * as `RowLayout` (webgpuDecodeKernels.ts) says.
- *
- * Heads: a linear's output [B, T, heads·d] split into heads [B, heads, T, d] and, for queries and
- * keys, rotated by RoPE, is our decoding program (webgpuDecodeKernels.ts); stock ops take a
- * transpose, a split, four products, a sum, a difference and a concat, and keep half of them.
- * It keeps nothing: its gradient is the inverse, one program that merges the heads back and
- * rotates by −θ (dx₁ = g₁·cos + g₂·sin, dx₂ = g₂·cos − g₁·sin). Merging attention's output heads
- * is that program without the rotation, with the split as its gradient.
- *
- * SwiGLU: silu(gate) · up is our decoding program, keeping gate and up (stock ops keep five
- * tensors of their size); its gradient is two programs, with s = sigmoid(gate):
- *   d_gate = g · up · s · (1 + gate · (1 − s)),   d_up = g · gate · s.
+ * The training ops of trainingOps.ts as WGSL programs on webgpu: RMSNorm's row scales and its two
+ * gradients, attention's scaled softmax and its gradient, the merge of heads (with RoPE's inverse
+ * rotation) and SwiGLU's two gradients. Row programs spread rows over invocations as `RowLayout`
+ * (webgpuDecodeKernels.ts) says. On SwiftShader tfjs's softmax program was about a twelfth of a
+ * training step.
  */
 import * as tf from '@tensorflow/tfjs';
-import { fusedHeads, fusedRmsNorm, fusedSwiGlu, run } from './decodeOps';
 import {
   ElementwiseProgram,
   headsKernel,
@@ -39,28 +14,16 @@ import {
   runOnViews,
   type KernelArgs,
 } from './webgpuDecodeKernels';
-import { ownWebGpuKernelActive } from './webgpuKernels';
-
-const RMS_SCALE_KERNEL = 'SealRmsScale';
-const RMS_INPUT_GRADIENT_KERNEL = 'SealRmsNormInputGradient';
-const RMS_WEIGHT_GRADIENT_KERNEL = 'SealRmsNormWeightGradient';
-const SOFTMAX_KERNEL = 'SealScaledSoftmax';
-const SOFTMAX_GRADIENT_KERNEL = 'SealScaledSoftmaxGradient';
-const MERGE_HEADS_KERNEL = 'SealMergeHeads';
-const SWIGLU_GATE_GRADIENT_KERNEL = 'SealSwiGluGateGradient';
-const SWIGLU_UP_GRADIENT_KERNEL = 'SealSwiGluUpGradient';
-
-/** Backward passes through our programs in this process (tests check they really ran). */
-const gradientRuns = { rmsNorm: 0, softmax: 0, heads: 0, mergeHeads: 0, swiGlu: 0 };
-
-export function ownGradientRuns(): Readonly<typeof gradientRuns> {
-  return { ...gradientRuns };
-}
-
-/** Whether `rmsNormWithGradient` and `scaledSoftmax` run our programs (webgpu, ours switched on). */
-export function ownTrainingKernelsActive(): boolean {
-  return ownWebGpuKernelActive(RMS_SCALE_KERNEL);
-}
+import {
+  MERGE_HEADS_KERNEL,
+  RMS_INPUT_GRADIENT_KERNEL,
+  RMS_SCALE_KERNEL,
+  RMS_WEIGHT_GRADIENT_KERNEL,
+  SOFTMAX_GRADIENT_KERNEL,
+  SOFTMAX_KERNEL,
+  SWIGLU_GATE_GRADIENT_KERNEL,
+  SWIGLU_UP_GRADIENT_KERNEL,
+} from './trainingOps';
 
 /** R [rows] = rsqrt(mean(x²) + eps) of each row of X. */
 class RmsScaleProgram extends RowProgram {
@@ -297,125 +260,6 @@ function swiGluGradientKernel(of: 'gate' | 'up') {
     );
   };
 }
-
-/** One differentiable RMSNorm per epsilon (tf.customGrad takes tensors only). */
-const byEpsilon = new Map<number, (x: tf.Tensor, weight: tf.Tensor) => tf.Tensor>();
-
-function rmsNormFor(epsilon: number): (x: tf.Tensor, weight: tf.Tensor) => tf.Tensor {
-  let norm = byEpsilon.get(epsilon);
-  if (!norm) {
-    norm = tf.customGrad((x, weight, save) => {
-      const [input, scale] = [x as tf.Tensor, weight as tf.Tensor];
-      (save as tf.GradSaveFunc)([input, scale]);
-      return {
-        value: fusedRmsNorm(input, scale, epsilon),
-        gradFunc: (dy: tf.Tensor, [saved, savedWeight]: tf.Tensor[]) => {
-          gradientRuns.rmsNorm++;
-          // A tidy of its own: the backward pass would keep the row scales until it ends.
-          return tf.tidy(() => {
-            const rowScale = run(RMS_SCALE_KERNEL, { x: saved! }, { epsilon });
-            const inputs = { x: saved!, dy, scale: rowScale };
-            return [
-              run(RMS_INPUT_GRADIENT_KERNEL, { ...inputs, weight: savedWeight! }),
-              run(RMS_WEIGHT_GRADIENT_KERNEL, inputs),
-            ];
-          });
-        },
-      };
-    }) as (x: tf.Tensor, weight: tf.Tensor) => tf.Tensor;
-    byEpsilon.set(epsilon, norm);
-  }
-  return norm;
-}
-
-/** RMSNorm of x [..., width] by `weight` [width], with gradients; needs `ownTrainingKernelsActive()`. */
-export function rmsNormWithGradient<T extends tf.Tensor>(
-  x: T,
-  weight: tf.Tensor,
-  epsilon: number,
-): T {
-  return rmsNormFor(epsilon)(x, weight) as T;
-}
-
-/**
- * softmax(scores · scale + bias) over the last axis, with its gradient for the scores: scores
- * [batch, heads, rows, slots], bias [batch, 1, length, slots] (row r takes the bias of position
- * r mod length). Needs `ownTrainingKernelsActive()`.
- */
-export function scaledSoftmax(scores: tf.Tensor4D, bias: tf.Tensor4D, scale: number): tf.Tensor4D {
-  const softmax = tf.customGrad((input, save) => {
-    const probs = run<tf.Tensor4D>(SOFTMAX_KERNEL, { scores: input as tf.Tensor, bias }, { scale });
-    (save as tf.GradSaveFunc)([probs]);
-    return {
-      value: probs,
-      gradFunc: (dy: tf.Tensor, [saved]: tf.Tensor[]) => {
-        gradientRuns.softmax++;
-        return run(SOFTMAX_GRADIENT_KERNEL, { probs: saved!, dy }, { scale });
-      },
-    };
-  });
-  return softmax(scores) as tf.Tensor4D;
-}
-
-/** RoPE's rotation: the table [positions, d/2] and each token's position (int32 [B, T]). */
-export interface RotaryPositions {
-  cos: tf.Tensor2D;
-  sin: tf.Tensor2D;
-  positions: tf.Tensor2D;
-}
-
-/**
- * x [B, T, heads·d] split into heads [B, heads, T, d], rotated by RoPE when given `rotary`, with
- * its gradient for x. Needs `ownTrainingKernelsActive()`.
- */
-export function headsWithGradient(
-  x: tf.Tensor3D,
-  heads: number,
-  rotary?: RotaryPositions,
-): tf.Tensor4D {
-  // The table and positions outlive the forward pass's tidy only when saved.
-  const split = tf.customGrad((input, save) => {
-    (save as tf.GradSaveFunc)(rotary ? [rotary.cos, rotary.sin, rotary.positions] : []);
-    return {
-      value: fusedHeads(input as tf.Tensor3D, heads, rotary),
-      gradFunc: (dy: tf.Tensor, [cos, sin, positions]: tf.Tensor[]) => {
-        gradientRuns.heads++;
-        const inputs: tf.NamedTensorMap = { x: dy };
-        if (rotary) Object.assign(inputs, { cos, sin, positions });
-        return run(MERGE_HEADS_KERNEL, inputs, { heads });
-      },
-    };
-  });
-  return split(x) as tf.Tensor4D;
-}
-
-/** Heads [B, heads, T, d] merged into [B, T, heads·d], with its gradient. Needs `ownTrainingKernelsActive()`. */
-export function mergeHeadsWithGradient(x: tf.Tensor4D): tf.Tensor3D {
-  const merge = tf.customGrad((input) => ({
-    value: run<tf.Tensor3D>(MERGE_HEADS_KERNEL, { x: input as tf.Tensor }, { heads: x.shape[1] }),
-    gradFunc: (dy: tf.Tensor) => {
-      gradientRuns.mergeHeads++;
-      return fusedHeads(dy as tf.Tensor3D, x.shape[1]);
-    },
-  }));
-  return merge(x) as tf.Tensor3D;
-}
-
-/** silu(gate) · up, with its gradients. Needs `ownTrainingKernelsActive()`. */
-export const swiGluWithGradient = tf.customGrad((gate, up, save) => {
-  const [g, u] = [gate as tf.Tensor, up as tf.Tensor];
-  (save as tf.GradSaveFunc)([g, u]);
-  return {
-    value: fusedSwiGlu(g, u),
-    gradFunc: (dy: tf.Tensor, [savedGate, savedUp]: tf.Tensor[]) => {
-      gradientRuns.swiGlu++;
-      return [
-        run(SWIGLU_GATE_GRADIENT_KERNEL, { gate: savedGate!, up: savedUp!, dy }),
-        run(SWIGLU_UP_GRADIENT_KERNEL, { gate: savedGate!, dy }),
-      ];
-    },
-  };
-}) as <T extends tf.Tensor>(gate: T, up: T) => T;
 
 /** Registers the programs for webgpu, once. */
 export function registerWebGpuTrainingKernels(): void {

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { selectBackend } from '../../src/engine/backend';
+import { selectBackend, setOwnKernels } from '../../src/engine/backend';
+import { ownWasmTransposeRuns } from '../../src/engine/wasmKernels';
 import { heapProductsOn } from '../../src/engine/wasm/heapProducts';
 import {
   assembleWat,
@@ -138,6 +139,7 @@ describe('our WebAssembly kernels', () => {
     const products = heapProductsOn(tf.backend() as BackendWasm);
     expect(products?.multiplyByTransposed).toBeTypeOf('function');
     expect(products?.multiplyByTransposedHalves).toBeTypeOf('function');
+    expect(products?.transpose).toBeTypeOf('function');
   });
 
   it('multiply few rows by a transposed operand as XNNPACK multiplies by a transposed copy, bit for bit', async () => {
@@ -180,6 +182,42 @@ describe('our WebAssembly kernels', () => {
       });
       expect(await ours.data()).toEqual(await copied.data());
       tf.dispose([a, b, ours, copied]);
+    }
+  });
+
+  it("transpose the last two axes as tfjs's own kernel does, whatever the sizes mod 4", async () => {
+    await selectBackend('wasm');
+    const shapes = [
+      [4, 4],
+      [1024, 512],
+      [7, 5],
+      [3, 130],
+      [2, 9, 6],
+      [2, 3, 4, 13],
+      [1, 1],
+      [0, 3],
+    ];
+    try {
+      for (const shape of shapes) {
+        for (const dtype of ['float32', 'int32'] as const) {
+          const x = tf.tidy(() => tf.randomUniform(shape, -1000, 1000, dtype, 3));
+          const perm = [...shape.keys()].map((axis) =>
+            axis < shape.length - 2 ? axis : 2 * shape.length - 3 - axis,
+          );
+          setOwnKernels(true);
+          const runs = ownWasmTransposeRuns();
+          const ours = tf.transpose(x, perm);
+          expect(ownWasmTransposeRuns()).toBe(runs + 1);
+          setOwnKernels(false);
+          const stock = tf.transpose(x, perm);
+          expect(ours.shape).toEqual(stock.shape);
+          expect(ours.dtype).toBe(dtype);
+          expect(await ours.data()).toEqual(await stock.data());
+          tf.dispose([x, ours, stock]);
+        }
+      }
+    } finally {
+      setOwnKernels(true);
     }
   });
 });

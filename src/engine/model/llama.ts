@@ -36,12 +36,12 @@ import {
 import {
   headsWithGradient,
   mergeHeadsWithGradient,
-  ownTrainingKernelsActive,
+  ownTrainingOpActive,
   rmsNormWithGradient,
   scaledSoftmax,
   swiGluWithGradient,
   type RotaryPositions,
-} from '../webgpuTrainingKernels';
+} from '../trainingOps';
 import { applyRotary, rotaryAt, rotaryTable, type RotaryTable4D } from './rope';
 import type { ModelWeights } from './weights';
 
@@ -79,7 +79,7 @@ export function forward(
     const model = new Decoder(config, weights, options.adapter);
     const table = rotaryTable(config, length);
     const hidden = model.run(inputIds, {
-      rotary: ownTrainingKernelsActive() ? { ...table, positions } : rotaryAt(table, positions),
+      rotary: ownTrainingOpActive('heads') ? { ...table, positions } : rotaryAt(table, positions),
       bias: attentionBias(keyMask, 0, length),
       keysAndValues: (_layer, keys, values) => [keys, values],
     });
@@ -215,7 +215,7 @@ class Decoder {
   /** silu(gate) · up. */
   private swiGlu(gate: tf.Tensor3D, up: tf.Tensor3D): tf.Tensor3D {
     if (this.fused) return fusedSwiGlu(gate, up);
-    if (ownTrainingKernelsActive()) return swiGluWithGradient(gate, up);
+    if (ownTrainingOpActive('swiGlu')) return swiGluWithGradient(gate, up);
     return gate.mul(tf.sigmoid(gate)).mul(up);
   }
 
@@ -301,7 +301,8 @@ class Decoder {
   private rmsNorm(path: string, x: tf.Tensor3D): tf.Tensor3D {
     const weight = this.param(`${path}.weight`);
     if (this.fused) return fusedRmsNorm(x, weight, this.config.rmsNormEps);
-    if (ownTrainingKernelsActive()) return rmsNormWithGradient(x, weight, this.config.rmsNormEps);
+    if (ownTrainingOpActive('rmsNorm'))
+      return rmsNormWithGradient(x, weight, this.config.rmsNormEps);
     return tf.tidy(() =>
       x.mul(x.square().mean(-1, true).add(this.config.rmsNormEps).rsqrt()).mul(weight),
     );
@@ -334,11 +335,11 @@ export function groupedQueryAttention(
     const grouped = queries.reshape([batch, kvHeads, group * length, headDim]);
     const scores = tf.matMul(grouped, keys, false, true);
     const scale = 1 / Math.sqrt(headDim);
-    const probs = ownTrainingKernelsActive()
+    const probs = ownTrainingOpActive('softmax')
       ? scaledSoftmax(scores as tf.Tensor4D, bias, scale)
       : tf.softmax(scores.mul(scale).add(group > 1 ? bias.tile([1, 1, group, 1]) : bias));
     const context = tf.matMul(probs, values).reshape([batch, heads, length, headDim]);
-    if (ownTrainingKernelsActive()) return mergeHeadsWithGradient(context as tf.Tensor4D);
+    if (ownTrainingOpActive('heads')) return mergeHeadsWithGradient(context as tf.Tensor4D);
     return context.transpose([0, 2, 1, 3]).reshape([batch, length, heads * headDim]) as tf.Tensor3D;
   });
 }

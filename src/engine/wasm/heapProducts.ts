@@ -1,8 +1,8 @@
 /**
- * Our SIMD products x · wᵀ (products.wat), instantiated against the memory of tfjs's wasm
+ * Our SIMD products x · wᵀ and transposes (products.wat), instantiated against the memory of tfjs's wasm
  * backend so they read and write tensors where they lie in the heap. tfjs exposes that memory as
  * its Emscripten module's `asm.memory`; where it does not (another build), or where the engine
- * lacks SIMD, there are no products and the callers keep their other kernels.
+ * lacks SIMD, there are none and the callers keep their other kernels.
  */
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { PRODUCTS_WASM } from './productsWasm';
@@ -22,6 +22,8 @@ export interface HeapProducts {
   multiplyByTransposed: TransposedProduct;
   /** w as float16 pairs (model/float16.ts); `inner` counts halves. */
   multiplyByTransposedHalves: TransposedProduct;
+  /** Each of `batches` matrices [rows, columns] of 4-byte values at `from`, transposed to `to`. */
+  transpose: (from: number, to: number, batches: number, rows: number, columns: number) => void;
 }
 
 /** One instance per heap; null where ours cannot run. */
