@@ -100,7 +100,9 @@ function scaledSoftmax({ inputs, backend, attrs }: HostKernelArgs<{ scale: numbe
           const biasBase = (b * length + (r % length)) * slots;
           let max = -Infinity;
           for (let s = 0; s < slots; s++) {
-            const score = ss[base + s]! * scale + bs[biasBase + s]!;
+            // Rounded to float32 as the stock ops round it: a query that sees nothing (every
+            // bias −1e9) then has equal scores and averages evenly, as it does there.
+            const score = Math.fround(Math.fround(ss[base + s]! * scale) + bs[biasBase + s]!);
             weights[s] = score;
             if (score > max) max = score;
           }

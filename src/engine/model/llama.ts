@@ -244,17 +244,13 @@ class Decoder {
       const { numHeads, numKvHeads } = this.config;
       const heads = (path: string, count: number, rotated?: RotaryPositions) =>
         headsWithGradient(this.linear(`${prefix}.${path}`, x, qkvBias), count, rotated);
+      const queries = heads('q_proj', numHeads, rotary);
       const [allKeys, allValues] = attention.keysAndValues(
         layer,
         heads('k_proj', numKvHeads, rotary),
         heads('v_proj', numKvHeads),
       );
-      return groupedQueryAttention(
-        heads('q_proj', numHeads, rotary),
-        allKeys,
-        allValues,
-        attention.bias,
-      );
+      return groupedQueryAttention(queries, allKeys, allValues, attention.bias);
     }
     const queries = this.splitHeads(this.linear(`${prefix}.q_proj`, x, qkvBias));
     const keys = this.splitHeads(this.linear(`${prefix}.k_proj`, x, qkvBias));
