@@ -4,8 +4,9 @@
  * kernel instead of a sequence of stock ops. Each backend has its own kernels for them:
  * WGSL programs on webgpu (webgpuDecodeKernels.ts), JavaScript loops over the tensors' memory on
  * wasm and cpu (hostDecodeKernels.ts). They compute what the stock op sequences compute but have
- * no gradients: the model uses them in generation, never in training. Off (benchmarks against
- * stock, `setOwnKernels(false)`), the model runs the stock ops.
+ * no gradients: trainingOps.ts gives RMSNorm, SwiGLU and the heads gradients of their own around
+ * them for training. Off (benchmarks against stock, `setOwnKernels(false)`), the model runs the
+ * stock ops.
  */
 import * as tf from '@tensorflow/tfjs';
 import { ownWebGpuKernelActive } from './webgpuKernels';

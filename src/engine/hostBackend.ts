@@ -4,6 +4,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
+/** A tensor's values as our kernels read them. */
+export type Values = Float32Array | Int32Array;
+
 export interface HostBackend {
   readSync(dataId: object): unknown;
   /** wasm: a view of the tensor in the wasm heap (no copy). */
@@ -24,13 +27,20 @@ export interface HostBackend {
   disposeData(dataId: object): void;
 }
 
+/** What tfjs passes one of our JavaScript kernels. */
+export interface HostKernelArgs<Attrs> {
+  inputs: Record<string, tf.TensorInfo | undefined>;
+  backend: HostBackend;
+  attrs: Attrs;
+}
+
 /**
  * A tensor's values, without a copy where the backend allows. On wasm, read them after any
  * allocation: growing the heap detaches earlier views.
  */
-export function valuesOf(backend: HostBackend, info: tf.TensorInfo): Float32Array | Int32Array {
+export function valuesOf(backend: HostBackend, info: tf.TensorInfo): Values {
   if (backend.typedArrayFromHeap) return backend.typedArrayFromHeap(info);
-  return backend.readSync(info.dataId) as Float32Array | Int32Array;
+  return backend.readSync(info.dataId) as Values;
 }
 
 /** A new tensor holding `values`. */
@@ -52,7 +62,7 @@ export function computed(
   backend: HostBackend,
   shape: number[],
   inputs: tf.TensorInfo[],
-  fill: (out: Float32Array, ...values: (Float32Array | Int32Array)[]) => void,
+  fill: (out: Float32Array, ...values: Values[]) => void,
 ): tf.TensorInfo {
   if (backend.makeOutput && backend.typedArrayFromHeap) {
     const out = backend.makeOutput(shape, 'float32');

@@ -19,15 +19,7 @@ import {
   SWIGLU_KERNEL,
   WRITE_SLOTS_KERNEL,
 } from './decodeOps';
-import { computed, type HostBackend } from './hostBackend';
-
-type Values = Float32Array | Int32Array;
-
-interface HostKernelArgs<Attrs> {
-  inputs: Record<string, tf.TensorInfo | undefined>;
-  backend: HostBackend;
-  attrs: Attrs;
-}
+import { computed, type HostKernelArgs, type Values } from './hostBackend';
 
 /** x / sqrt(mean(x²) + eps) · weight for each row of x [..., width]. */
 function rmsNorm({ inputs, backend, attrs }: HostKernelArgs<{ epsilon: number }>) {

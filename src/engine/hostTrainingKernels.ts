@@ -9,7 +9,7 @@
  * once: results agree with the stock ops to float32 rounding, not bit for bit.
  */
 import * as tf from '@tensorflow/tfjs';
-import { computed, type HostBackend } from './hostBackend';
+import { computed, type HostKernelArgs, type Values } from './hostBackend';
 import {
   MERGE_HEADS_KERNEL,
   RMS_INPUT_GRADIENT_KERNEL,
@@ -20,14 +20,6 @@ import {
   SWIGLU_GATE_GRADIENT_KERNEL,
   SWIGLU_UP_GRADIENT_KERNEL,
 } from './trainingOps';
-
-type Values = Float32Array | Int32Array;
-
-interface HostKernelArgs<Attrs> {
-  inputs: Record<string, tf.TensorInfo | undefined>;
-  backend: HostBackend;
-  attrs: Attrs;
-}
 
 /** The last axis's size. */
 function widthOf(x: tf.TensorInfo): number {
