@@ -16,10 +16,10 @@
  * `forward` runs a whole sequence and is differentiable (training uses it); `forwardCached`
  * appends tokens to a `KvCache` and returns only the last position's logits (generation uses it).
  * With our kernels on, `forwardCached` runs RMSNorm, RoPE with the split into heads, attention
- * and SwiGLU as one kernel each on every backend (decodeOps.ts), which have no gradients; on
- * webgpu `forward`'s RMSNorm, RoPE with the split into heads, attention's softmax, the merge of
- * its heads and SwiGLU are one program each with a gradient of our own
- * (webgpuTrainingKernels.ts). Otherwise both run the same stock ops.
+ * and SwiGLU as one kernel each on every backend (decodeOps.ts), which have no gradients;
+ * `forward`'s RMSNorm, RoPE with the split into heads, attention's softmax, the merge of its heads
+ * and SwiGLU are one kernel each with a gradient of our own (trainingOps.ts) where the backend
+ * has those kernels (webgpu all of them; cpu and wasm some). Otherwise both run the same stock ops.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ModelConfig } from './config';
