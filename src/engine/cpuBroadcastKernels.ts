@@ -12,10 +12,9 @@
  * it (tested against tfjs's own kernels).
  */
 import * as tf from '@tensorflow/tfjs';
+import type { Values } from './hostBackend';
 
 import type { CpuBackend } from './cpuKernels';
-
-type Values = Float32Array | Int32Array;
 
 /** A kernel of ours: null hands the call to tfjs's own. */
 type CpuKernel = (args: {

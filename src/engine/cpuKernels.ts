@@ -13,10 +13,9 @@
  *   5.2 s step, now about 0.2 s.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { Values } from './hostBackend';
 import { binary, permuted, slice, softmax, transpose, type BinaryOp } from './cpuBroadcastKernels';
 import { matMulLayout } from './matMulLayout';
-
-type Values = Float32Array | Int32Array;
 
 /** What our kernels use of the cpu backend: its tensors' values and a way to make an output. */
 export interface CpuBackend {

@@ -7,7 +7,7 @@
  * bytes its weights take. The browser tests call it through the engine on SwiftShader.
  */
 import * as tf from '@tensorflow/tfjs';
-import { relativeError, valuesOf, withGpuErrors } from './kernelAgreement';
+import { relativeError, readAndDispose, withGpuErrors } from './kernelAgreement';
 import {
   HALVES_MATMUL_KERNEL,
   halvesOf,
@@ -89,14 +89,14 @@ async function compareProduct(
   try {
     const runsBefore = ownMatMulRuns();
     const { value: ours, gpuError } = await withGpuErrors(() =>
-      valuesOf(
+      readAndDispose(
         tf
           .engine()
           .runKernel(HALVES_MATMUL_KERNEL, { a: x, b: weight }, { transposeB: transposed }),
       ),
     );
     const ranOwnProgram = ownMatMulRuns() > runsBefore;
-    const stock = await valuesOf(
+    const stock = await readAndDispose(
       tf.tidy(() => tf.matMul(x, unpackHalves(weight), false, transposed)),
     );
     return { label, relativeError: relativeError(ours, stock), ranOwnProgram, gpuError };
@@ -137,7 +137,7 @@ async function comparePacking() {
     }
   }
   const packedInput = tf.tensor1d(expected, 'int32');
-  const widened = await valuesOf(unpackHalves(packedInput));
+  const widened = await readAndDispose(unpackHalves(packedInput));
   const widenedInJavaScript = unpackFloat16(expected);
   const unpackExact = widened.every((v, i) => Object.is(v, widenedInJavaScript[i]));
   tf.dispose([input, onDevice, packedInput]);
@@ -215,7 +215,8 @@ export async function compareFloat16Storage(): Promise<Float16Comparison> {
   const rounded = await storedCopy(packed, 'float32');
   try {
     const ids = tf.tensor2d([PROMPTS[0]!], undefined, 'int32');
-    const logitsOf = (weights: ModelWeights) => valuesOf(forward(SMALL_LLAMA_CONFIG, weights, ids));
+    const logitsOf = (weights: ModelWeights) =>
+      readAndDispose(forward(SMALL_LLAMA_CONFIG, weights, ids));
     const logitsRelativeError = relativeError(await logitsOf(packed), await logitsOf(rounded));
     const packedTokens = await greedy(packed);
     const roundedTokens = await greedy(rounded);

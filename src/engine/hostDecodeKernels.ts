@@ -47,38 +47,49 @@ function swiGlu({ inputs, backend }: HostKernelArgs<unknown>) {
 }
 
 /**
- * x [B, T, heads·d] split into heads [B, heads, T, d], rotated by RoPE (the rotate_half layout
- * of rope.ts) at positions [B, T] of the table cos/sin [positions, d/2] when given them.
+ * Split: x [B, T, heads·d] into heads [B, heads, T, d], rotated by RoPE (the rotate_half layout
+ * of rope.ts) at positions [B, T] of the table cos/sin [positions, d/2] when given them. Merge:
+ * the inverse, heads [B, heads, T, d] back into [B, T, heads·d], rotated by −θ (the split's
+ * gradient, and attention's output heads without a table).
  */
-function splitHeads({ inputs, backend, attrs }: HostKernelArgs<{ heads: number }>) {
-  const { x, cos, sin, positions } = inputs;
-  const [batch, length, width] = x!.shape as [number, number, number];
-  const { heads } = attrs;
-  const d = width / heads;
-  const half = d / 2;
-  const rotary = cos && sin && positions ? [cos, sin, positions] : [];
-  return computed(backend, [batch, heads, length, d], [x!, ...rotary], (out, xs, cs, ss, ps) => {
-    let index = 0;
-    for (let b = 0; b < batch; b++) {
-      for (let h = 0; h < heads; h++) {
-        for (let t = 0; t < length; t++) {
-          const row = (b * length + t) * width + h * d;
-          if (!ps) {
-            for (let i = 0; i < d; i++) out[index++] = xs![row + i]!;
-            continue;
+export function headsKernel(direction: 'split' | 'merge') {
+  return ({ inputs, backend, attrs }: HostKernelArgs<{ heads: number }>) => {
+    const { x, cos, sin, positions } = inputs;
+    const { heads } = attrs;
+    const batch = x!.shape[0]!;
+    const length = direction === 'split' ? x!.shape[1]! : x!.shape[2]!;
+    const d = tf.util.sizeFromShape(x!.shape) / (batch * length * heads);
+    const width = heads * d;
+    const half = d / 2;
+    const sign = direction === 'split' ? 1 : -1;
+    const outShape = direction === 'split' ? [batch, heads, length, d] : [batch, length, width];
+    const rotary = cos && sin && positions ? [cos, sin, positions] : [];
+    return computed(backend, outShape, [x!, ...rotary], (out, xs, cs, ss, ps) => {
+      // `row` walks the [B, T, heads·d] layout, `headed` the [B, heads, T, d] one.
+      let headed = 0;
+      for (let b = 0; b < batch; b++) {
+        for (let h = 0; h < heads; h++) {
+          for (let t = 0; t < length; t++, headed += d) {
+            const row = (b * length + t) * width + h * d;
+            const [from, to] = direction === 'split' ? [row, headed] : [headed, row];
+            if (!ps) {
+              for (let i = 0; i < d; i++) out[to + i] = xs![from + i]!;
+              continue;
+            }
+            const table = ps[b * length + t]! * half;
+            for (let i = 0; i < half; i++) {
+              const x1 = xs![from + i]!;
+              const x2 = xs![from + half + i]!;
+              const c = cs![table + i]!;
+              const s = sign * ss![table + i]!;
+              out[to + i] = x1 * c - x2 * s;
+              out[to + half + i] = x2 * c + x1 * s;
+            }
           }
-          const table = ps[b * length + t]! * half;
-          for (let i = 0; i < half; i++) {
-            const x1 = xs![row + i]!;
-            const x2 = xs![row + half + i]!;
-            out[index + i] = x1 * cs![table + i]! - x2 * ss![table + i]!;
-            out[index + half + i] = x2 * cs![table + i]! + x1 * ss![table + i]!;
-          }
-          index += d;
         }
       }
-    }
-  });
+    });
+  };
 }
 
 /** cache [outer, slots, inner] (as seen along `axis`) with entries [outer, count, inner] from slot `start` on. */
@@ -172,7 +183,7 @@ export function registerHostInferenceKernels(): void {
     const kernels: [string, tf.KernelFunc][] = [
       [RMS_NORM_KERNEL, counting(RMS_NORM_KERNEL, rmsNorm)],
       [SWIGLU_KERNEL, counting(SWIGLU_KERNEL, swiGlu)],
-      [HEADS_KERNEL, counting(HEADS_KERNEL, splitHeads)],
+      [HEADS_KERNEL, counting(HEADS_KERNEL, headsKernel('split'))],
       [WRITE_SLOTS_KERNEL, counting(WRITE_SLOTS_KERNEL, writeSlots)],
       [ATTENTION_KERNEL, counting(ATTENTION_KERNEL, attention)],
     ];

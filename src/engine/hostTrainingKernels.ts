@@ -10,6 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { computed, type HostKernelArgs, type Values } from './hostBackend';
+import { headsKernel } from './hostDecodeKernels';
 import {
   MERGE_HEADS_KERNEL,
   RMS_INPUT_GRADIENT_KERNEL,
@@ -127,42 +128,6 @@ function scaledSoftmaxGradient({ inputs, backend, attrs }: HostKernelArgs<{ scal
   });
 }
 
-/**
- * Heads x [B, heads, T, d] merged into [B, T, heads·d]; with the RoPE table (cos and sin
- * [positions, d/2]) and positions [B, T], each head is rotated back by −θ on the way (the
- * gradient of the split with RoPE in hostDecodeKernels.ts).
- */
-function mergeHeads({ inputs, backend }: HostKernelArgs<unknown>) {
-  const { x, cos, sin, positions } = inputs;
-  const [batch, heads, length, d] = x!.shape as [number, number, number, number];
-  const half = d / 2;
-  const rotary = cos && sin && positions ? [cos, sin, positions] : [];
-  const width = heads * d;
-  return computed(backend, [batch, length, width], [x!, ...rotary], (out, xs, cs, ss, ps) => {
-    let index = 0;
-    for (let b = 0; b < batch; b++) {
-      for (let h = 0; h < heads; h++) {
-        for (let t = 0; t < length; t++) {
-          const row = (b * length + t) * width + h * d;
-          if (!ps) {
-            for (let i = 0; i < d; i++) out[row + i] = xs![index + i]!;
-            index += d;
-            continue;
-          }
-          const table = ps[b * length + t]! * half;
-          for (let i = 0; i < half; i++) {
-            const g1 = xs![index + i]!;
-            const g2 = xs![index + half + i]!;
-            out[row + i] = g1 * cs![table + i]! + g2 * ss![table + i]!;
-            out[row + half + i] = g2 * cs![table + i]! - g1 * ss![table + i]!;
-          }
-          index += d;
-        }
-      }
-    }
-  });
-}
-
 /** d_gate = g · up · s · (1 + gate · (1 − s)), s = sigmoid(gate). */
 function swiGluGateGradient({ inputs, backend }: HostKernelArgs<unknown>) {
   const { gate, up, dy } = inputs as Record<string, tf.TensorInfo>;
@@ -197,7 +162,7 @@ export function registerHostTrainingKernels(): void {
     [RMS_SCALE_KERNEL, rmsScale],
     [RMS_INPUT_GRADIENT_KERNEL, rmsInputGradient],
     [RMS_WEIGHT_GRADIENT_KERNEL, rmsWeightGradient],
-    [MERGE_HEADS_KERNEL, mergeHeads],
+    [MERGE_HEADS_KERNEL, headsKernel('merge')],
   ];
   const withExp: [string, unknown][] = [
     [SOFTMAX_KERNEL, scaledSoftmax],

@@ -10,7 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ownKernelsEnabled, setOwnKernels } from './backend';
-import { relativeError, valuesOf, withGpuErrors } from './kernelAgreement';
+import { relativeError, readAndDispose, withGpuErrors } from './kernelAgreement';
 import { countKernelCalls } from './kernelCalls';
 import type { ModelConfig } from './model/config';
 import { generate, type GenerationModel } from './model/generate';
@@ -91,9 +91,9 @@ async function compareKernel(
   ours: () => tf.Tensor,
 ): Promise<KernelAgreement> {
   const runsBefore = ownInferenceKernelRuns();
-  const { value: actual, gpuError } = await withGpuErrors(() => valuesOf(tf.tidy(ours)));
+  const { value: actual, gpuError } = await withGpuErrors(() => readAndDispose(tf.tidy(ours)));
   const ranOwnProgram = ownInferenceKernelRuns() > runsBefore;
-  const expected = await valuesOf(tf.tidy(stock));
+  const expected = await readAndDispose(tf.tidy(stock));
   return { label, relativeError: relativeError(actual, expected), ranOwnProgram, gpuError };
 }
 
@@ -304,7 +304,7 @@ async function cachedLogits(
       }
       return tf.concat(logits);
     });
-    return await valuesOf(steps);
+    return await readAndDispose(steps);
   } finally {
     cache.dispose();
   }

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 
 /** A result's values, read without blocking; the tensor is disposed. */
-export async function valuesOf(result: tf.Tensor): Promise<Float32Array> {
+export async function readAndDispose(result: tf.Tensor): Promise<Float32Array> {
   try {
     return (await result.data()) as Float32Array;
   } finally {

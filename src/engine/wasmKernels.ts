@@ -233,10 +233,6 @@ function simdTransposedMatMul(multiply: tf.KernelFunc) {
   };
 }
 
-/** Whether the wrappers below are in place (each must wrap the original exactly once). */
-let matMulWrapped = false;
-let transposeWrapped = false;
-
 /**
  * Whether the BatchMatMul and Transpose wrappers run ours (on) or hand everything to tfjs's
  * kernels as it comes (off, for benchmarks against stock). UnsortedSegmentSum stays: stock wasm
@@ -252,6 +248,21 @@ function switchable(own: tf.KernelFunc, stock: tf.KernelFunc): tf.KernelFunc {
   return (args) => (ownWasmKernelsEnabled ? own(args) : stock(args));
 }
 
+/** Kernels whose wrapper is in place (each must wrap the original exactly once). */
+const wrapped = new Set<string>();
+
+/** Registers `own(stock)` over wasm's kernel `name`, switched by `setOwnWasmKernels`. */
+function wrapWasmKernel(name: string, own: (stock: tf.KernelFunc) => unknown): void {
+  const stock = tf.getKernel(name, 'wasm');
+  if (!stock || wrapped.has(name)) return;
+  tf.unregisterKernel(name, 'wasm');
+  tf.registerKernel({
+    ...stock,
+    kernelFunc: switchable(own(stock.kernelFunc) as tf.KernelFunc, stock.kernelFunc),
+  });
+  wrapped.add(name);
+}
+
 export function registerWasmKernels(): void {
   if (!tf.getKernel('UnsortedSegmentSum', 'wasm')) {
     tf.registerKernel({
@@ -260,34 +271,14 @@ export function registerWasmKernels(): void {
       kernelFunc: unsortedSegmentSum as unknown as tf.KernelFunc,
     });
   }
-  const matMul = tf.getKernel('BatchMatMul', 'wasm');
-  if (matMul && !matMulWrapped) {
-    tf.unregisterKernel('BatchMatMul', 'wasm');
-    tf.registerKernel({
-      ...matMul,
-      kernelFunc: switchable(
-        perBatchMatMul(
-          simdTransposedMatMul(
-            untransposedMatMul(matMul.kernelFunc) as unknown as tf.KernelFunc,
-          ) as unknown as tf.KernelFunc,
-        ) as unknown as tf.KernelFunc,
-        matMul.kernelFunc,
-      ),
-    });
-    matMulWrapped = true;
-  }
-  const transpose = tf.getKernel('Transpose', 'wasm');
-  if (transpose && !transposeWrapped) {
-    tf.unregisterKernel('Transpose', 'wasm');
-    tf.registerKernel({
-      ...transpose,
-      kernelFunc: switchable(
-        simdTranspose(transpose.kernelFunc) as unknown as tf.KernelFunc,
-        transpose.kernelFunc,
-      ),
-    });
-    transposeWrapped = true;
-  }
+  wrapWasmKernel('BatchMatMul', (stock) =>
+    perBatchMatMul(
+      simdTransposedMatMul(
+        untransposedMatMul(stock) as unknown as tf.KernelFunc,
+      ) as unknown as tf.KernelFunc,
+    ),
+  );
+  wrapWasmKernel('Transpose', simdTranspose);
 }
 
 /**
